@@ -1,0 +1,64 @@
+// Command build-tools builds the pinned Kubernetes binaries into the tools
+// cache (see package internal/tools) and prints their paths and build times, so
+// CI can pay for the builds up front rather than inside the first test.
+//
+// Usage:
+//
+//	go run ./internal/tools/cmd/build-tools [-crds] [name...]
+//
+// With no names it builds etcd, kube-apiserver, kubeadm, kubectl and
+// clusterctl. The last line is `KUBEBUILDER_ASSETS=<dir>`, the directory
+// holding the binaries.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/openstrap/openstrap/internal/tools"
+)
+
+func main() {
+	crds := flag.Bool("crds", false, "also download the Cluster API module and print its CRD directories")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *crds, flag.Args()); err != nil {
+		fmt.Fprintln(os.Stderr, "build-tools:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, crds bool, names []string) error {
+	if len(names) == 0 {
+		names = []string{tools.Etcd, tools.KubeAPIServer, tools.Kubeadm, tools.Kubectl, tools.Clusterctl}
+	}
+	for _, name := range names {
+		start := time.Now()
+		p, err := tools.Path(ctx, name)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s\t%s\t%s\n", name, p, time.Since(start).Round(time.Millisecond))
+	}
+	if crds {
+		start := time.Now()
+		dirs, err := tools.ClusterAPICRDPaths(ctx)
+		if err != nil {
+			return err
+		}
+		for _, d := range dirs {
+			fmt.Printf("crds\t%s\t%s\n", d, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	dir, err := tools.Dir()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("KUBEBUILDER_ASSETS=%s\n", dir)
+	return nil
+}
