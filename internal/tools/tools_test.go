@@ -199,4 +199,3 @@ func TestPathBuildsOnceConcurrently(t *testing.T) {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
 }
-
