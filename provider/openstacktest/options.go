@@ -1,0 +1,188 @@
+package openstacktest
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// Option configures a Server.
+type Option interface {
+	apply(*options) error
+}
+
+type optionFunc func(*options) error
+
+func (f optionFunc) apply(o *options) error { return f(o) }
+
+type options struct {
+	addr        string
+	seed        uint64
+	seeded      bool
+	stateDir    string
+	latency     time.Duration
+	bootDelay   time.Duration
+	lbDelay     time.Duration
+	volumeDelay time.Duration
+	fipPool     netip.Prefix
+	hooks       ServerHooks
+	log         logr.Logger
+}
+
+func defaultOptions() options {
+	return options{
+		addr:        "127.0.0.1:0",
+		bootDelay:   100 * time.Millisecond,
+		lbDelay:     100 * time.Millisecond,
+		volumeDelay: 50 * time.Millisecond,
+		fipPool:     netip.MustParsePrefix("127.42.0.0/24"),
+		log:         logr.Discard(),
+	}
+}
+
+// WithAddr makes the server listen on addr ("127.0.0.1:0", a random port, by
+// default).
+func WithAddr(addr string) Option {
+	return optionFunc(func(o *options) error {
+		if addr == "" {
+			return fmt.Errorf("openstacktest: WithAddr: empty address")
+		}
+		o.addr = addr
+		return nil
+	})
+}
+
+// WithSeed makes generated IDs, MAC addresses and tokens deterministic for a
+// given sequence of requests, for golden tests.
+func WithSeed(seed uint64) Option {
+	return optionFunc(func(o *options) error {
+		o.seed, o.seeded = seed, true
+		return nil
+	})
+}
+
+// WithStateDir keeps the simulated cloud's state in dir and loads it again
+// when a server starts on the same dir, so a simulated cloud survives a
+// restart.
+func WithStateDir(dir string) Option {
+	return optionFunc(func(o *options) error {
+		if dir == "" {
+			return fmt.Errorf("openstacktest: WithStateDir: empty directory")
+		}
+		o.stateDir = dir
+		return nil
+	})
+}
+
+// WithLatency delays every request by d before it is handled. SetLatency
+// changes it later.
+func WithLatency(d time.Duration) Option {
+	return optionFunc(func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("openstacktest: WithLatency: negative duration %v", d)
+		}
+		o.latency = d
+		return nil
+	})
+}
+
+// WithBootDelay sets how long a Nova server stays in BUILD before it becomes
+// ACTIVE (100ms by default).
+func WithBootDelay(d time.Duration) Option {
+	return optionFunc(func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("openstacktest: WithBootDelay: negative duration %v", d)
+		}
+		o.bootDelay = d
+		return nil
+	})
+}
+
+// WithLoadBalancerDelay sets how long an Octavia object stays PENDING_*
+// after each change (100ms by default).
+func WithLoadBalancerDelay(d time.Duration) Option {
+	return optionFunc(func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("openstacktest: WithLoadBalancerDelay: negative duration %v", d)
+		}
+		o.lbDelay = d
+		return nil
+	})
+}
+
+// WithVolumeDelay sets how long a Cinder volume stays "creating" (50ms by
+// default).
+func WithVolumeDelay(d time.Duration) Option {
+	return optionFunc(func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("openstacktest: WithVolumeDelay: negative duration %v", d)
+		}
+		o.volumeDelay = d
+		return nil
+	})
+}
+
+// WithFloatingIPPool sets the addresses floating IPs come from. The default,
+// 127.42.0.0/24, lies in the loopback range so that a local process can
+// listen on a floating IP.
+func WithFloatingIPPool(cidr string) Option {
+	return optionFunc(func(o *options) error {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil || !p.Addr().Is4() || p.Bits() > 30 {
+			return fmt.Errorf("openstacktest: WithFloatingIPPool: %q is not an IPv4 CIDR with room for addresses", cidr)
+		}
+		o.fipPool = p.Masked()
+		return nil
+	})
+}
+
+// WithLogger makes the server log requests (V(1)) and hook failures.
+func WithLogger(log logr.Logger) Option {
+	return optionFunc(func(o *options) error {
+		o.log = log
+		return nil
+	})
+}
+
+// WithServerHooks runs hooks when a Nova server becomes ACTIVE and when it is
+// deleted, for example to make a machine "boot" from its user data.
+func WithServerHooks(h ServerHooks) Option {
+	return optionFunc(func(o *options) error {
+		o.hooks = h
+		return nil
+	})
+}
+
+// ServerHooks are called outside any request, each in its own goroutine,
+// with a context that is cancelled when the Server closes.
+type ServerHooks struct {
+	// OnActive runs when a server goes from BUILD to ACTIVE. An error is
+	// recorded (see HookErrors); the server stays ACTIVE, as a real VM whose
+	// boot script failed does.
+	OnActive func(ctx context.Context, ev BootEvent) error
+	// OnDelete runs when a server is deleted.
+	OnDelete func(ctx context.Context, ev BootEvent)
+}
+
+// BootEvent describes a server to a hook.
+type BootEvent struct {
+	ServerID  string
+	Name      string
+	ProjectID string
+	// UserData is the decoded user_data the server was created with.
+	UserData []byte
+	Metadata map[string]string
+	Tags     []string
+	// Addresses maps a network name to the server's fixed IPs on it.
+	Addresses map[string][]string
+	// FloatingIPs are the floating IPs associated with the server's ports.
+	FloatingIPs []string
+}
+
+// String leaves out the user data, which holds keys and tokens.
+func (e BootEvent) String() string {
+	return fmt.Sprintf("server %s (%s), %d bytes of user data", e.Name, e.ServerID, len(e.UserData))
+}
