@@ -94,9 +94,7 @@ func reachable(ctx context.Context, cfg *rest.Config) bool {
 	if err != nil {
 		return false
 	}
-	_, err = c.Discovery().ServerVersion()
-	_ = ctx
-	return err == nil
+	return c.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error() == nil
 }
 
 func widgetCRD() *apiextensionsv1.CustomResourceDefinition {
