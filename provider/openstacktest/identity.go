@@ -1,18 +1,652 @@
 package openstacktest
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"net/http"
+	"sort"
+	"strings"
 	"time"
 )
 
-// identityState: Keystone. STUB, to be replaced by the identity service.
-type identityState struct{}
+// identityState is Keystone: projects, users with their role assignments,
+// issued tokens and application credentials.
+type identityState struct {
+	Projects map[string]*ksProject `json:"projects"`
+	Users    map[string]*ksUser    `json:"users"`
+	Tokens   map[string]*token     `json:"tokens"`
+	AppCreds map[string]*appCred   `json:"appCreds"`
+}
 
-func (s *Server) seedIdentity()                {}
-func (s *Server) routesIdentity()              {}
-func (s *Server) snapshotIdentity() []Resource { return nil }
+type ksProject struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	DomainID string `json:"domainID"`
+}
+
+type ksUser struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	DomainID string `json:"domainID"`
+	Password string `json:"password"`
+	// Roles maps a project ID to the names of the roles the user holds on it.
+	Roles map[string][]string `json:"roles"`
+}
+
+type appCred struct {
+	ID           string     `json:"id"`
+	Name         string     `json:"name"`
+	Description  string     `json:"description"`
+	UserID       string     `json:"userID"`
+	ProjectID    string     `json:"projectID"`
+	SecretHash   string     `json:"secretHash"`
+	Roles        []string   `json:"roles"`
+	Unrestricted bool       `json:"unrestricted"`
+	ExpiresAt    *time.Time `json:"expiresAt,omitempty"`
+}
+
+// roleIDs are the fixed IDs of the roles a fresh cloud has.
+var roleIDs = map[string]string{
+	"admin":                "1f0e9d8c7b6a45f3a2b1c0d9e8f7a601",
+	"member":               "2a1b0c9d8e7f46a5b4c3d2e1f0a9b802",
+	"reader":               "3b2c1d0e9f8a47b6c5d4e3f2a1b0c903",
+	"load-balancer_member": "4c3d2e1f0a9b48c7d6e5f4a3b2c1d004",
+}
+
+func (s *Server) seedIdentity() {
+	id := &s.st.Identity
+	id.Projects = map[string]*ksProject{
+		AdminProjectID:  {ID: AdminProjectID, Name: AdminProject, DomainID: DomainID},
+		MemberProjectID: {ID: MemberProjectID, Name: MemberProject, DomainID: DomainID},
+	}
+	id.Users = map[string]*ksUser{
+		AdminUserID: {ID: AdminUserID, Name: AdminUser, DomainID: DomainID, Password: AdminPassword,
+			Roles: map[string][]string{AdminProjectID: {"admin", "member", "reader"}, MemberProjectID: {"admin", "member", "reader"}}},
+		MemberUserID: {ID: MemberUserID, Name: MemberUser, DomainID: DomainID, Password: MemberPassword,
+			Roles: map[string][]string{MemberProjectID: {"member", "reader", "load-balancer_member"}}},
+	}
+	id.Tokens = map[string]*token{}
+	id.AppCreds = map[string]*appCred{}
+}
+
+func (s *Server) routesIdentity() {
+	pub := routeOpts{public: true}
+	s.handle(svcIdentity, "GET /identity/{$}", s.identityVersions, pub)
+	s.handle(svcIdentity, "GET /identity/v3", s.identityVersion, pub)
+	s.handle(svcIdentity, "GET /identity/v3/{$}", s.identityVersion, pub)
+	s.handle(svcIdentity, "POST /identity/v3/auth/tokens", s.issueToken, pub)
+	s.handle(svcIdentity, "GET /identity/v3/auth/tokens", s.validateToken)
+	s.handle(svcIdentity, "HEAD /identity/v3/auth/tokens", s.checkToken)
+	s.handle(svcIdentity, "DELETE /identity/v3/auth/tokens", s.revokeToken)
+	s.handle(svcIdentity, "POST /identity/v3/users/{user}/application_credentials", s.createAppCred)
+	s.handle(svcIdentity, "GET /identity/v3/users/{user}/application_credentials", s.listAppCreds)
+	s.handle(svcIdentity, "GET /identity/v3/users/{user}/application_credentials/{id}", s.getAppCred)
+	s.handle(svcIdentity, "DELETE /identity/v3/users/{user}/application_credentials/{id}", s.deleteAppCred)
+}
+
+func (s *Server) snapshotIdentity() []Resource {
+	var out []Resource
+	for _, p := range s.st.Identity.Projects {
+		out = append(out, Resource{Service: "identity", Kind: "project", ID: p.ID, Name: p.Name, ProjectID: p.ID})
+	}
+	for _, u := range s.st.Identity.Users {
+		out = append(out, Resource{Service: "identity", Kind: "user", ID: u.ID, Name: u.Name})
+	}
+	for _, a := range s.st.Identity.AppCreds {
+		out = append(out, Resource{Service: "identity", Kind: "application_credential", ID: a.ID, Name: a.Name, ProjectID: a.ProjectID})
+	}
+	return out
+}
+
+// ExpireTokens makes every issued token invalid, as if they had all expired,
+// so that a test can check that its client authenticates again.
+func (s *Server) ExpireTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.Identity.Tokens = map[string]*token{}
+	_ = s.save()
+}
+
+var errUnauthenticated = errorf(http.StatusUnauthorized, "", "The request you have made requires authentication.")
 
 // authenticate validates the request's X-Auth-Token.
 func (s *Server) authenticate(r *http.Request) (*token, *apiError) {
-	return &token{ProjectID: MemberProjectID, ExpiresAt: time.Now().Add(tokenTTL)}, nil
+	return s.lookupToken(r.Header.Get("X-Auth-Token"))
+}
+
+func (s *Server) lookupToken(id string) (*token, *apiError) {
+	if id == "" {
+		return nil, errUnauthenticated
+	}
+	tok, ok := s.st.Identity.Tokens[id]
+	if !ok {
+		return nil, errUnauthenticated
+	}
+	if !s.now().Before(tok.ExpiresAt) {
+		delete(s.st.Identity.Tokens, id)
+		return nil, errUnauthenticated
+	}
+	if tok.AppCredentialID != "" {
+		if _, ok := s.st.Identity.AppCreds[tok.AppCredentialID]; !ok {
+			delete(s.st.Identity.Tokens, id)
+			return nil, errUnauthenticated
+		}
+	}
+	return tok, nil
+}
+
+func (s *Server) identityVersionDoc() map[string]any {
+	return map[string]any{
+		"id": "v3.14", "status": "stable", "updated": "2020-04-07T00:00:00Z",
+		"links": []map[string]string{{"rel": "self", "href": s.URL + "/identity/v3/"}},
+		"media-types": []map[string]string{{"base": "application/json",
+			"type": "application/vnd.openstack.identity-v3+json"}},
+	}
+}
+
+func (s *Server) identityVersions(w http.ResponseWriter, r *http.Request, _ *token) {
+	writeJSON(w, http.StatusMultipleChoices, map[string]any{"versions": map[string]any{
+		"values": []any{s.identityVersionDoc()}}})
+}
+
+func (s *Server) identityVersion(w http.ResponseWriter, r *http.Request, _ *token) {
+	writeJSON(w, http.StatusOK, map[string]any{"version": s.identityVersionDoc()})
+}
+
+// authRequest is the body of POST /v3/auth/tokens.
+type authRequest struct {
+	Auth struct {
+		Identity struct {
+			Methods  []string `json:"methods"`
+			Password *struct {
+				User authUser `json:"user"`
+			} `json:"password"`
+			Token *struct {
+				ID string `json:"id"`
+			} `json:"token"`
+			ApplicationCredential *struct {
+				ID     string    `json:"id"`
+				Name   string    `json:"name"`
+				Secret string    `json:"secret"`
+				User   *authUser `json:"user"`
+			} `json:"application_credential"`
+		} `json:"identity"`
+		Scope *struct {
+			Project *struct {
+				ID     string   `json:"id"`
+				Name   string   `json:"name"`
+				Domain *nameRef `json:"domain"`
+			} `json:"project"`
+			Domain *nameRef `json:"domain"`
+			System any      `json:"system"`
+		} `json:"scope"`
+	} `json:"auth"`
+}
+
+type authUser struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Password string   `json:"password"`
+	Domain   *nameRef `json:"domain"`
+}
+
+type nameRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+func domainMatches(ref *nameRef, domainID string) bool {
+	if ref == nil {
+		return false
+	}
+	if ref.ID != "" {
+		return ref.ID == domainID
+	}
+	return ref.Name != "" && domainID == DomainID && ref.Name == DomainName
+}
+
+// findUser resolves a user by ID, or by name within a domain.
+func (s *Server) findUser(u authUser) (*ksUser, *apiError) {
+	if u.ID != "" {
+		if usr, ok := s.st.Identity.Users[u.ID]; ok {
+			return usr, nil
+		}
+		return nil, errUnauthenticated
+	}
+	if u.Name == "" {
+		return nil, errorf(http.StatusBadRequest, "", "Expecting to find id or name in user - the server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
+	}
+	if u.Domain == nil || (u.Domain.ID == "" && u.Domain.Name == "") {
+		return nil, errorf(http.StatusBadRequest, "", "Expecting to find domain in user. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
+	}
+	for _, usr := range s.st.Identity.Users {
+		if usr.Name == u.Name && domainMatches(u.Domain, usr.DomainID) {
+			return usr, nil
+		}
+	}
+	return nil, errUnauthenticated
+}
+
+func secretHash(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
+}
+
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, _ *token) {
+	var req authRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, svcIdentity, err)
+		return
+	}
+	tok, aerr := s.authorize(&req)
+	if aerr != nil {
+		s.writeError(w, svcIdentity, aerr)
+		return
+	}
+	s.st.Identity.Tokens[tok.ID] = tok
+	w.Header().Set("X-Subject-Token", tok.ID)
+	writeJSON(w, http.StatusCreated, map[string]any{"token": s.tokenBody(tok)})
+}
+
+// authorize checks the credentials in req and returns a new token.
+func (s *Server) authorize(req *authRequest) (*token, *apiError) {
+	id := req.Auth.Identity
+	if len(id.Methods) == 0 {
+		return nil, errorf(http.StatusBadRequest, "", "Expecting to find methods in identity - the server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
+	}
+	now := s.now()
+	tok := &token{ExpiresAt: now.Add(tokenTTL)}
+	var user *ksUser
+	switch id.Methods[0] {
+	case "password":
+		if id.Password == nil {
+			return nil, errorf(http.StatusBadRequest, "", "Expecting to find password in identity.")
+		}
+		u, aerr := s.findUser(id.Password.User)
+		if aerr != nil {
+			return nil, aerr
+		}
+		if subtle.ConstantTimeCompare([]byte(u.Password), []byte(id.Password.User.Password)) != 1 {
+			return nil, errUnauthenticated
+		}
+		user = u
+	case "token":
+		if id.Token == nil {
+			return nil, errorf(http.StatusBadRequest, "", "Expecting to find token in identity.")
+		}
+		old, aerr := s.lookupToken(id.Token.ID)
+		if aerr != nil {
+			return nil, aerr
+		}
+		user = s.st.Identity.Users[old.UserID]
+		if old.AppCredentialID != "" {
+			return nil, errorf(http.StatusForbidden, "", "Unable to rescope an application credential token.")
+		}
+		if user == nil {
+			return nil, errUnauthenticated
+		}
+		if req.Auth.Scope == nil && old.ProjectID != "" {
+			tok.ProjectID, tok.ProjectName, tok.Roles = old.ProjectID, old.ProjectName, old.Roles
+		}
+		tok.ExpiresAt = old.ExpiresAt
+	case "application_credential":
+		ac := id.ApplicationCredential
+		if ac == nil || ac.Secret == "" {
+			return nil, errorf(http.StatusBadRequest, "", "Expecting to find secret in application_credential.")
+		}
+		var cred *appCred
+		if ac.ID != "" {
+			cred = s.st.Identity.AppCreds[ac.ID]
+		} else {
+			if ac.User == nil {
+				return nil, errorf(http.StatusBadRequest, "", "Expecting to find user in application_credential.")
+			}
+			u, aerr := s.findUser(*ac.User)
+			if aerr != nil {
+				return nil, aerr
+			}
+			for _, c := range s.st.Identity.AppCreds {
+				if c.UserID == u.ID && c.Name == ac.Name {
+					cred = c
+				}
+			}
+		}
+		if cred == nil || subtle.ConstantTimeCompare([]byte(cred.SecretHash), []byte(secretHash(ac.Secret))) != 1 {
+			return nil, errUnauthenticated
+		}
+		if cred.ExpiresAt != nil && !now.Before(*cred.ExpiresAt) {
+			return nil, errUnauthenticated
+		}
+		if req.Auth.Scope != nil {
+			return nil, errorf(http.StatusUnauthorized, "", "Application credentials cannot request a scope.")
+		}
+		user = s.st.Identity.Users[cred.UserID]
+		if user == nil {
+			return nil, errUnauthenticated
+		}
+		p := s.st.Identity.Projects[cred.ProjectID]
+		tok.ProjectID, tok.ProjectName = p.ID, p.Name
+		tok.Roles = append([]string(nil), cred.Roles...)
+		tok.AppCredentialID = cred.ID
+	default:
+		return nil, errorf(http.StatusUnauthorized, "", "Attempted to authenticate with an unsupported method.")
+	}
+	tok.UserID, tok.UserName = user.ID, user.Name
+
+	if sc := req.Auth.Scope; sc != nil && tok.AppCredentialID == "" {
+		switch {
+		case sc.Project != nil:
+			var proj *ksProject
+			for _, p := range s.st.Identity.Projects {
+				if sc.Project.ID != "" && p.ID == sc.Project.ID ||
+					sc.Project.ID == "" && p.Name == sc.Project.Name && domainMatches(sc.Project.Domain, p.DomainID) {
+					proj = p
+				}
+			}
+			if sc.Project.ID == "" && sc.Project.Domain == nil {
+				return nil, errorf(http.StatusBadRequest, "", "Expecting to find domain in project. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
+			}
+			if proj == nil {
+				return nil, errorf(http.StatusUnauthorized, "", "The request you have made requires authentication.")
+			}
+			roles := user.Roles[proj.ID]
+			if len(roles) == 0 {
+				return nil, errorf(http.StatusUnauthorized, "", "User %s has no access to project %s", user.ID, proj.ID)
+			}
+			tok.ProjectID, tok.ProjectName, tok.Roles = proj.ID, proj.Name, append([]string(nil), roles...)
+		case sc.Domain != nil, sc.System != nil:
+			// Domain and system scopes carry no project; only the admin
+			// user has them.
+			if !userIsAdmin(user) {
+				return nil, errorf(http.StatusUnauthorized, "", "User %s has no access to the requested scope", user.ID)
+			}
+			tok.Roles = []string{"admin"}
+		}
+	}
+	tok.ID = "gAAAAA" + s.randHex(40)
+	return tok, nil
+}
+
+func userIsAdmin(u *ksUser) bool {
+	for _, roles := range u.Roles {
+		for _, r := range roles {
+			if r == "admin" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// tokenBody renders a token the way Keystone does.
+func (s *Server) tokenBody(tok *token) map[string]any {
+	body := map[string]any{
+		"methods":    []string{"password"},
+		"expires_at": tok.ExpiresAt.Format("2006-01-02T15:04:05.000000Z"),
+		"issued_at":  tok.ExpiresAt.Add(-tokenTTL).Format("2006-01-02T15:04:05.000000Z"),
+		"audit_ids":  []string{tok.ID[len(tok.ID)-22:]},
+		"user": map[string]any{"id": tok.UserID, "name": tok.UserName,
+			"domain": map[string]string{"id": DomainID, "name": DomainName}, "password_expires_at": nil},
+	}
+	if tok.AppCredentialID != "" {
+		body["methods"] = []string{"application_credential"}
+		if c := s.st.Identity.AppCreds[tok.AppCredentialID]; c != nil {
+			body["application_credential"] = map[string]any{"id": c.ID, "name": c.Name, "restricted": !c.Unrestricted}
+		}
+	}
+	if len(tok.Roles) > 0 {
+		roles := make([]map[string]string, 0, len(tok.Roles))
+		for _, r := range tok.Roles {
+			roles = append(roles, map[string]string{"id": roleIDs[r], "name": r})
+		}
+		body["roles"] = roles
+	}
+	if tok.ProjectID != "" {
+		body["project"] = map[string]any{"id": tok.ProjectID, "name": tok.ProjectName,
+			"domain": map[string]string{"id": DomainID, "name": DomainName}}
+		body["is_domain"] = false
+		body["catalog"] = s.catalog(tok.ProjectID)
+	}
+	return body
+}
+
+// catalog lists the endpoints a project-scoped token sees.
+func (s *Server) catalog(projectID string) []any {
+	entries := []struct{ typ, name, path string }{
+		{"identity", "keystone", "/identity/v3/"},
+		{"compute", "nova", "/compute/v2.1/"},
+		{"network", "neutron", "/network/"},
+		{"load-balancer", "octavia", "/load-balancer/"},
+		{"image", "glance", "/image/"},
+		{"volumev3", "cinderv3", "/volume/v3/" + projectID + "/"},
+	}
+	var out []any
+	for _, e := range entries {
+		var eps []any
+		for _, iface := range []string{"public", "internal"} {
+			eps = append(eps, map[string]any{
+				"id":        stableID(e.typ, iface),
+				"interface": iface, "region": Region, "region_id": Region,
+				"url": s.URL + e.path,
+			})
+		}
+		out = append(out, map[string]any{"id": stableID("service", e.typ), "type": e.typ, "name": e.name, "endpoints": eps})
+	}
+	return out
+}
+
+// stableID derives a fixed hex ID from its parts, for catalog entries.
+func stableID(parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "/")))
+	return hex.EncodeToString(h[:16])
+}
+
+func (s *Server) validateToken(w http.ResponseWriter, r *http.Request, _ *token) {
+	sub, aerr := s.lookupToken(r.Header.Get("X-Subject-Token"))
+	if aerr != nil {
+		s.writeError(w, svcIdentity, errorf(http.StatusNotFound, "", "Could not find token: %s.", redactToken(r.Header.Get("X-Subject-Token"))))
+		return
+	}
+	w.Header().Set("X-Subject-Token", sub.ID)
+	writeJSON(w, http.StatusOK, map[string]any{"token": s.tokenBody(sub)})
+}
+
+func (s *Server) checkToken(w http.ResponseWriter, r *http.Request, _ *token) {
+	if _, aerr := s.lookupToken(r.Header.Get("X-Subject-Token")); aerr != nil {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, _ *token) {
+	id := r.Header.Get("X-Subject-Token")
+	if _, aerr := s.lookupToken(id); aerr != nil {
+		s.writeError(w, svcIdentity, errorf(http.StatusNotFound, "", "Could not find token: %s.", redactToken(id)))
+		return
+	}
+	delete(s.st.Identity.Tokens, id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// redactToken keeps only a token's first characters for messages.
+func redactToken(id string) string {
+	if len(id) > 8 {
+		return id[:8] + "..."
+	}
+	return id
+}
+
+// appCredUser checks that tok may manage the application credentials of
+// the user in the path (the user themself, or an admin).
+func (s *Server) appCredUser(r *http.Request, tok *token) (*ksUser, *apiError) {
+	uid := r.PathValue("user")
+	u, ok := s.st.Identity.Users[uid]
+	if !ok {
+		return nil, errorf(http.StatusNotFound, "", "Could not find user: %s.", uid)
+	}
+	if tok.UserID != uid && !tok.isAdmin() {
+		return nil, errorf(http.StatusForbidden, "", "You are not authorized to perform the requested action: identity:list_application_credentials.")
+	}
+	return u, nil
+}
+
+func (s *Server) appCredBody(c *appCred) map[string]any {
+	roles := make([]map[string]string, 0, len(c.Roles))
+	for _, r := range c.Roles {
+		roles = append(roles, map[string]string{"id": roleIDs[r], "name": r})
+	}
+	var exp any
+	if c.ExpiresAt != nil {
+		exp = c.ExpiresAt.Format("2006-01-02T15:04:05.000000")
+	}
+	return map[string]any{
+		"id": c.ID, "name": c.Name, "description": c.Description, "user_id": c.UserID,
+		"project_id": c.ProjectID, "roles": roles, "unrestricted": c.Unrestricted,
+		"expires_at": exp, "access_rules": []any{},
+		"links": map[string]string{"self": s.URL + "/identity/v3/users/" + c.UserID + "/application_credentials/" + c.ID},
+	}
+}
+
+func (s *Server) createAppCred(w http.ResponseWriter, r *http.Request, tok *token) {
+	u, aerr := s.appCredUser(r, tok)
+	if aerr != nil {
+		s.writeError(w, svcIdentity, aerr)
+		return
+	}
+	var req struct {
+		ApplicationCredential struct {
+			Name         string    `json:"name"`
+			Description  string    `json:"description"`
+			Secret       string    `json:"secret"`
+			ExpiresAt    string    `json:"expires_at"`
+			Roles        []nameRef `json:"roles"`
+			Unrestricted bool      `json:"unrestricted"`
+		} `json:"application_credential"`
+	}
+	if aerr := decodeJSON(r, &req); aerr != nil {
+		s.writeError(w, svcIdentity, aerr)
+		return
+	}
+	in := req.ApplicationCredential
+	if in.Name == "" {
+		s.writeError(w, svcIdentity, errorf(http.StatusBadRequest, "", "Invalid input for field 'name': None is not of type 'string'"))
+		return
+	}
+	if tok.ProjectID == "" {
+		s.writeError(w, svcIdentity, errorf(http.StatusForbidden, "", "Application credentials require a project-scoped token."))
+		return
+	}
+	for _, c := range s.st.Identity.AppCreds {
+		if c.UserID == u.ID && c.Name == in.Name {
+			s.writeError(w, svcIdentity, errorf(http.StatusConflict, "", "Conflict occurred attempting to store application_credential - Duplicate entry."))
+			return
+		}
+	}
+	roles := tok.Roles
+	if len(in.Roles) > 0 {
+		roles = nil
+		for _, ref := range in.Roles {
+			name := ref.Name
+			if name == "" {
+				for n, id := range roleIDs {
+					if id == ref.ID {
+						name = n
+					}
+				}
+			}
+			if !contains(tok.Roles, name) {
+				s.writeError(w, svcIdentity, errorf(http.StatusForbidden, "", "Application credential role %s is not assigned to the user.", name))
+				return
+			}
+			roles = append(roles, name)
+		}
+	}
+	c := &appCred{ID: strings.ReplaceAll(s.newID(), "-", ""), Name: in.Name, Description: in.Description,
+		UserID: u.ID, ProjectID: tok.ProjectID, Roles: append([]string(nil), roles...), Unrestricted: in.Unrestricted}
+	if in.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339, in.ExpiresAt)
+		if err != nil {
+			t, err = time.Parse("2006-01-02T15:04:05.999999", in.ExpiresAt)
+		}
+		if err != nil {
+			s.writeError(w, svcIdentity, errorf(http.StatusBadRequest, "", "Invalid input for field 'expires_at': %q is not a date-time", in.ExpiresAt))
+			return
+		}
+		t = t.UTC()
+		c.ExpiresAt = &t
+	}
+	secret := in.Secret
+	if secret == "" {
+		secret = s.randHex(32)
+	}
+	c.SecretHash = secretHash(secret)
+	s.st.Identity.AppCreds[c.ID] = c
+	body := s.appCredBody(c)
+	body["secret"] = secret
+	writeJSON(w, http.StatusCreated, map[string]any{"application_credential": body})
+}
+
+func (s *Server) listAppCreds(w http.ResponseWriter, r *http.Request, tok *token) {
+	u, aerr := s.appCredUser(r, tok)
+	if aerr != nil {
+		s.writeError(w, svcIdentity, aerr)
+		return
+	}
+	name := r.URL.Query().Get("name")
+	out := []any{}
+	var ids []string
+	for id, c := range s.st.Identity.AppCreds {
+		if c.UserID == u.ID && (name == "" || c.Name == name) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		out = append(out, s.appCredBody(s.st.Identity.AppCreds[id]))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"application_credentials": out,
+		"links": map[string]any{"self": s.URL + r.URL.Path, "previous": nil, "next": nil}})
+}
+
+func (s *Server) findAppCred(r *http.Request, tok *token) (*appCred, *apiError) {
+	u, aerr := s.appCredUser(r, tok)
+	if aerr != nil {
+		return nil, aerr
+	}
+	id := r.PathValue("id")
+	c, ok := s.st.Identity.AppCreds[id]
+	if !ok || c.UserID != u.ID {
+		return nil, errorf(http.StatusNotFound, "", "Could not find Application Credential: %s.", id)
+	}
+	return c, nil
+}
+
+func (s *Server) getAppCred(w http.ResponseWriter, r *http.Request, tok *token) {
+	c, aerr := s.findAppCred(r, tok)
+	if aerr != nil {
+		s.writeError(w, svcIdentity, aerr)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"application_credential": s.appCredBody(c)})
+}
+
+func (s *Server) deleteAppCred(w http.ResponseWriter, r *http.Request, tok *token) {
+	c, aerr := s.findAppCred(r, tok)
+	if aerr != nil {
+		s.writeError(w, svcIdentity, aerr)
+		return
+	}
+	delete(s.st.Identity.AppCreds, c.ID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
