@@ -2,6 +2,7 @@ package kubetest
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -64,7 +65,7 @@ func TestTwoEnvsSideBySide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Host != bare.Config.Host {
+	if strings.TrimSuffix(cfg.Host, "/") != strings.TrimSuffix(bare.Config.Host, "/") {
 		t.Errorf("kubeconfig server %s, want %s", cfg.Host, bare.Config.Host)
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "only-in-bare"}}
