@@ -131,7 +131,12 @@ type Process struct {
 	kubeconfig []byte
 	rest       *rest.Config
 	procs      []*proc // kube-apiserver first: stopped in this order
+	attached   bool
 }
+
+// Attached reports whether Start found the processes already running (started
+// earlier on the same Dir) rather than starting them.
+func (p *Process) Attached() bool { return p.attached }
 
 // String names the control plane without its credentials.
 func (p *Process) String() string {
@@ -192,6 +197,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		err = p.waitReady(actx, apiProc)
 		cancel()
 		if err == nil {
+			p.attached = true
 			log.V(1).Info("attached to running control plane", "endpoint", p.endpoint)
 			return p, nil
 		}

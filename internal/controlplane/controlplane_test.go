@@ -155,6 +155,9 @@ func TestStartAttachesToRunning(t *testing.T) {
 	if diff := cmp.Diff(st1, st2); diff != "" {
 		t.Errorf("second Start changed the processes (-first +second):\n%s", diff)
 	}
+	if p1.Attached() || !p2.Attached() {
+		t.Errorf("Attached() = %t, %t; want false, true", p1.Attached(), p2.Attached())
+	}
 	if p1.Endpoint() != p2.Endpoint() {
 		t.Errorf("endpoints differ: %s, %s", p1.Endpoint(), p2.Endpoint())
 	}
