@@ -686,3 +686,12 @@ func validateDiscovery(f string, endpoint string, token BootstrapToken, hashes [
 var imageRepoRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$`)
 
 func isIP(s string) bool { return net.ParseIP(s) != nil }
+
+// GoString redacts like String.
+func (s Init) GoString() string { return s.String() }
+
+// GoString redacts like String.
+func (s JoinControlPlane) GoString() string { return s.String() }
+
+// GoString redacts like String.
+func (s JoinWorker) GoString() string { return s.String() }
