@@ -341,7 +341,9 @@ func (g *Graph) selectMoved(sel Selector) {
 				continue
 			}
 			for _, o := range append(slices.Clone(n.owners), n.softOwners...) {
-				if !o.Move {
+				// A Cluster that is not selected never moves because of another
+				// object: the relation is dropped with a warning instead.
+				if !o.Move && !(o.isCluster && !root[o]) {
 					visit(o, true, false)
 					changed = true
 				}
@@ -465,7 +467,7 @@ func (g *Graph) computeWarnings(sel Selector) {
 	for _, n := range g.nodes {
 		if n.Move {
 			for _, or := range n.Object.GetOwnerReferences() {
-				if _, ok := g.byUID[or.UID]; !ok {
+				if o, ok := g.byUID[or.UID]; !ok || !o.Move {
 					warn(n, "owner reference to %s %s dropped: the owner is not moved", or.Kind, or.Name)
 				}
 			}
