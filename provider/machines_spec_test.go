@@ -152,7 +152,6 @@ func TestMachineSpecStringHidesUserData(t *testing.T) {
 	}
 }
 
-
 func TestPortIndex(t *testing.T) {
 	tests := []struct {
 		port string
