@@ -116,7 +116,6 @@ var extraResources = map[string]schema.GroupVersionResource{
 	"ClusterResourceSetBinding": {Group: "addons.cluster.x-k8s.io", Version: "v1beta2", Resource: "clusterresourcesetbindings"},
 }
 
-
 // snapshot reads every object of the test kinds in ns, keyed by "Kind/name".
 func snapshotNS(t testing.TB, cfg *rest.Config, ns string) map[string]*unstructured.Unstructured {
 	t.Helper()
@@ -264,4 +263,9 @@ func faulty(cfg *rest.Config, ft *faultTransport) *rest.Config {
 		return &f
 	}
 	return c
+}
+
+func sortStrings(s []string) []string {
+	slices.Sort(s)
+	return s
 }

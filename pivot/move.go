@@ -529,6 +529,8 @@ func (m *mover) desired(n *Node, t Type) *unstructured.Unstructured {
 		ann = map[string]string{}
 	}
 	ann[OriginUIDAnnotation] = string(n.UID)
+	// Left by an interrupted deletion in the source: it must not reach the target.
+	delete(ann, deleteForMoveAnnotation)
 	obj.SetAnnotations(ann)
 	var refs []metav1.OwnerReference
 	for _, r := range n.Object.GetOwnerReferences() {
