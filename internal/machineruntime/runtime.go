@@ -1,0 +1,378 @@
+package machineruntime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/openstrap/openstrap/internal/controlplane"
+	"github.com/openstrap/openstrap/provider/openstacktest"
+	"github.com/openstrap/openstrap/userdata"
+	"github.com/openstrap/openstrap/userdata/kubeadm"
+)
+
+// Runtime boots simulated servers. Its methods are safe for concurrent use.
+type Runtime struct {
+	dir string
+	log logr.Logger
+
+	mu       sync.Mutex
+	clusters map[string]*cluster // by API endpoint host:port
+	servers  map[string]string   // control-plane server ID -> endpoint
+	results  map[string]error    // server name -> outcome of its boot (nil: booted)
+}
+
+// cluster is one running control plane.
+type cluster struct {
+	proc   *controlplane.Process
+	cs     kubernetes.Interface
+	signer *signer
+}
+
+// New returns a Runtime that keeps each control plane's data under dir.
+func New(dir string, log logr.Logger) *Runtime {
+	return &Runtime{dir: dir, log: log, clusters: map[string]*cluster{},
+		servers: map[string]string{}, results: map[string]error{}}
+}
+
+// Hooks returns the simulator hooks that boot and stop servers.
+func (r *Runtime) Hooks() openstacktest.ServerHooks {
+	return openstacktest.ServerHooks{OnActive: r.Boot, OnDelete: r.Shutdown}
+}
+
+// Result reports how the boot of the server named name went: done is false
+// while it has not finished (or never started); err is why it failed.
+func (r *Runtime) Result(name string) (done bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err, done = r.results[name]
+	return done, err
+}
+
+// Boot does what the server's user data would do on a real machine: kubeadm
+// init starts a control plane on the endpoint's address, kubeadm join
+// registers a node with the cluster at the discovery endpoint.
+func (r *Runtime) Boot(ctx context.Context, ev openstacktest.BootEvent) error {
+	err := r.boot(ctx, ev)
+	r.mu.Lock()
+	r.results[ev.Name] = err
+	r.mu.Unlock()
+	if err != nil {
+		r.log.Error(err, "boot failed", "server", ev.Name)
+	} else {
+		r.log.Info("booted", "server", ev.Name)
+	}
+	return err
+}
+
+func (r *Runtime) boot(ctx context.Context, ev openstacktest.BootEvent) error {
+	if len(ev.UserData) == 0 {
+		return fmt.Errorf("server %s has no user data: nothing to boot", ev.Name)
+	}
+	p, err := userdata.Parse(ev.UserData, userdata.WithNodeName(ev.Name))
+	if err != nil {
+		return fmt.Errorf("server %s: %w", ev.Name, err)
+	}
+	switch p.Role {
+	case userdata.RoleInit:
+		return r.init(ctx, ev, p)
+	case userdata.RoleControlPlane, userdata.RoleWorker:
+		return r.join(ctx, ev, p)
+	}
+	return fmt.Errorf("server %s: user data has unknown role %q", ev.Name, p.Role)
+}
+
+func (r *Runtime) init(ctx context.Context, ev openstacktest.BootEvent, p *userdata.Parsed) error {
+	docs := p.Kubeadm
+	if docs.Init == nil || docs.Cluster == nil {
+		return fmt.Errorf("server %s: init user data lacks InitConfiguration or ClusterConfiguration", ev.Name)
+	}
+	endpoint := docs.Cluster.ControlPlaneEndpoint
+	host, portStr, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return fmt.Errorf("server %s: controlPlaneEndpoint %q: %w", ev.Name, endpoint, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("server %s: controlPlaneEndpoint %q: bad port", ev.Name, endpoint)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("server %s: controlPlaneEndpoint %q is not a loopback address the runtime can listen on", ev.Name, endpoint)
+	}
+	file := func(name string) ([]byte, error) {
+		f, ok := p.Files["/etc/kubernetes/pki/"+name]
+		if !ok {
+			return nil, fmt.Errorf("server %s: user data does not write /etc/kubernetes/pki/%s", ev.Name, name)
+		}
+		return f.Content, nil
+	}
+	caCert, err := file("ca.crt")
+	if err != nil {
+		return err
+	}
+	caKey, err := file("ca.key")
+	if err != nil {
+		return err
+	}
+	saKey, err := file("sa.key")
+	if err != nil {
+		return err
+	}
+	cl, err := r.startCluster(ctx, ev.ServerID, endpoint, controlplane.Config{
+		Dir: filepath.Join(r.dir, ev.ServerID), Name: docs.Cluster.ClusterName, Address: host, Port: port,
+		CACert: caCert, CAKey: caKey, ServiceAccountKey: saKey,
+		SANs: append(append([]string(nil), docs.Cluster.APIServer.CertSANs...), ev.FloatingIPs...), ServiceCIDR: docs.Cluster.Networking.ServiceSubnet,
+	})
+	if err != nil {
+		return fmt.Errorf("server %s: %w", ev.Name, err)
+	}
+	var tokens []BootstrapToken
+	now := time.Now()
+	for _, t := range docs.Init.BootstrapTokens {
+		id, secret, ok := strings.Cut(t.Token, ".")
+		if !ok {
+			return fmt.Errorf("server %s: a bootstrap token is not of the form <id>.<secret>", ev.Name)
+		}
+		bt := BootstrapToken{ID: id, Secret: secret, Usages: t.Usages, Groups: t.Groups}
+		switch {
+		case t.Expires != nil:
+			bt.Expires = t.Expires.Time
+		case t.TTL != nil && t.TTL.Duration > 0:
+			bt.Expires = now.Add(t.TTL.Duration)
+		case t.TTL == nil:
+			bt.Expires = now.Add(24 * time.Hour) // kubeadm's default TTL
+		}
+		tokens = append(tokens, bt)
+	}
+	clusterYAML, err := kubeadm.Marshal(kubeadm.Documents{APIVersion: docs.APIVersion, Cluster: docs.Cluster})
+	if err != nil {
+		return fmt.Errorf("server %s: %w", ev.Name, err)
+	}
+	if err := initObjects(ctx, cl.cs, "https://"+endpoint, caCert, tokens, clusterYAML); err != nil {
+		return fmt.Errorf("server %s: kubeadm init phases: %w", ev.Name, err)
+	}
+	return registerSelf(ctx, cl.cs, nodeName(ev, docs.Init.NodeRegistration), docs.Init.NodeRegistration, ev)
+}
+
+// startCluster starts (or finds running) the control plane of endpoint.
+func (r *Runtime) startCluster(ctx context.Context, serverID, endpoint string, cfg controlplane.Config) (*cluster, error) {
+	r.mu.Lock()
+	if cl, ok := r.clusters[endpoint]; ok {
+		r.servers[serverID] = endpoint
+		r.mu.Unlock()
+		return cl, nil
+	}
+	r.mu.Unlock()
+	cfg.APIServerArgs = append(cfg.APIServerArgs, "--enable-admission-plugins=NodeRestriction")
+	proc, err := controlplane.Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := newCluster(proc, cfg.CACert, cfg.CAKey)
+	if err != nil {
+		_ = proc.Stop(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.clusters[endpoint] = cl
+	r.servers[serverID] = endpoint
+	return cl, nil
+}
+
+func newCluster(proc *controlplane.Process, caCertPEM, caKeyPEM []byte) (*cluster, error) {
+	cs, err := kubernetes.NewForConfig(proc.RESTConfig())
+	if err != nil {
+		return nil, err
+	}
+	caCert, err := userdata.ParseCertPEM(caCertPEM)
+	if err != nil {
+		return nil, fmt.Errorf("cluster CA: %w", err)
+	}
+	caKey, err := userdata.ParseKeyPEM(caKeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("cluster CA key: %w", err)
+	}
+	return &cluster{proc: proc, cs: cs, signer: &signer{cs: cs, caCert: caCert, caKey: caKey}}, nil
+}
+
+func (r *Runtime) join(ctx context.Context, ev openstacktest.BootEvent, p *userdata.Parsed) error {
+	j := p.Kubeadm.Join
+	if j == nil || j.Discovery.BootstrapToken == nil {
+		return fmt.Errorf("server %s: join user data lacks a JoinConfiguration with token discovery", ev.Name)
+	}
+	d := j.Discovery.BootstrapToken
+	r.mu.Lock()
+	cl, ok := r.clusters[d.APIServerEndpoint]
+	r.mu.Unlock()
+	if !ok {
+		return &JoinError{Node: ev.Name, Step: "discovery", Err: fmt.Errorf("no API server answers at %s", d.APIServerEndpoint)}
+	}
+	token := d.Token
+	if j.Discovery.TLSBootstrapToken != "" {
+		token = j.Discovery.TLSBootstrapToken
+	}
+	labels := nodeLabels(j.NodeRegistration)
+	if j.ControlPlane != nil {
+		labels["node-role.kubernetes.io/control-plane"] = ""
+	}
+	return join(ctx, joinRequest{
+		Endpoint: d.APIServerEndpoint, Token: token, CAHashes: d.CACertHashes,
+		UnsafeSkipCAVerification: d.UnsafeSkipCAVerification,
+		NodeName:                 nodeName(ev, j.NodeRegistration), Labels: labels, Taints: j.NodeRegistration.Taints,
+		Addresses: internalAddresses(ev),
+	}, cl.signer.approveAndSign)
+}
+
+// registerSelf registers the init node, as its kubelet would.
+func registerSelf(ctx context.Context, cs kubernetes.Interface, name string, reg kubeadm.NodeRegistrationOptions, ev openstacktest.BootEvent) error {
+	labels := nodeLabels(reg)
+	labels["node-role.kubernetes.io/control-plane"] = ""
+	labels[corev1.LabelHostname] = name
+	taints := reg.Taints
+	if taints == nil {
+		taints = []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}}
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Spec: corev1.NodeSpec{Taints: taints}}
+	node, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("register node %s: %w", name, err)
+	}
+	now := metav1.Now()
+	node.Status.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeHostName, Address: name}}, internalAddresses(ev)...)
+	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
+		Reason: "KubeletReady", Message: "openstrap machine runtime registered the node", LastHeartbeatTime: now, LastTransitionTime: now}}
+	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("register node %s: status: %w", name, err)
+	}
+	return nil
+}
+
+func nodeName(ev openstacktest.BootEvent, reg kubeadm.NodeRegistrationOptions) string {
+	if reg.Name != "" && !strings.Contains(reg.Name, "{{") && reg.Name != userdata.NodeNamePlaceholder {
+		return reg.Name
+	}
+	return ev.Name
+}
+
+// nodeLabels reads --node-labels from the kubelet's extra arguments.
+func nodeLabels(reg kubeadm.NodeRegistrationOptions) map[string]string {
+	labels := map[string]string{}
+	for _, a := range reg.KubeletExtraArgs {
+		if a.Name != "node-labels" {
+			continue
+		}
+		for _, kv := range strings.Split(a.Value, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			if k != "" {
+				labels[k] = v
+			}
+		}
+	}
+	return labels
+}
+
+func internalAddresses(ev openstacktest.BootEvent) []corev1.NodeAddress {
+	var out []corev1.NodeAddress
+	for _, ips := range ev.Addresses {
+		for _, ip := range ips {
+			out = append(out, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip})
+		}
+	}
+	return out
+}
+
+// Shutdown stops the control plane a deleted server ran, keeping nothing.
+func (r *Runtime) Shutdown(ctx context.Context, ev openstacktest.BootEvent) {
+	r.mu.Lock()
+	endpoint, ok := r.servers[ev.ServerID]
+	delete(r.servers, ev.ServerID)
+	delete(r.results, ev.Name)
+	var cl *cluster
+	if ok {
+		cl = r.clusters[endpoint]
+		delete(r.clusters, endpoint)
+	}
+	r.mu.Unlock()
+	if cl == nil {
+		return
+	}
+	if err := cl.proc.Stop(context.WithoutCancel(ctx)); err != nil {
+		r.log.Error(err, "stop control plane", "server", ev.Name)
+	}
+	if err := os.RemoveAll(cl.proc.Dir()); err != nil {
+		r.log.Error(err, "remove control plane data", "server", ev.Name)
+	}
+}
+
+// Resume starts again the control planes whose data is under the runtime's
+// directory, after the process that ran them restarted.
+func (r *Runtime) Resume(ctx context.Context) error {
+	entries, err := os.ReadDir(r.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(r.dir, e.Name())
+		proc, err := controlplane.Start(ctx, controlplane.Config{Dir: dir,
+			APIServerArgs: []string{"--enable-admission-plugins=NodeRestriction"}})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("resume %s: %w", e.Name(), err))
+			continue
+		}
+		caCert, err1 := os.ReadFile(filepath.Join(dir, "pki", "ca.crt"))
+		caKey, err2 := os.ReadFile(filepath.Join(dir, "pki", "ca.key"))
+		if err := errors.Join(err1, err2); err != nil {
+			errs = append(errs, fmt.Errorf("resume %s: %w", e.Name(), err))
+			continue
+		}
+		cl, err := newCluster(proc, caCert, caKey)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("resume %s: %w", e.Name(), err))
+			continue
+		}
+		endpoint := strings.TrimPrefix(proc.Endpoint(), "https://")
+		r.mu.Lock()
+		r.clusters[endpoint] = cl
+		r.servers[e.Name()] = endpoint
+		r.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops every control plane, keeping their data for Resume.
+func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	cls := r.clusters
+	r.clusters = map[string]*cluster{}
+	r.mu.Unlock()
+	var errs []error
+	for _, cl := range cls {
+		errs = append(errs, cl.proc.Stop(ctx))
+	}
+	return errors.Join(errs...)
+}
+
