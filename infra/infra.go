@@ -366,5 +366,5 @@ func hasTag(tags []string, tag string) bool {
 	return false
 }
 
-func now() time.Time                      { return time.Now() }
-func since(t time.Time) time.Duration     { return time.Since(t) }
+func now() time.Time                  { return time.Now() }
+func since(t time.Time) time.Duration { return time.Since(t) }

@@ -78,3 +78,24 @@ func neutronOnly(ctx context.Context, srv *openstacktest.Server) (*provider.Clou
 	}
 	return &provider.Cloud{Name: "sim", Provider: pc, Network: nw}, nil
 }
+
+func TestSmokeDeleteNoLB(t *testing.T) {
+	e := newEnv(t)
+	before := e.srv.Snapshot()
+	inf := infra.New(e.cloud)
+	spec := baseSpec()
+	spec.APIServer.DisableLoadBalancer = true
+	if _, err := inf.Ensure(testCtx(t), spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := inf.Delete(testCtx(t), "demo"); err != nil {
+		t.Fatal(err)
+	}
+	after := e.srv.Snapshot()
+	if len(after) != len(before) {
+		for _, r := range after {
+			t.Log(r)
+		}
+		t.Fatalf("%d resources before, %d after", len(before), len(after))
+	}
+}
