@@ -1,0 +1,726 @@
+package openstacktest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/attributestags"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/external"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/quotas"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
+	"github.com/gophercloud/gophercloud/v2/pagination"
+
+	"github.com/openstrap/openstrap/provider/openstacktest"
+)
+
+// neutronError is the parsed body of a Neutron error answer.
+type neutronError struct {
+	Status  int
+	Type    string
+	Message string
+}
+
+// asNeutronError extracts status, type and message from a gophercloud error.
+func asNeutronError(t *testing.T, err error) neutronError {
+	t.Helper()
+	var ue gophercloud.ErrUnexpectedResponseCode
+	if !errors.As(err, &ue) {
+		t.Fatalf("error %v is not an unexpected response code", err)
+	}
+	var body struct {
+		NeutronError struct {
+			Type    string `json:"type"`
+			Message string `json:"message"`
+		} `json:"NeutronError"`
+	}
+	if jerr := json.Unmarshal(ue.Body, &body); jerr != nil {
+		t.Fatalf("error body %q is not Neutron's shape: %v", ue.Body, jerr)
+	}
+	return neutronError{Status: ue.Actual, Type: body.NeutronError.Type, Message: body.NeutronError.Message}
+}
+
+// wantNeutronError fails unless err is a Neutron error with status and type.
+func wantNeutronError(t *testing.T, err error, status int, typ string) neutronError {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want %d %s", status, typ)
+	}
+	ne := asNeutronError(t, err)
+	if ne.Status != status || ne.Type != typ {
+		t.Fatalf("got %d %s (%s), want %d %s", ne.Status, ne.Type, ne.Message, status, typ)
+	}
+	return ne
+}
+
+// publicNetwork finds the seeded external network.
+func publicNetwork(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient) networks.Network {
+	t.Helper()
+	opts := external.ListOptsExt{ListOptsBuilder: networks.ListOpts{Name: openstacktest.ExternalNetwork}, External: new(bool)}
+	*opts.External = true
+	pages, err := networks.List(c, opts).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets, err := networks.ExtractNetworks(pages)
+	if err != nil || len(nets) != 1 {
+		t.Fatalf("external network %q: %v, %d found", openstacktest.ExternalNetwork, err, len(nets))
+	}
+	return nets[0]
+}
+
+// netFixture is a tenant network with a subnet.
+type netFixture struct {
+	net networks.Network
+	sub subnets.Subnet
+}
+
+func makeNet(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, name, cidr string) netFixture {
+	t.Helper()
+	n, err := networks.Create(ctx, c, networks.CreateOpts{Name: name}).Extract()
+	if err != nil {
+		t.Fatalf("create network %s: %v", name, err)
+	}
+	sub, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: n.ID, Name: name, CIDR: cidr, IPVersion: 4}).Extract()
+	if err != nil {
+		t.Fatalf("create subnet %s: %v", cidr, err)
+	}
+	return netFixture{net: *n, sub: *sub}
+}
+
+// TestNetworkRoundTrip walks network → subnet → router (gateway and
+// interface) → security group and rules → port → floating IP and back,
+// and checks that nothing is left behind.
+func TestNetworkRoundTrip(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	c := memberCloud(t, s).Network
+	before := s.Snapshot()
+	pub := publicNetwork(t, ctx, c)
+	if !pub.AdminStateUp || pub.Status != "ACTIVE" || len(pub.Subnets) != 1 {
+		t.Fatalf("public network: %+v", pub)
+	}
+
+	n, err := networks.Create(ctx, c, networks.CreateOpts{Name: "demo-net"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Status != "ACTIVE" || n.ProjectID != openstacktest.MemberProjectID || n.TenantID != n.ProjectID || n.CreatedAt.IsZero() {
+		t.Errorf("network: %+v", n)
+	}
+	sub, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: n.ID, CIDR: "10.6.0.0/24", IPVersion: 4,
+		DNSNameservers: []string{"8.8.8.8"}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]subnets.AllocationPool{{Start: "10.6.0.2", End: "10.6.0.254"}}, sub.AllocationPools); diff != "" || sub.GatewayIP != "10.6.0.1" || !sub.EnableDHCP {
+		t.Errorf("subnet defaults: gateway %s dhcp %v pools (-want +got):\n%s", sub.GatewayIP, sub.EnableDHCP, diff)
+	}
+	n, err = networks.Get(ctx, c, n.ID).Extract()
+	if err != nil || len(n.Subnets) != 1 || n.Subnets[0] != sub.ID || n.RevisionNumber == 0 {
+		t.Errorf("network after subnet: %+v, %v", n, err)
+	}
+
+	rt, err := routers.Create(ctx, c, routers.CreateOpts{Name: "demo-router",
+		GatewayInfo: &routers.GatewayInfo{NetworkID: pub.ID}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.GatewayInfo.NetworkID != pub.ID || len(rt.GatewayInfo.ExternalFixedIPs) != 1 ||
+		!netip.MustParsePrefix("127.42.0.0/24").Contains(netip.MustParseAddr(rt.GatewayInfo.ExternalFixedIPs[0].IPAddress)) {
+		t.Errorf("router gateway: %+v", rt.GatewayInfo)
+	}
+	iface, err := routers.AddInterface(ctx, c, rt.ID, routers.AddInterfaceOpts{SubnetID: sub.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ifPort, err := ports.Get(ctx, c, iface.PortID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ifPort.DeviceOwner != "network:router_interface" || ifPort.DeviceID != rt.ID || ifPort.FixedIPs[0].IPAddress != "10.6.0.1" {
+		t.Errorf("interface port: %+v", ifPort)
+	}
+
+	sg, err := groups.Create(ctx, c, groups.CreateOpts{Name: "demo-sg"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sg.Rules) != 2 {
+		t.Errorf("new group has %d rules, want the 2 egress rules", len(sg.Rules))
+	}
+	rule, err := rules.Create(ctx, c, rules.CreateOpts{SecGroupID: sg.ID, Direction: rules.DirIngress, EtherType: rules.EtherType4,
+		Protocol: rules.ProtocolTCP, PortRangeMin: 6443, PortRangeMax: 6443, RemoteIPPrefix: "10.0.0.0/8"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rule.PortRangeMin != 6443 || rule.Protocol != "tcp" || rule.RemoteIPPrefix != "10.0.0.0/8" {
+		t.Errorf("rule: %+v", rule)
+	}
+	if _, err := rules.Create(ctx, c, rules.CreateOpts{SecGroupID: sg.ID, Direction: rules.DirIngress, EtherType: rules.EtherType4,
+		RemoteGroupID: sg.ID}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+
+	port, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: n.ID, Name: "demo-port", SecurityGroups: &[]string{sg.ID},
+		AllowedAddressPairs: []ports.AddressPair{{IPAddress: "10.6.0.100"}}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if port.Status != "DOWN" || len(port.FixedIPs) != 1 || port.FixedIPs[0].IPAddress != "10.6.0.2" ||
+		!strings.HasPrefix(port.MACAddress, "fa:16:3e:") || port.AllowedAddressPairs[0].MACAddress != port.MACAddress {
+		t.Errorf("port: %+v", port)
+	}
+
+	fip, err := floatingips.Create(ctx, c, floatingips.CreateOpts{FloatingNetworkID: pub.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fip.Status != "DOWN" || fip.PortID != "" || !netip.MustParsePrefix("127.42.0.0/24").Contains(netip.MustParseAddr(fip.FloatingIP)) {
+		t.Errorf("new floating IP: %+v", fip)
+	}
+	fip, err = floatingips.Update(ctx, c, fip.ID, floatingips.UpdateOpts{PortID: &port.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fip.Status != "ACTIVE" || fip.PortID != port.ID || fip.FixedIP != "10.6.0.2" || fip.RouterID != rt.ID {
+		t.Errorf("associated floating IP: %+v", fip)
+	}
+	// The subnet cannot go while the router interface holds it, nor the
+	// interface while a floating IP needs it.
+	wantNeutronError(t, subnets.Delete(ctx, c, sub.ID).ExtractErr(), 409, "SubnetInUse")
+	wantNeutronError(t, routers.Delete(ctx, c, rt.ID).ExtractErr(), 409, "RouterInUse")
+	_, err = routers.RemoveInterface(ctx, c, rt.ID, routers.RemoveInterfaceOpts{SubnetID: sub.ID}).Extract()
+	wantNeutronError(t, err, 409, "RouterInterfaceInUseByFloatingIP")
+	wantNeutronError(t, groups.Delete(ctx, c, sg.ID).ExtractErr(), 409, "SecurityGroupInUse")
+	wantNeutronError(t, networks.Delete(ctx, c, n.ID).ExtractErr(), 409, "NetworkInUse")
+
+	empty := ""
+	fip, err = floatingips.Update(ctx, c, fip.ID, floatingips.UpdateOpts{PortID: &empty}).Extract()
+	if err != nil || fip.Status != "DOWN" || fip.PortID != "" || fip.FixedIP != "" {
+		t.Errorf("disassociated floating IP: %+v, %v", fip, err)
+	}
+
+	// Tear down in dependency order.
+	for _, step := range []struct {
+		name string
+		err  error
+	}{
+		{"floating IP", floatingips.Delete(ctx, c, fip.ID).ExtractErr()},
+		{"port", ports.Delete(ctx, c, port.ID).ExtractErr()},
+		{"group", groups.Delete(ctx, c, sg.ID).ExtractErr()},
+		{"interface", func() error {
+			_, err := routers.RemoveInterface(ctx, c, rt.ID, routers.RemoveInterfaceOpts{SubnetID: sub.ID}).Extract()
+			return err
+		}()},
+		{"router", routers.Delete(ctx, c, rt.ID).ExtractErr()},
+		{"network", networks.Delete(ctx, c, n.ID).ExtractErr()},
+	} {
+		if step.err != nil {
+			t.Fatalf("delete %s: %v", step.name, step.err)
+		}
+	}
+	if _, err := subnets.Get(ctx, c, sub.ID).Extract(); err == nil {
+		t.Error("subnet survived its network")
+	}
+	if diff := cmp.Diff(before, s.Snapshot()); diff != "" {
+		t.Errorf("resources left behind (-before +after):\n%s", diff)
+	}
+}
+
+// TestNetworkErrors checks each error case against Neutron's status codes
+// and exception names.
+func TestNetworkErrors(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	c := memberCloud(t, s).Network
+	pub := publicNetwork(t, ctx, c)
+	f := makeNet(t, ctx, c, "errs", "10.7.0.0/24")
+	rt, err := routers.Create(ctx, c, routers.CreateOpts{Name: "errs", GatewayInfo: &routers.GatewayInfo{NetworkID: pub.ID}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := groups.Create(ctx, c, groups.CreateOpts{Name: "errs"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: f.net.ID, FixedIPs: []ports.IP{{SubnetID: f.sub.ID, IPAddress: "10.7.0.50"}}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second network whose subnet has room for two addresses only.
+	small, err := networks.Create(ctx, c, networks.CreateOpts{Name: "small"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: small.ID, CIDR: "10.8.0.0/24", IPVersion: 4,
+		AllocationPools: []subnets.AllocationPool{{Start: "10.8.0.10", End: "10.8.0.11"}}}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: small.ID}).Extract(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fip, err := floatingips.Create(ctx, c, floatingips.CreateOpts{FloatingNetworkID: pub.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := routers.AddInterface(ctx, c, rt.ID, routers.AddInterfaceOpts{SubnetID: f.sub.ID}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	// An unrouted network for the floating IP reachability check.
+	lone := makeNet(t, ctx, c, "lone", "10.9.0.0/24")
+	lonePort, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: lone.net.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp := rules.CreateOpts{SecGroupID: sg.ID, Direction: rules.DirIngress, EtherType: rules.EtherType4,
+		Protocol: rules.ProtocolTCP, PortRangeMin: 22, PortRangeMax: 22}
+	if _, err := rules.Create(ctx, c, tcp).Extract(); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name   string
+		call   func() error
+		status int
+		typ    string
+		msg    string
+	}{
+		{"unknown network", func() error { _, err := networks.Get(ctx, c, "nope").Extract(); return err },
+			404, "NetworkNotFound", "Network nope could not be found."},
+		{"unknown port", func() error { _, err := ports.Get(ctx, c, "nope").Extract(); return err }, 404, "PortNotFound", ""},
+		{"unknown security group", func() error { _, err := groups.Get(ctx, c, "nope").Extract(); return err }, 404, "SecurityGroupNotFound", ""},
+		{"network with ports", func() error { return networks.Delete(ctx, c, f.net.ID).ExtractErr() }, 409, "NetworkInUse", ""},
+		{"subnet with router interface", func() error { return subnets.Delete(ctx, c, f.sub.ID).ExtractErr() }, 409, "SubnetInUse", ""},
+		{"router with interfaces", func() error { return routers.Delete(ctx, c, rt.ID).ExtractErr() }, 409, "RouterInUse", ""},
+		{"interface twice", func() error {
+			_, err := routers.AddInterface(ctx, c, rt.ID, routers.AddInterfaceOpts{SubnetID: f.sub.ID}).Extract()
+			return err
+		}, 400, "BadRequest", ""},
+		{"remove missing interface", func() error {
+			_, err := routers.RemoveInterface(ctx, c, rt.ID, routers.RemoveInterfaceOpts{SubnetID: lone.sub.ID}).Extract()
+			return err
+		}, 404, "RouterInterfaceNotFoundForSubnet", ""},
+		{"remove unknown interface port", func() error {
+			_, err := routers.RemoveInterface(ctx, c, rt.ID, routers.RemoveInterfaceOpts{PortID: port.ID}).Extract()
+			return err
+		}, 404, "RouterInterfaceNotFound", ""},
+		{"gateway on internal network", func() error {
+			_, err := routers.Update(ctx, c, rt.ID, routers.UpdateOpts{GatewayInfo: &routers.GatewayInfo{NetworkID: f.net.ID}}).Extract()
+			return err
+		}, 400, "BadRequest", ""},
+		{"router interface port deleted directly", func() error {
+			pages, err := ports.List(c, ports.ListOpts{DeviceID: rt.ID, DeviceOwner: "network:router_interface"}).AllPages(ctx)
+			if err != nil {
+				return err
+			}
+			ps, _ := ports.ExtractPorts(pages)
+			return ports.Delete(ctx, c, ps[0].ID).ExtractErr()
+		}, 409, "L3PortInUse", ""},
+		{"duplicate rule", func() error { _, err := rules.Create(ctx, c, tcp).Extract(); return err },
+			409, "SecurityGroupRuleExists", ""},
+		{"port range reversed", func() error {
+			o := tcp
+			o.PortRangeMin, o.PortRangeMax = 90, 80
+			_, err := rules.Create(ctx, c, o).Extract()
+			return err
+		}, 400, "SecurityGroupInvalidPortRange", ""},
+		{"port range without protocol", func() error {
+			o := tcp
+			o.Protocol = ""
+			_, err := rules.Create(ctx, c, o).Extract()
+			return err
+		}, 400, "SecurityGroupProtocolRequiredWithPorts", ""},
+		{"prefix and group", func() error {
+			o := tcp
+			o.RemoteIPPrefix, o.RemoteGroupID, o.PortRangeMin, o.PortRangeMax = "10.0.0.0/8", sg.ID, 23, 23
+			_, err := rules.Create(ctx, c, o).Extract()
+			return err
+		}, 400, "SecurityGroupRemoteGroupAndRemoteIpPrefix", ""},
+		{"ethertype against prefix", func() error {
+			o := tcp
+			o.RemoteIPPrefix, o.PortRangeMin, o.PortRangeMax = "::/0", 24, 24
+			_, err := rules.Create(ctx, c, o).Extract()
+			return err
+		}, 400, "SecurityGroupRuleParameterConflict", ""},
+		{"group in use", func() error {
+			if _, err := ports.Update(ctx, c, lonePort.ID, ports.UpdateOpts{SecurityGroups: &[]string{sg.ID}}).Extract(); err != nil {
+				return err
+			}
+			return groups.Delete(ctx, c, sg.ID).ExtractErr()
+		}, 409, "SecurityGroupInUse", ""},
+		{"fixed IP taken", func() error {
+			_, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: f.net.ID, FixedIPs: []ports.IP{{SubnetID: f.sub.ID, IPAddress: "10.7.0.50"}}}).Extract()
+			return err
+		}, 409, "IpAddressAlreadyAllocated", "IP address 10.7.0.50 already allocated in subnet " + f.sub.ID},
+		{"fixed IP outside subnet", func() error {
+			_, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: f.net.ID, FixedIPs: []ports.IP{{SubnetID: f.sub.ID, IPAddress: "10.99.0.5"}}}).Extract()
+			return err
+		}, 400, "InvalidIpForSubnet", ""},
+		{"addresses exhausted", func() error { _, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: small.ID}).Extract(); return err },
+			409, "IpAddressGenerationFailure", "No more IP addresses available on network " + small.ID + "."},
+		{"floating IP without a router", func() error {
+			_, err := floatingips.Update(ctx, c, fip.ID, floatingips.UpdateOpts{PortID: &lonePort.ID}).Extract()
+			return err
+		}, 404, "ExternalGatewayForFloatingIPNotFound", ""},
+		{"floating IP on internal network", func() error {
+			_, err := floatingips.Create(ctx, c, floatingips.CreateOpts{FloatingNetworkID: f.net.ID}).Extract()
+			return err
+		}, 400, "BadRequest", ""},
+		{"malformed CIDR", func() error {
+			_, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: lone.net.ID, CIDR: "10.1.0/24", IPVersion: 4}).Extract()
+			return err
+		}, 400, "HTTPBadRequest", ""},
+		{"overlapping subnet", func() error {
+			_, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: lone.net.ID, CIDR: "10.9.0.128/25", IPVersion: 4}).Extract()
+			return err
+		}, 400, "InvalidInput", ""},
+		{"pool beyond CIDR", func() error {
+			_, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: small.ID, CIDR: "10.10.0.0/24", IPVersion: 4,
+				AllocationPools: []subnets.AllocationPool{{Start: "10.10.0.10", End: "10.10.1.10"}}}).Extract()
+			return err
+		}, 400, "OutOfBoundsAllocationPool", ""},
+		{"gateway in pool", func() error {
+			gw := "10.10.0.20"
+			_, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: small.ID, CIDR: "10.10.0.0/24", IPVersion: 4, GatewayIP: &gw,
+				AllocationPools: []subnets.AllocationPool{{Start: "10.10.0.10", End: "10.10.0.30"}}}).Extract()
+			return err
+		}, 409, "GatewayConflictWithAllocationPools", ""},
+		{"tags on create", func() error {
+			_, err := c.Post(ctx, c.ServiceURL("networks"), map[string]any{"network": map[string]any{"name": "x", "tags": []string{"a"}}}, nil, nil)
+			return err
+		}, 400, "HTTPBadRequest", "Attribute 'tags' not allowed in POST"},
+		{"unknown attribute", func() error {
+			_, err := c.Post(ctx, c.ServiceURL("networks"), map[string]any{"network": map[string]any{"colour": "red"}}, nil, nil)
+			return err
+		}, 400, "HTTPBadRequest", "Unrecognized attribute(s) 'colour'"},
+		{"default group by a member", func() error {
+			pages, err := groups.List(c, groups.ListOpts{Name: "default"}).AllPages(ctx)
+			if err != nil {
+				return err
+			}
+			gs, _ := groups.ExtractGroups(pages)
+			return groups.Delete(ctx, c, gs[0].ID).ExtractErr()
+		}, 409, "SecurityGroupCannotRemoveDefault", ""},
+		{"external network by a member", func() error {
+			_, err := networks.Create(ctx, c, external.CreateOptsExt{CreateOptsBuilder: networks.CreateOpts{Name: "x"}, External: new(bool)}).Extract()
+			if err != nil {
+				return err
+			}
+			t := true
+			_, err = networks.Create(ctx, c, external.CreateOptsExt{CreateOptsBuilder: networks.CreateOpts{Name: "y"}, External: &t}).Extract()
+			return err
+		}, 403, "HTTPForbidden", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ne := wantNeutronError(t, tc.call(), tc.status, tc.typ)
+			if tc.msg != "" && ne.Message != tc.msg {
+				t.Errorf("message %q, want %q", ne.Message, tc.msg)
+			}
+		})
+	}
+}
+
+// TestNetworkDefaultSecurityGroup checks the default group Neutron creates
+// for a project and its rules.
+func TestNetworkDefaultSecurityGroup(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	c := memberCloud(t, s).Network
+	pages, err := groups.List(c, groups.ListOpts{Name: "default"}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := groups.ExtractGroups(pages)
+	if err != nil || len(gs) != 1 {
+		t.Fatalf("default groups: %d, %v", len(gs), err)
+	}
+	type ruleKey struct{ Dir, Ether, Remote string }
+	var got []ruleKey
+	for _, r := range gs[0].Rules {
+		got = append(got, ruleKey{r.Direction, r.EtherType, r.RemoteGroupID})
+	}
+	sort.Slice(got, func(i, j int) bool { return fmt.Sprint(got[i]) < fmt.Sprint(got[j]) })
+	want := []ruleKey{{"egress", "IPv4", ""}, {"egress", "IPv6", ""}, {"ingress", "IPv4", gs[0].ID}, {"ingress", "IPv6", gs[0].ID}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("default rules (-want +got):\n%s", diff)
+	}
+	// A port without security groups gets the default one.
+	f := makeNet(t, ctx, c, "sgdef", "10.11.0.0/24")
+	p, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: f.net.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{gs[0].ID}, p.SecurityGroups); diff != "" {
+		t.Errorf("port groups (-want +got):\n%s", diff)
+	}
+}
+
+// TestNetworkTags checks the tags API and the four tag filters.
+func TestNetworkTags(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	c := memberCloud(t, s).Network
+	tagsOf := map[string][]string{"a": {"red", "blue"}, "b": {"red"}, "c": {"green"}, "d": nil}
+	ids := map[string]string{}
+	for name, tags := range tagsOf {
+		n, err := networks.Create(ctx, c, networks.CreateOpts{Name: "tag-" + name}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[n.ID] = name
+		if tags != nil {
+			got, err := attributestags.ReplaceAll(ctx, c, "networks", n.ID, attributestags.ReplaceAllOpts{Tags: tags}).Extract()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append([]string{}, tags...)
+			sort.Strings(want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("replace tags (-want +got):\n%s", diff)
+			}
+		}
+	}
+	list := func(o networks.ListOpts) []string {
+		t.Helper()
+		pages, err := networks.List(c, o).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, err := networks.ExtractNetworks(pages)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range ns {
+			if name, ok := ids[n.ID]; ok {
+				out = append(out, name)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		opts networks.ListOpts
+		want []string
+	}{
+		{"tags all", networks.ListOpts{Tags: "red,blue"}, []string{"a"}},
+		{"tags any", networks.ListOpts{TagsAny: "blue,green"}, []string{"a", "c"}},
+		{"not tags", networks.ListOpts{NotTags: "red,blue"}, []string{"b", "c", "d"}},
+		{"not tags any", networks.ListOpts{NotTagsAny: "red,green"}, []string{"d"}},
+		{"name filter", networks.ListOpts{Name: "tag-b"}, []string{"b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, list(tc.opts)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	var id string
+	for k, v := range ids {
+		if v == "d" {
+			id = k
+		}
+	}
+	if err := attributestags.Add(ctx, c, "networks", id, "k8s").ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := attributestags.Confirm(ctx, c, "networks", id, "k8s").Extract(); err != nil || !ok {
+		t.Errorf("confirm added tag: %v, %v", ok, err)
+	}
+	if ok, _ := attributestags.Confirm(ctx, c, "networks", id, "absent").Extract(); ok {
+		t.Error("confirm reports an absent tag")
+	}
+	wantNeutronError(t, attributestags.Delete(ctx, c, "networks", id, "absent").ExtractErr(), 404, "TagNotFound")
+	if err := attributestags.Delete(ctx, c, "networks", id, "k8s").ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := attributestags.List(ctx, c, "networks", id).Extract(); err != nil || len(got) != 0 {
+		t.Errorf("tags after delete: %v, %v", got, err)
+	}
+	// Tags work on the other taggable collections too.
+	sg, err := groups.Create(ctx, c, groups.CreateOpts{Name: "tagged"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := attributestags.Add(ctx, c, "security-groups", sg.ID, "openstrap-cluster=demo").ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	pages, err := groups.List(c, groups.ListOpts{Tags: "openstrap-cluster=demo"}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gs, _ := groups.ExtractGroups(pages); len(gs) != 1 || gs[0].ID != sg.ID {
+		t.Errorf("groups by tag: %+v", gs)
+	}
+}
+
+// TestNetworkPagination pages through networks with limit and marker.
+func TestNetworkPagination(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	c := memberCloud(t, s).Network
+	want := map[string]bool{}
+	for i := 0; i < 7; i++ {
+		n, err := networks.Create(ctx, c, networks.CreateOpts{Name: fmt.Sprintf("page-%d", i)}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[n.ID] = true
+	}
+	s.ResetCalls()
+	pagesSeen := 0
+	got := map[string]bool{}
+	err := networks.List(c, networks.ListOpts{Limit: 3}).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
+		ns, err := networks.ExtractNetworks(p)
+		if err != nil {
+			return false, err
+		}
+		if len(ns) > 3 {
+			t.Errorf("page of %d networks with limit 3", len(ns))
+		}
+		pagesSeen++
+		for _, n := range ns {
+			if got[n.ID] {
+				t.Errorf("network %s on two pages", n.ID)
+			}
+			got[n.ID] = true
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 7 tenant networks plus the external one: 8 networks, 3 pages.
+	if pagesSeen != 3 || len(got) != 8 {
+		t.Errorf("%d pages, %d networks; want 3 pages, 8 networks", pagesSeen, len(got))
+	}
+	for id := range want {
+		if !got[id] {
+			t.Errorf("network %s missing from the pages", id)
+		}
+	}
+	if n := s.Calls()["GET /network/v2.0/networks"]; n != 3 {
+		t.Errorf("%d list calls, want 3", n)
+	}
+	// fields= keeps only the named attributes.
+	var raw struct {
+		Networks []map[string]any `json:"networks"`
+	}
+	if _, err := c.Get(ctx, c.ServiceURL("networks")+"?fields=id&fields=name&limit=1", &raw, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(raw.Networks) != 1 || len(raw.Networks[0]) != 2 {
+		t.Errorf("fields=id,name: %v", raw.Networks)
+	}
+}
+
+// TestNetworkQuotas checks quota reads, updates and the OverQuota answer.
+func TestNetworkQuotas(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	c := memberCloud(t, s).Network
+	admin := adminCloud(t, s).Network
+	q, err := quotas.Get(ctx, c, openstacktest.MemberProjectID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Network != 100 || q.Port != 500 || q.Router != 10 || q.FloatingIP != 50 || q.SecurityGroup != 10 || q.SecurityGroupRule != 100 {
+		t.Errorf("default quotas: %+v", q)
+	}
+	two := 2
+	if _, err := quotas.Update(ctx, c, openstacktest.MemberProjectID, quotas.UpdateOpts{Network: &two}).Extract(); err == nil {
+		t.Error("a member changed its own quota")
+	}
+	if _, err := quotas.Update(ctx, admin, openstacktest.MemberProjectID, quotas.UpdateOpts{Network: &two}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := networks.Create(ctx, c, networks.CreateOpts{Name: "q"}).Extract(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = networks.Create(ctx, c, networks.CreateOpts{Name: "q"}).Extract()
+	ne := wantNeutronError(t, err, 409, "OverQuota")
+	if ne.Message != "Quota exceeded for resources: ['network']." {
+		t.Errorf("message %q", ne.Message)
+	}
+	d, err := quotas.GetDetail(ctx, c, openstacktest.MemberProjectID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Network.Used != 2 || d.Network.Limit != 2 || d.SecurityGroup.Used != 1 || d.SecurityGroupRule.Used != 4 {
+		t.Errorf("quota details: %+v", d)
+	}
+	if err := quotas.Delete(ctx, admin, openstacktest.MemberProjectID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := networks.Create(ctx, c, networks.CreateOpts{Name: "q"}).Extract(); err != nil {
+		t.Errorf("after quota reset: %v", err)
+	}
+}
+
+// TestNetworkConcurrentPorts creates many ports on one subnet at once: no
+// address or MAC may be handed out twice.
+func TestNetworkConcurrentPorts(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	c := memberCloud(t, s).Network
+	f := makeNet(t, ctx, c, "conc", "10.12.0.0/24")
+	const workers, each = 16, 5
+	var mu sync.Mutex
+	ips, macs := map[string]int{}, map[string]int{}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				p, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: f.net.ID}).Extract()
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				ips[p.FixedIPs[0].IPAddress]++
+				macs[p.MACAddress]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(ips) != workers*each || len(macs) != workers*each {
+		t.Errorf("%d distinct addresses and %d distinct MACs for %d ports", len(ips), len(macs), workers*each)
+	}
+	pages, err := ports.List(c, ports.ListOpts{NetworkID: f.net.ID}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps, _ := ports.ExtractPorts(pages); len(ps) != workers*each {
+		t.Errorf("%d ports listed, want %d", len(ps), workers*each)
+	}
+}
