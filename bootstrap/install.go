@@ -198,6 +198,18 @@ func (in *installer) apply(ctx context.Context, u *unstructured.Unstructured) (e
 		u.SetNamespace("")
 		ri = in.dyn.Resource(m.Resource)
 	}
+	if identityOnly(u) {
+		// Server-side apply keeps no managed fields for an object that sets
+		// nothing but its name, and a later apply writes them: look instead.
+		_, err := ri.Get(ctx, u.GetName(), metav1.GetOptions{})
+		if err == nil {
+			in.log.V(1).Info("exists, nothing to apply", "object", obj)
+			return nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
 	var res *unstructured.Unstructured
 	err = retry.Do(ctx, retry.Policy{MaxElapsed: applyRetryLimit, Retryable: transientKube}, func(ctx context.Context) error {
 		var err error
@@ -209,6 +221,23 @@ func (in *installer) apply(ctx context.Context, u *unstructured.Unstructured) (e
 	}
 	in.log.V(1).Info("applied", "object", obj, "resourceVersion", res.GetResourceVersion())
 	return nil
+}
+
+// identityOnly reports whether u sets nothing but apiVersion, kind, name and
+// namespace (a bare Namespace, typically).
+func identityOnly(u *unstructured.Unstructured) bool {
+	for k := range u.Object {
+		if k != "apiVersion" && k != "kind" && k != "metadata" {
+			return false
+		}
+	}
+	md, _ := u.Object["metadata"].(map[string]any)
+	for k := range md {
+		if k != "name" && k != "namespace" {
+			return false
+		}
+	}
+	return true
 }
 
 // transientKube reports whether a Kubernetes API error is worth retrying:
