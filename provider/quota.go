@@ -47,7 +47,11 @@ func (e *QuotaError) Error() string {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		fmt.Fprintf(&b, "%s: need %d, %d of %d in use (%d free)", s.Resource, s.Need, s.InUse, s.Limit, max(s.Limit-s.InUse, 0))
+		unit := ""
+		if s.Resource == "ram" {
+			unit = " MiB"
+		}
+		fmt.Fprintf(&b, "%s: need %d%s, %d of %d in use (%d free)", s.Resource, s.Need, unit, s.InUse, s.Limit, max(s.Limit-s.InUse, 0))
 	}
 	b.WriteString(" (free resources or ask for a higher quota)")
 	return b.String()
@@ -126,16 +130,22 @@ func (m *Machines) checkQuota(ctx context.Context, need quotaNeed) error {
 		}
 	}
 	if need.volumes > 0 && m.cloud.BlockStorage != nil && m.cloud.ProjectID != "" {
-		var q bsquotas.QuotaUsageSet
+		// Only the two quotas needed are decoded, so that an answer that
+		// renders others without usage still serves.
+		var q struct {
+			QuotaSet struct {
+				Volumes   bsquotas.QuotaUsage `json:"volumes"`
+				Gigabytes bsquotas.QuotaUsage `json:"gigabytes"`
+			} `json:"quota_set"`
+		}
 		err := m.call(ctx, func(ctx context.Context) error {
-			var err error
-			q, err = bsquotas.GetUsage(ctx, m.cloud.BlockStorage, m.cloud.ProjectID).Extract()
-			return err
+			return bsquotas.GetUsage(ctx, m.cloud.BlockStorage, m.cloud.ProjectID).ExtractInto(&q)
 		})
 		switch {
 		case err == nil:
-			check("volumes", need.volumes, q.Volumes.InUse+q.Volumes.Reserved, q.Volumes.Limit)
-			check("gigabytes", need.gigabytes, q.Gigabytes.InUse+q.Gigabytes.Reserved, q.Gigabytes.Limit)
+			v, g := q.QuotaSet.Volumes, q.QuotaSet.Gigabytes
+			check("volumes", need.volumes, v.InUse+v.Reserved, v.Limit)
+			check("gigabytes", need.gigabytes, g.InUse+g.Reserved, g.Limit)
 		case skippable(err):
 			log.Info("block storage quota not checked", "reason", Describe(err))
 		default:

@@ -1,0 +1,597 @@
+package provider_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servergroups"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/imagedata"
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
+
+	"github.com/openstrap/openstrap/provider"
+	"github.com/openstrap/openstrap/provider/openstacktest"
+)
+
+const simFlavor = "m1.small"
+
+// checkMachine compares what Create, Get and List report with what the
+// cloud has.
+func checkMachine(t *testing.T, e *simEnv, got *provider.Machine, spec provider.MachineSpec) {
+	t.Helper()
+	ctx := testCtx(t, 30*time.Second)
+	if got.Status != "ACTIVE" {
+		t.Errorf("Status = %q, want ACTIVE", got.Status)
+	}
+	if got.ProviderID != "openstack:///"+got.ServerID || got.ServerID == "" {
+		t.Errorf("ProviderID = %q for server %q", got.ProviderID, got.ServerID)
+	}
+	if got.Cluster != spec.Cluster || got.Name != spec.Name || got.Role != spec.Default().Role {
+		t.Errorf("identity = %s/%s %s, want %s/%s %s", got.Cluster, got.Name, got.Role, spec.Cluster, spec.Name, spec.Default().Role)
+	}
+	srv, err := servers.Get(ctx, e.cloud.Compute, got.ServerID).Extract()
+	if err != nil {
+		t.Fatalf("get server: %v", err)
+	}
+	if srv.Name != spec.Name || srv.Metadata["openstrap-cluster"] != spec.Cluster || srv.Metadata["openstrap-role"] != string(spec.Default().Role) {
+		t.Errorf("server name %q metadata %v", srv.Name, srv.Metadata)
+	}
+	if len(got.PortIDs) != len(spec.Ports) {
+		t.Fatalf("PortIDs = %v, want %d ports", got.PortIDs, len(spec.Ports))
+	}
+	for i, id := range got.PortIDs {
+		p, err := ports.Get(ctx, e.cloud.Network, id).Extract()
+		if err != nil {
+			t.Fatalf("get port %d: %v", i, err)
+		}
+		if want := fmt.Sprintf("%s-%d", spec.Name, i); p.Name != want {
+			t.Errorf("port %d name = %q, want %q", i, p.Name, want)
+		}
+		if !has(p.Tags, provider.OwnershipTag(spec.Cluster)) {
+			t.Errorf("port %s tags = %v, want the ownership tag", p.Name, p.Tags)
+		}
+		if p.DeviceID != got.ServerID {
+			t.Errorf("port %s device = %q, want server %s", p.Name, p.DeviceID, got.ServerID)
+		}
+		if i == 0 && (len(p.FixedIPs) == 0 || p.FixedIPs[0].IPAddress != got.InternalAddress) {
+			t.Errorf("InternalAddress = %q, port 0 has %v", got.InternalAddress, p.FixedIPs)
+		}
+	}
+	if got.InternalAddress == "" {
+		t.Error("no InternalAddress")
+	}
+	if len(got.Addresses) == 0 {
+		t.Error("no Addresses")
+	}
+	if (spec.FloatingIP != nil) != (got.FloatingIP != "") {
+		t.Errorf("FloatingIP = %q, spec asks for one: %v", got.FloatingIP, spec.FloatingIP != nil)
+	}
+	wantVols := len(spec.Volumes)
+	if spec.RootVolume != nil {
+		wantVols++
+	}
+	if len(got.VolumeIDs) != wantVols {
+		t.Errorf("VolumeIDs = %v, want %d", got.VolumeIDs, wantVols)
+	}
+	for _, id := range got.VolumeIDs {
+		v, err := volumes.Get(ctx, e.cloud.BlockStorage, id).Extract()
+		if err != nil {
+			t.Fatalf("get volume: %v", err)
+		}
+		if v.Metadata["openstrap-cluster"] != spec.Cluster || v.Metadata["openstrap-machine"] != spec.Name {
+			t.Errorf("volume %s metadata = %v", v.Name, v.Metadata)
+		}
+	}
+
+	// Get and List report the same machine.
+	m := e.machines()
+	again, err := m.Get(ctx, spec.Cluster, spec.Name)
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	if diff := cmp.Diff(got, again, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("Get differs from Create (-create +get):\n%s", diff)
+	}
+	list, err := m.List(ctx, spec.Cluster)
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	found := false
+	for _, l := range list {
+		if l.Name == spec.Name {
+			found = true
+			if diff := cmp.Diff(got, l, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("List differs from Create (-create +list):\n%s", diff)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("List does not report %s", spec.Name)
+	}
+}
+
+func has(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func TestMachinesRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t, openstacktest.WithBootDelay(20*time.Millisecond), openstacktest.WithVolumeDelay(10*time.Millisecond))
+	ctx := testCtx(t, 2*time.Minute)
+
+	// Fixtures the options refer to: a key pair, a security group, an
+	// image found by tags.
+	if _, err := keypairs.Create(ctx, e.cloud.Compute, keypairs.CreateOpts{Name: "ops",
+		PublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHXk0XSc1rE4ndl6I0jS2yKFl3KBo1sFzb3WTJc3bVcm ops"}).Extract(); err != nil {
+		t.Fatalf("create key pair: %v", err)
+	}
+	sg, err := groups.Create(ctx, e.cloud.Network, groups.CreateOpts{Name: "demo-nodes"}).Extract()
+	if err != nil {
+		t.Fatalf("create security group: %v", err)
+	}
+	img, err := images.Create(ctx, e.cloud.Image, images.CreateOpts{Name: "k8s-node", Tags: []string{"k8s", "v1.37"},
+		ContainerFormat: "bare", DiskFormat: "raw", MinDisk: 5}).Extract()
+	if err != nil {
+		t.Fatalf("create image: %v", err)
+	}
+	if err := imagedata.Upload(ctx, e.cloud.Image, img.ID, strings.NewReader("disk")).ExtractErr(); err != nil {
+		t.Fatalf("upload image: %v", err)
+	}
+	e.base = e.s.Snapshot()
+
+	tests := []struct {
+		name   string
+		mutate func(*provider.MachineSpec)
+	}{
+		{"minimal worker", func(*provider.MachineSpec) {}},
+		{"control plane with default server group", func(s *provider.MachineSpec) { s.Role = provider.ControlPlane }},
+		{"two ports, subnet, fixed IP, security groups by name and ID, address pairs", func(s *provider.MachineSpec) {
+			s.Ports = []provider.PortSpec{
+				{Subnet: "demo-subnet", FixedIP: "10.6.0.77", SecurityGroups: []string{"demo-nodes", "default"},
+					AllowedAddressPairs: []provider.AddressPair{{IPAddress: "10.6.0.250"}}},
+				{Network: e.netID, SecurityGroups: []string{sg.ID}},
+			}
+		}},
+		{"image by tags, key, metadata, tags, config drive, AZ", func(s *provider.MachineSpec) {
+			s.Image, s.ImageTags = "", []string{"k8s", "v1.37"}
+			s.KeyName = "ops"
+			s.Metadata = map[string]string{"team": "a"}
+			s.Tags = []string{"pool-a"}
+			s.ConfigDrive = true
+			s.AvailabilityZone = "nova"
+		}},
+		{"boot from volume and an extra volume", func(s *provider.MachineSpec) {
+			s.RootVolume = &provider.RootVolumeSpec{}
+			s.Volumes = []provider.VolumeSpec{{Name: "etcd", SizeGiB: 2}}
+		}},
+		{"floating IP", func(s *provider.MachineSpec) { s.FloatingIP = &provider.FloatingIPSpec{} }},
+		{"explicit anti-affinity group by name", func(s *provider.MachineSpec) {
+			s.ServerGroup = &provider.ServerGroupSpec{Name: "demo-spread", Policy: provider.PolicyAntiAffinity}
+		}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pool := &fakePool{}
+			m := e.machines(provider.WithAPIServerPool(pool))
+			spec := e.worker(fmt.Sprintf("demo-m-%d", i))
+			tt.mutate(&spec)
+
+			got, err := m.Create(ctx, spec)
+			if err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			checkMachine(t, e, got, spec)
+
+			nova := *e.cloud.Compute
+			nova.Microversion = "2.52" // tags in the answer
+			srv, err := servers.Get(ctx, &nova, got.ServerID).Extract()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if spec.KeyName != "" && srv.KeyName != spec.KeyName {
+				t.Errorf("key name = %q, want %q", srv.KeyName, spec.KeyName)
+			}
+			for k, v := range spec.Metadata {
+				if srv.Metadata[k] != v {
+					t.Errorf("metadata %s = %q, want %q", k, srv.Metadata[k], v)
+				}
+			}
+			for _, tag := range append([]string{provider.OwnershipTag("demo")}, spec.Tags...) {
+				if srv.Tags == nil || !has(*srv.Tags, tag) {
+					t.Errorf("server tags = %v, want %q", srv.Tags, tag)
+				}
+			}
+			if g := spec.Default().ServerGroup; g != nil && g.Name != "" {
+				if got.ServerGroupID == "" {
+					t.Fatalf("no ServerGroupID for group %q", g.Name)
+				}
+				sg, err := servergroups.Get(ctx, e.cloud.Compute, got.ServerGroupID).Extract()
+				if err != nil {
+					t.Fatalf("get server group: %v", err)
+				}
+				if sg.Name != g.Name || !has(sg.Members, got.ServerID) || !has(sg.Policies, g.Policy) {
+					t.Errorf("server group %q policies %v members %v", sg.Name, sg.Policies, sg.Members)
+				}
+			}
+			wantPool := map[string]string{}
+			if spec.Role == provider.ControlPlane {
+				wantPool[spec.Name] = got.InternalAddress
+			}
+			if diff := cmp.Diff(wantPool, pool.snapshot()); diff != "" {
+				t.Errorf("API server pool (-want +got):\n%s", diff)
+			}
+
+			// A second Create finds the machine and writes nothing.
+			e.s.ResetCalls()
+			again, err := m.Create(ctx, spec)
+			if err != nil {
+				t.Fatalf("second Create: %v", err)
+			}
+			if again.ServerID != got.ServerID {
+				t.Errorf("second Create returned server %s, want %s", again.ServerID, got.ServerID)
+			}
+			if w := e.s.Calls().Writes(); w != 0 {
+				t.Errorf("second Create made %d writes: %v", w, e.s.Calls())
+			}
+
+			if err := m.Delete(ctx, spec.Cluster, spec.Name); err != nil {
+				t.Fatalf("Delete: %v", err)
+			}
+			if _, err := m.Get(ctx, spec.Cluster, spec.Name); !errors.Is(err, provider.ErrNotFound) {
+				t.Errorf("Get after Delete = %v, want ErrNotFound", err)
+			}
+			if len(pool.snapshot()) != 0 {
+				t.Errorf("pool after Delete = %v", pool.snapshot())
+			}
+			e.assertClean(t)
+			// Delete is idempotent.
+			if err := m.Delete(ctx, spec.Cluster, spec.Name); err != nil {
+				t.Fatalf("second Delete: %v", err)
+			}
+		})
+	}
+}
+
+func TestMachinesBootErrorLeavesNothing(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t, openstacktest.WithBootDelay(20*time.Millisecond), openstacktest.WithVolumeDelay(10*time.Millisecond))
+	ctx := testCtx(t, time.Minute)
+	remove := e.s.FailBoot(func(name string) bool { return name == "demo-bad" }, "No valid host was found. There are not enough hosts available.")
+	defer remove()
+	spec := e.worker("demo-bad")
+	spec.Role = provider.ControlPlane
+	spec.RootVolume = &provider.RootVolumeSpec{SizeGiB: 10}
+	spec.Volumes = []provider.VolumeSpec{{Name: "data", SizeGiB: 1}}
+	spec.FloatingIP = &provider.FloatingIPSpec{Network: openstacktest.ExternalNetwork}
+	pool := &fakePool{}
+	var events []provider.MachineEvent
+	var mu sync.Mutex
+	m := e.machines(provider.WithAPIServerPool(pool), provider.WithMachinesProgress(func(ev provider.MachineEvent) {
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}))
+	_, err := m.Create(ctx, spec)
+	if !errors.Is(err, provider.ErrBootFailed) {
+		t.Fatalf("Create = %v, want ErrBootFailed", err)
+	}
+	if !strings.Contains(err.Error(), "No valid host was found") {
+		t.Errorf("error %q does not carry Nova's fault", err)
+	}
+	e.assertClean(t)
+	if len(pool.snapshot()) != 0 {
+		t.Errorf("a failed machine is in the pool: %v", pool.snapshot())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var bootErr error
+	for _, ev := range events {
+		if ev.Phase == provider.PhaseBoot {
+			bootErr = ev.Err
+		}
+	}
+	if !errors.Is(bootErr, provider.ErrBootFailed) {
+		t.Errorf("no boot event with the failure among %d events", len(events))
+	}
+}
+
+func TestMachinesFailFastBeforeAnyWrite(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t)
+	ctx := testCtx(t, time.Minute)
+	// A second image with the seeded image's name makes the name ambiguous.
+	dup, err := images.Create(ctx, e.cloud.Image, images.CreateOpts{Name: "twin", ContainerFormat: "bare", DiskFormat: "raw"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dup2, err := images.Create(ctx, e.cloud.Image, images.CreateOpts{Name: "twin", ContainerFormat: "bare", DiskFormat: "raw"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{dup.ID, dup2.ID} {
+		if err := imagedata.Upload(ctx, e.cloud.Image, id, strings.NewReader("x")).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.base = e.s.Snapshot()
+	m := e.machines()
+	tests := []struct {
+		name   string
+		mutate func(*provider.MachineSpec)
+		is     error
+		says   []string
+		calls  bool // whether any API call is expected
+	}{
+		{"user data over Nova's limit", func(s *provider.MachineSpec) { s.UserData = make([]byte, 70000) },
+			provider.ErrInvalidSpec, []string{"70000 bytes", "93336 once base64 encoded", "65535"}, false},
+		{"unknown flavor lists the flavors", func(s *provider.MachineSpec) { s.Flavor = "m9.huge" },
+			provider.ErrNotFound, []string{`flavor "m9.huge"`, "m1.small", "m1.tiny"}, true},
+		{"ambiguous image lists the candidates", func(s *provider.MachineSpec) { s.Image = "twin" },
+			provider.ErrAmbiguous, []string{`image "twin"`, dup.ID, dup2.ID}, true},
+		{"unknown network", func(s *provider.MachineSpec) { s.Ports = []provider.PortSpec{{Network: "nope"}} },
+			provider.ErrNotFound, []string{`network "nope"`, "demo-net"}, true},
+		{"unknown security group", func(s *provider.MachineSpec) {
+			s.Ports = []provider.PortSpec{{Network: "demo-net", SecurityGroups: []string{"nope"}}}
+		}, provider.ErrNotFound, []string{`security group "nope"`, "default"}, true},
+		{"image without the tags", func(s *provider.MachineSpec) { s.ImageTags = []string{"gpu"} },
+			provider.ErrNotFound, []string{"tagged gpu"}, true},
+		{"floating IP from a network that is not external", func(s *provider.MachineSpec) {
+			s.FloatingIP = &provider.FloatingIPSpec{Network: "demo-net"}
+		}, provider.ErrInvalidSpec, []string{"not external"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := e.worker("demo-x")
+			tt.mutate(&spec)
+			e.s.ResetCalls()
+			_, err := m.Create(ctx, spec)
+			if !errors.Is(err, tt.is) {
+				t.Fatalf("Create = %v, want %v", err, tt.is)
+			}
+			for _, s := range tt.says {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not say %q", err, s)
+				}
+			}
+			calls := e.s.Calls()
+			if w := calls.Writes(); w != 0 {
+				t.Errorf("%d writes before failing: %v", w, calls)
+			}
+			if !tt.calls && calls.Total() != 0 {
+				t.Errorf("%d API calls, want none: %v", calls.Total(), calls)
+			}
+			e.assertClean(t)
+		})
+	}
+}
+
+func TestMachinesRollbackWhenAPIRefuses(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t)
+	ctx := testCtx(t, time.Minute)
+	m := e.machines()
+	spec := e.worker("demo-rb")
+	spec.Ports = append(spec.Ports, provider.PortSpec{Network: "demo-net"})
+	spec.FloatingIP = &provider.FloatingIPSpec{}
+	// Nova refuses the server for quota after the ports and the floating IP
+	// exist.
+	remove := e.s.InjectFault(openstacktest.Fault{Method: "POST", Path: `^/compute/v2\.1/servers$`, Status: 403,
+		Body: `{"forbidden": {"code": 403, "message": "Quota exceeded for instances: Requested 1, but already used 10 of 10 instances"}}`})
+	defer remove()
+	_, err := m.Create(ctx, spec)
+	if !errors.Is(err, provider.ErrQuotaExceeded) {
+		t.Fatalf("Create = %v, want ErrQuotaExceeded", err)
+	}
+	e.assertClean(t)
+}
+
+func TestMachinesLostServerAnswerMakesNoDuplicate(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t, openstacktest.WithBootDelay(20*time.Millisecond))
+	ctx := testCtx(t, time.Minute)
+	m := e.machines()
+	for _, action := range []openstacktest.FaultAction{openstacktest.DropAfter, openstacktest.DropBefore} {
+		t.Run(action.String(), func(t *testing.T) {
+			remove := e.s.InjectFault(openstacktest.Fault{Method: "POST", Path: `^/compute/v2\.1/servers$`, Action: action, Times: 1})
+			defer remove()
+			before := e.s.FaultsApplied()
+			got, err := m.Create(ctx, e.worker("demo-lost"))
+			if err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			if e.s.FaultsApplied() != before+1 {
+				t.Fatal("the fault was not applied")
+			}
+			if n := e.kinds()["compute/server"]; n != 1 {
+				t.Errorf("%d servers after a lost answer, want 1", n)
+			}
+			if got.Status != "ACTIVE" {
+				t.Errorf("status %s", got.Status)
+			}
+			if err := m.Delete(ctx, "demo", "demo-lost"); err != nil {
+				t.Fatal(err)
+			}
+			e.assertClean(t)
+		})
+	}
+}
+
+func TestMachinesConcurrentCreateOfOneMachine(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t, openstacktest.WithBootDelay(20*time.Millisecond))
+	ctx := testCtx(t, time.Minute)
+	spec := e.worker("demo-same")
+	// Calls for one machine on one Machines value are serialized: all
+	// callers get the same server.
+	m := e.machines()
+	ids := make([]string, 4)
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mc, err := m.Create(ctx, spec)
+			errs[i] = err
+			if mc != nil {
+				ids[i] = mc.ServerID
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range ids {
+		if errs[i] != nil || ids[i] != ids[0] {
+			t.Errorf("Create %d = %s, %v; want server %s", i, ids[i], errs[i], ids[0])
+		}
+	}
+	if n := e.kinds()["compute/server"]; n != 1 {
+		t.Errorf("%d servers, want 1", n)
+	}
+	if err := m.Delete(ctx, "demo", "demo-same"); err != nil {
+		t.Fatal(err)
+	}
+	e.assertClean(t)
+}
+
+func TestMachinesCreateBatch(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t, openstacktest.WithBootDelay(50*time.Millisecond))
+	ctx := testCtx(t, time.Minute)
+	pool := &fakePool{}
+	m := e.machines(provider.WithMachinesConcurrency(3), provider.WithAPIServerPool(pool))
+	var specs []provider.MachineSpec
+	for i := 0; i < 3; i++ {
+		s := e.worker(fmt.Sprintf("demo-cp-%d", i))
+		s.Role = provider.ControlPlane
+		specs = append(specs, s)
+	}
+	for i := 0; i < 5; i++ {
+		specs = append(specs, e.worker(fmt.Sprintf("demo-w-%d", i)))
+	}
+	got, err := m.CreateBatch(ctx, specs)
+	if err != nil {
+		t.Fatalf("CreateBatch: %v", err)
+	}
+	seen := map[string]bool{}
+	for i, mc := range got {
+		if mc == nil || mc.Name != specs[i].Name || mc.Status != "ACTIVE" || seen[mc.ServerID] {
+			t.Fatalf("machine %d = %+v", i, mc)
+		}
+		seen[mc.ServerID] = true
+	}
+	if len(pool.snapshot()) != 3 {
+		t.Errorf("pool = %v, want the 3 control planes", pool.snapshot())
+	}
+	// The control planes share one group.
+	if got[0].ServerGroupID == "" || got[1].ServerGroupID != got[0].ServerGroupID || got[2].ServerGroupID != got[0].ServerGroupID {
+		t.Errorf("control-plane groups %q %q %q", got[0].ServerGroupID, got[1].ServerGroupID, got[2].ServerGroupID)
+	}
+	list, err := m.List(ctx, "demo")
+	if err != nil || len(list) != len(specs) {
+		t.Fatalf("List = %d machines, %v", len(list), err)
+	}
+	// Again: nothing to do, no writes.
+	e.s.ResetCalls()
+	if _, err := m.CreateBatch(ctx, specs); err != nil {
+		t.Fatalf("second CreateBatch: %v", err)
+	}
+	if w := e.s.Calls().Writes(); w != 0 {
+		t.Errorf("second CreateBatch made %d writes", w)
+	}
+	for _, s := range specs {
+		if err := m.Delete(ctx, s.Cluster, s.Name); err != nil {
+			t.Fatalf("Delete %s: %v", s.Name, err)
+		}
+	}
+	e.assertClean(t)
+}
+
+func TestMachinesQuotaPreflight(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t)
+	ctx := testCtx(t, time.Minute)
+	m := e.machines()
+	var specs []provider.MachineSpec
+	for i := 0; i < 30; i++ {
+		s := e.worker(fmt.Sprintf("demo-q-%d", i))
+		s.Flavor = "m1.large" // 4 cores, 8 GiB
+		s.RootVolume = &provider.RootVolumeSpec{SizeGiB: 100}
+		s.FloatingIP = &provider.FloatingIPSpec{}
+		specs = append(specs, s)
+	}
+	e.s.ResetCalls()
+	_, err := m.CreateBatch(ctx, specs)
+	var qe *provider.QuotaError
+	if !errors.As(err, &qe) || !errors.Is(err, provider.ErrQuotaExceeded) {
+		t.Fatalf("CreateBatch = %v, want a *QuotaError", err)
+	}
+	var short []string
+	for _, s := range qe.Shortages {
+		short = append(short, s.Resource)
+		if s.InUse+s.Need <= s.Limit {
+			t.Errorf("shortage %+v is no shortage", s)
+		}
+	}
+	t.Logf("quota error: %v", err)
+	for _, want := range []string{"cores", "ram", "gigabytes"} {
+		if !has(short, want) {
+			t.Errorf("shortages %v lack %s", short, want)
+		}
+	}
+	if w := e.s.Calls().Writes(); w != 0 {
+		t.Errorf("pre-flight made %d writes", w)
+	}
+	e.assertClean(t)
+
+	// CheckQuota passes for a small batch.
+	if err := m.CheckQuota(ctx, specs[:1]); err != nil {
+		t.Errorf("CheckQuota of one machine: %v", err)
+	}
+	// Invalid specs fail before any call.
+	e.s.ResetCalls()
+	bad := []provider.MachineSpec{specs[0], specs[0]}
+	if err := m.CheckQuota(ctx, bad); !errors.Is(err, provider.ErrInvalidSpec) {
+		t.Errorf("duplicate names: %v, want ErrInvalidSpec", err)
+	}
+	if n := e.s.Calls().Total(); n != 0 {
+		t.Errorf("%d calls for invalid specs", n)
+	}
+}
+
+func TestMachinesContextCancelStopsWaiting(t *testing.T) {
+	t.Parallel()
+	// The simulator takes half the boot delay to delete a server.
+	e := newSimEnv(t, openstacktest.WithBootDelay(4*time.Second))
+	m := e.machines()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := m.Create(ctx, e.worker("demo-slow"))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Create = %v, want deadline exceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Create returned %v after the deadline", d)
+	}
+	// Delete cleans up what the interrupted Create left.
+	if err := m.Delete(testCtx(t, time.Minute), "demo", "demo-slow"); err != nil {
+		t.Fatal(err)
+	}
+	e.assertClean(t)
+}
