@@ -1,11 +1,1244 @@
 package openstacktest
 
-import "time"
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
 
-// computeState: Nova. STUB, to be replaced by the compute service.
-type computeState struct{}
+// Nova microversions this simulator speaks: those of Zed, the release the
+// real-OpenStack test lane runs.
+const (
+	novaMinVersion = "2.1"
+	novaMaxVersion = "2.93"
+)
 
-func (s *Server) seedCompute()                  {}
-func (s *Server) routesCompute()                {}
-func (s *Server) snapshotCompute() []Resource   { return nil }
-func (s *Server) advanceCompute(time.Time) bool { return false }
+// computeHosts are the simulated hypervisors servers are scheduled on, so
+// that (anti-)affinity server groups behave as on a small cloud.
+var computeHosts = []string{"compute-0", "compute-1", "compute-2"}
+
+// maxUserData is Nova's limit on the base64-encoded user_data.
+const maxUserData = 65535
+
+// computeState is Nova.
+type computeState struct {
+	Servers  map[string]*nServer      `json:"servers"`
+	Flavors  map[string]*nFlavor      `json:"flavors"`
+	Keypairs map[string]*nKeypair     `json:"keypairs"` // by user ID + "/" + name
+	Groups   map[string]*nGroup       `json:"groups"`
+	Quotas   map[string]*computeQuota `json:"quotas"`
+
+	// failBoot holds the FailBoot knobs; they are not persisted.
+	failBoot []*bootFailure
+}
+
+type nServer struct {
+	ID               string            `json:"id"`
+	Name             string            `json:"name"`
+	Description      string            `json:"description,omitempty"`
+	ProjectID        string            `json:"projectID"`
+	UserID           string            `json:"userID"`
+	Status           string            `json:"status"`
+	TaskState        string            `json:"taskState,omitempty"`
+	FlavorID         string            `json:"flavorID"`
+	ImageID          string            `json:"imageID,omitempty"`
+	KeyName          string            `json:"keyName,omitempty"`
+	AvailabilityZone string            `json:"availabilityZone"`
+	Host             string            `json:"host,omitempty"`
+	UserData         []byte            `json:"userData,omitempty"`
+	Metadata         map[string]string `json:"metadata"`
+	Tags             []string          `json:"tags"`
+	SecurityGroups   []string          `json:"securityGroups"`
+	Ports            []nServerPort     `json:"ports"`
+	Volumes          []nServerVolume   `json:"volumes"`
+	ConfigDrive      bool              `json:"configDrive"`
+	GroupID          string            `json:"groupID,omitempty"`
+	Fault            *nFault           `json:"fault,omitempty"`
+	// FailWith, when set, is the fault the server gets instead of
+	// becoming ACTIVE.
+	FailWith   *nFault   `json:"failWith,omitempty"`
+	ReadyAt    time.Time `json:"readyAt"`
+	DeleteAt   time.Time `json:"deleteAt,omitempty"`
+	CreatedAt  time.Time `json:"createdAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
+	LaunchedAt time.Time `json:"launchedAt,omitempty"`
+}
+
+type nServerPort struct {
+	ID string `json:"id"`
+	// Created is set when Nova created the port (it deletes it with the
+	// server); pre-created ports are only unbound.
+	Created bool `json:"created"`
+}
+
+type nServerVolume struct {
+	ID                  string `json:"id"`
+	Device              string `json:"device"`
+	DeleteOnTermination bool   `json:"deleteOnTermination"`
+}
+
+type nFault struct {
+	Code    int       `json:"code"`
+	Message string    `json:"message"`
+	Created time.Time `json:"created"`
+}
+
+// bootFailure is one FailBoot knob.
+type bootFailure struct {
+	match   func(name string) bool
+	message string
+}
+
+// FailBoot makes every server created from now on whose name matches go
+// from BUILD to ERROR, with a fault carrying message, instead of ACTIVE,
+// as when a hypervisor fails to spawn it. It returns a function that
+// removes the knob. Servers already created are not affected.
+func (s *Server) FailBoot(match func(name string) bool, message string) (remove func()) {
+	f := &bootFailure{match: match, message: message}
+	s.mu.Lock()
+	s.st.Compute.failBoot = append(s.st.Compute.failBoot, f)
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i, x := range s.st.Compute.failBoot {
+			if x == f {
+				s.st.Compute.failBoot = append(s.st.Compute.failBoot[:i], s.st.Compute.failBoot[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+func (s *Server) seedCompute() {
+	c := &s.st.Compute
+	c.Servers = map[string]*nServer{}
+	c.Keypairs = map[string]*nKeypair{}
+	c.Groups = map[string]*nGroup{}
+	c.Quotas = map[string]*computeQuota{}
+	c.Flavors = map[string]*nFlavor{}
+	for _, f := range []nFlavor{
+		{ID: "1", Name: "m1.tiny", VCPUs: 1, RAM: 512, Disk: 1},
+		{ID: "2", Name: "m1.small", VCPUs: 1, RAM: 2048, Disk: 20},
+		{ID: "3", Name: "m1.medium", VCPUs: 2, RAM: 4096, Disk: 40},
+		{ID: "4", Name: "m1.large", VCPUs: 4, RAM: 8192, Disk: 80},
+		{ID: "5", Name: "m1.xlarge", VCPUs: 8, RAM: 16384, Disk: 160},
+	} {
+		f := f
+		c.Flavors[f.ID] = &f
+	}
+}
+
+type novaHandler func(w http.ResponseWriter, r *http.Request, tok *token, v apiVersion)
+
+// nova wraps a Nova handler with microversion negotiation.
+func (s *Server) nova(h novaHandler) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, tok *token) {
+		v, aerr := s.microversion(w, r, "compute", novaMinVersion, novaMaxVersion)
+		if aerr != nil {
+			s.writeError(w, svcCompute, aerr)
+			return
+		}
+		h(w, r, tok, v)
+	}
+}
+
+func (s *Server) routesCompute() {
+	pub := routeOpts{public: true}
+	s.handle(svcCompute, "GET /compute/{$}", s.novaVersions, pub)
+	s.handle(svcCompute, "GET /compute/v2.1/{$}", s.novaVersion, pub)
+	p := "/compute/v2.1"
+	s.handle(svcCompute, "POST "+p+"/servers", s.nova(s.createServer))
+	s.handle(svcCompute, "GET "+p+"/servers", s.nova(s.listServers))
+	s.handle(svcCompute, "GET "+p+"/servers/detail", s.nova(s.listServers))
+	s.handle(svcCompute, "GET "+p+"/servers/{id}", s.nova(s.getServer))
+	s.handle(svcCompute, "PUT "+p+"/servers/{id}", s.nova(s.updateServer))
+	s.handle(svcCompute, "DELETE "+p+"/servers/{id}", s.nova(s.deleteServer))
+	s.handle(svcCompute, "GET "+p+"/servers/{id}/metadata", s.nova(s.getServerMetadata))
+	s.handle(svcCompute, "POST "+p+"/servers/{id}/metadata", s.nova(s.updateServerMetadata))
+	s.handle(svcCompute, "GET "+p+"/servers/{id}/os-volume_attachments", s.nova(s.listServerVolumes))
+	s.handle(svcCompute, "GET "+p+"/servers/{id}/tags", s.nova(s.listServerTags))
+	s.handle(svcCompute, "PUT "+p+"/servers/{id}/tags", s.nova(s.replaceServerTags))
+	s.handle(svcCompute, "DELETE "+p+"/servers/{id}/tags", s.nova(s.deleteServerTags))
+	s.handle(svcCompute, "GET "+p+"/servers/{id}/tags/{tag}", s.nova(s.checkServerTag))
+	s.handle(svcCompute, "PUT "+p+"/servers/{id}/tags/{tag}", s.nova(s.addServerTag))
+	s.handle(svcCompute, "DELETE "+p+"/servers/{id}/tags/{tag}", s.nova(s.deleteServerTag))
+	s.routesComputeMisc()
+}
+
+func (s *Server) snapshotCompute() []Resource {
+	c := &s.st.Compute
+	var out []Resource
+	for _, v := range c.Servers {
+		out = append(out, Resource{Service: "compute", Kind: "server", ID: v.ID, Name: v.Name, ProjectID: v.ProjectID,
+			Status: v.Status, Tags: append([]string(nil), v.Tags...)})
+	}
+	for _, f := range c.Flavors {
+		out = append(out, Resource{Service: "compute", Kind: "flavor", ID: f.ID, Name: f.Name})
+	}
+	for _, k := range c.Keypairs {
+		out = append(out, Resource{Service: "compute", Kind: "keypair", ID: k.Name, Name: k.Name, ProjectID: k.UserID})
+	}
+	for _, g := range c.Groups {
+		out = append(out, Resource{Service: "compute", Kind: "server_group", ID: g.ID, Name: g.Name, ProjectID: g.ProjectID})
+	}
+	return out
+}
+
+// advanceCompute moves servers from BUILD to ACTIVE or ERROR and finishes
+// deletions, firing the hooks.
+func (s *Server) advanceCompute(now time.Time) bool {
+	changed := false
+	for _, v := range s.st.Compute.Servers {
+		if !v.DeleteAt.IsZero() {
+			if !now.Before(v.DeleteAt) {
+				s.finishDelete(v)
+				changed = true
+			}
+			continue
+		}
+		if v.Status != "BUILD" || now.Before(v.ReadyAt) {
+			continue
+		}
+		changed = true
+		v.UpdatedAt, v.TaskState = now, ""
+		if v.FailWith != nil {
+			f := *v.FailWith
+			f.Created = now
+			v.Status, v.Fault, v.FailWith = "ERROR", &f, nil
+			continue
+		}
+		v.Status, v.LaunchedAt = "ACTIVE", now
+		if s.opts.hooks.OnActive != nil {
+			ev := s.bootEvent(v)
+			hook := s.opts.hooks.OnActive
+			s.goHook(func(ctx context.Context) {
+				if err := hook(ctx, ev); err != nil {
+					s.mu.Lock()
+					s.hookErrs = append(s.hookErrs, err)
+					s.mu.Unlock()
+				}
+			})
+		}
+	}
+	return changed
+}
+
+// finishDelete removes a server whose deletion is due: its Nova-created
+// ports and delete_on_termination volumes go with it.
+func (s *Server) finishDelete(v *nServer) {
+	ev := s.bootEvent(v)
+	for _, p := range v.Ports {
+		if p.Created {
+			s.netDeletePort(p.ID)
+		} else {
+			s.netUnbindPort(p.ID)
+		}
+	}
+	for _, vol := range v.Volumes {
+		s.volDetach(vol.ID, v.ID, vol.DeleteOnTermination)
+	}
+	delete(s.st.Compute.Servers, v.ID)
+	if h := s.opts.hooks.OnDelete; h != nil {
+		s.goHook(func(ctx context.Context) { h(ctx, ev) })
+	}
+}
+
+func (s *Server) bootEvent(v *nServer) BootEvent {
+	ev := BootEvent{ServerID: v.ID, Name: v.Name, ProjectID: v.ProjectID, UserData: append([]byte(nil), v.UserData...),
+		Metadata: map[string]string{}, Tags: append([]string(nil), v.Tags...), Addresses: map[string][]string{}}
+	for k, val := range v.Metadata {
+		ev.Metadata[k] = val
+	}
+	for _, p := range v.Ports {
+		info, ok := s.netPort(p.ID)
+		if !ok {
+			continue
+		}
+		ev.Addresses[info.NetworkName] = append(ev.Addresses[info.NetworkName], info.FixedIPs...)
+		ev.FloatingIPs = append(ev.FloatingIPs, info.FloatingIPs...)
+	}
+	return ev
+}
+
+func (s *Server) novaVersionDoc() map[string]any {
+	return map[string]any{"id": "v2.1", "status": "CURRENT", "version": novaMaxVersion, "min_version": novaMinVersion,
+		"updated": "2013-07-23T11:33:21Z",
+		"links":   []map[string]string{{"rel": "self", "href": s.URL + "/compute/v2.1/"}},
+		"media-types": []map[string]string{{"base": "application/json",
+			"type": "application/vnd.openstack.compute+json;version=2.1"}}}
+}
+
+func (s *Server) novaVersions(w http.ResponseWriter, r *http.Request, _ *token) {
+	writeJSON(w, http.StatusOK, map[string]any{"versions": []any{s.novaVersionDoc()}})
+}
+
+func (s *Server) novaVersion(w http.ResponseWriter, r *http.Request, _ *token) {
+	writeJSON(w, http.StatusOK, map[string]any{"version": s.novaVersionDoc()})
+}
+
+// serverFor finds the server in the path as tok sees it, or writes a 404.
+func (s *Server) serverFor(w http.ResponseWriter, r *http.Request, tok *token) *nServer {
+	id := r.PathValue("id")
+	v, ok := s.st.Compute.Servers[id]
+	if !ok || (v.ProjectID != tok.ProjectID && !tok.isAdmin()) {
+		s.writeError(w, svcCompute, errorf(http.StatusNotFound, "", "Instance %s could not be found.", id))
+		return nil
+	}
+	return v
+}
+
+// serverCreate is the body of POST /servers.
+type serverCreate struct {
+	Server *struct {
+		Name             *string           `json:"name"`
+		Description      *string           `json:"description"`
+		ImageRef         string            `json:"imageRef"`
+		FlavorRef        string            `json:"flavorRef"`
+		KeyName          string            `json:"key_name"`
+		UserData         *string           `json:"user_data"`
+		AvailabilityZone string            `json:"availability_zone"`
+		Metadata         map[string]string `json:"metadata"`
+		Tags             []string          `json:"tags"`
+		ConfigDrive      any               `json:"config_drive"`
+		SecurityGroups   []struct {
+			Name string `json:"name"`
+		} `json:"security_groups"`
+		Networks    any          `json:"networks"`
+		BlockDevice []bdmRequest `json:"block_device_mapping_v2"`
+		MinCount    int          `json:"min_count"`
+		MaxCount    int          `json:"max_count"`
+	} `json:"server"`
+	Hints map[string]any `json:"os:scheduler_hints"`
+}
+
+type bdmRequest struct {
+	SourceType          string `json:"source_type"`
+	DestinationType     string `json:"destination_type"`
+	UUID                string `json:"uuid"`
+	BootIndex           *int   `json:"boot_index"`
+	VolumeSize          int    `json:"volume_size"`
+	VolumeType          string `json:"volume_type"`
+	DeleteOnTermination bool   `json:"delete_on_termination"`
+}
+
+type networkRequest struct {
+	UUID    string `json:"uuid"`
+	Port    string `json:"port"`
+	FixedIP string `json:"fixed_ip"`
+	Tag     string `json:"tag"`
+}
+
+func badRequest(format string, args ...any) *apiError {
+	return errorf(http.StatusBadRequest, "", format, args...)
+}
+
+func (s *Server) createServer(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	var req serverCreate
+	if aerr := decodeJSON(r, &req); aerr != nil {
+		s.writeError(w, svcCompute, aerr)
+		return
+	}
+	v, aerr := s.buildServer(&req, tok, mv)
+	if aerr != nil {
+		s.writeError(w, svcCompute, aerr)
+		return
+	}
+	sgs := []map[string]string{}
+	for _, g := range v.SecurityGroups {
+		sgs = append(sgs, map[string]string{"name": g})
+	}
+	w.Header().Set("Location", s.URL+"/compute/v2.1/servers/"+v.ID)
+	writeJSON(w, http.StatusAccepted, map[string]any{"server": map[string]any{
+		"id": v.ID, "links": s.serverLinks(v.ID), "OS-DCF:diskConfig": "MANUAL", "security_groups": sgs,
+		"adminPass": s.randHex(6)}})
+}
+
+// buildServer validates a create request, creates the server's ports and
+// volumes (undoing them on failure) and records the server in BUILD.
+func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nServer, *apiError) {
+	c := &s.st.Compute
+	in := req.Server
+	if in == nil {
+		return nil, badRequest("Invalid input for field/attribute server. Value: None. None is not of type 'object'")
+	}
+	if in.Name == nil || strings.TrimSpace(*in.Name) == "" || len(*in.Name) > 255 {
+		return nil, badRequest("Invalid input for field/attribute name. Value: %v. The name must be 1 to 255 characters", in.Name)
+	}
+	if in.MinCount > 1 || in.MaxCount > 1 {
+		return nil, badRequest("Invalid input: the simulator creates one server per request (min_count/max_count > 1)")
+	}
+	if len(in.Tags) > 0 && !mv.atLeast(2, 52) {
+		return nil, badRequest("Invalid input for field/attribute server. Value: %v. Additional properties are not allowed ('tags' was unexpected)", "{...}")
+	}
+	if in.Description != nil && !mv.atLeast(2, 19) {
+		return nil, badRequest("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)")
+	}
+	if aerr := validTags(in.Tags); aerr != nil {
+		return nil, aerr
+	}
+	if len(in.Metadata) > 128 {
+		return nil, errorf(http.StatusForbidden, "", "Quota exceeded for metadata_items: Requested %d, but already used 0 of 128 metadata_items", len(in.Metadata))
+	}
+	flavor, ok := c.Flavors[in.FlavorRef]
+	if !ok {
+		for _, f := range c.Flavors {
+			if s.URL+"/compute/v2.1/flavors/"+f.ID == in.FlavorRef {
+				flavor, ok = f, true
+			}
+		}
+	}
+	if !ok {
+		return nil, badRequest("Flavor %s could not be found.", in.FlavorRef)
+	}
+	var userData []byte
+	if in.UserData != nil {
+		if len(*in.UserData) > maxUserData {
+			return nil, badRequest("Invalid input for field/attribute user_data. Value: (%d characters). is too long (user_data is limited to %d characters of base64)", len(*in.UserData), maxUserData)
+		}
+		var err error
+		userData, err = base64.StdEncoding.DecodeString(*in.UserData)
+		if err != nil {
+			return nil, badRequest("Invalid input for field/attribute user_data. Value: (%d characters). It is not a 'base64'", len(*in.UserData))
+		}
+	}
+	az := in.AvailabilityZone
+	if az == "" {
+		az = "nova"
+	}
+	if az != "nova" {
+		return nil, badRequest("The requested availability zone is not available")
+	}
+	if in.KeyName != "" {
+		if _, ok := c.Keypairs[tok.UserID+"/"+in.KeyName]; !ok {
+			return nil, badRequest("Invalid key_name provided.")
+		}
+	}
+	configDrive := false
+	switch cd := in.ConfigDrive.(type) {
+	case bool:
+		configDrive = cd
+	case string:
+		configDrive = strings.EqualFold(cd, "true") || cd == "1"
+	}
+
+	// Boot source: imageRef, or a block device with boot_index 0.
+	var image *gImage
+	bootFromVolume := false
+	for _, b := range in.BlockDevice {
+		if b.BootIndex != nil && *b.BootIndex == 0 && b.DestinationType == "volume" {
+			bootFromVolume = true
+		}
+		if b.BootIndex != nil && *b.BootIndex == 0 && b.SourceType == "image" && b.DestinationType != "volume" && in.ImageRef == "" {
+			in.ImageRef = b.UUID
+		}
+	}
+	if in.ImageRef != "" && !bootFromVolume {
+		img, ok := s.findImage(in.ImageRef, tok)
+		if !ok {
+			return nil, badRequest("Image %s could not be found.", in.ImageRef)
+		}
+		if img.Status != "active" {
+			return nil, badRequest("Image %s is not active.", img.ID)
+		}
+		if flavor.Disk > 0 && img.MinDisk > flavor.Disk {
+			return nil, badRequest("Flavor's disk is too small for requested image. Flavor disk is %d bytes, image is %d bytes.", flavor.Disk<<30, img.MinDisk<<30)
+		}
+		image = img
+	} else if !bootFromVolume {
+		return nil, badRequest("Missing imageRef attribute")
+	}
+
+	// Server group and scheduling.
+	var group *nGroup
+	if gid, ok := req.Hints["group"].(string); ok && gid != "" {
+		g, ok := c.Groups[gid]
+		if !ok || (g.ProjectID != tok.ProjectID && !tok.isAdmin()) {
+			return nil, badRequest("Invalid server group %s: Group %s could not be found.", gid, gid)
+		}
+		if len(g.members(s)) >= s.computeQuotaOf(tok.ProjectID).ServerGroupMembers {
+			return nil, errorf(http.StatusForbidden, "", "Quota exceeded, too many servers in group")
+		}
+		group = g
+	}
+
+	// Quotas: instances, cores, ram.
+	q := s.computeQuotaOf(tok.ProjectID)
+	used := s.computeUsage(tok.ProjectID)
+	for _, check := range []struct {
+		name       string
+		req, inUse int
+		limit      int
+	}{
+		{"instances", 1, used.instances, q.Instances},
+		{"cores", flavor.VCPUs, used.cores, q.Cores},
+		{"ram", flavor.RAM, used.ram, q.RAM},
+	} {
+		if check.limit >= 0 && check.inUse+check.req > check.limit {
+			return nil, errorf(http.StatusForbidden, "", "Quota exceeded for %s: Requested %d, but already used %d of %d %s",
+				check.name, check.req, check.inUse, check.limit, check.name)
+		}
+	}
+
+	// Security groups (applied to the ports Nova creates).
+	sgNames := []string{}
+	var sgIDs []string
+	for _, g := range in.SecurityGroups {
+		id, aerr := s.netSecurityGroupID(tok.ProjectID, g.Name)
+		if aerr != nil {
+			if aerr.Status == http.StatusConflict {
+				return nil, errorf(http.StatusConflict, "", "Multiple security groups found matching '%s'. Use an ID to be more specific.", g.Name)
+			}
+			return nil, badRequest("Unable to find security_group with name or id '%s'", g.Name)
+		}
+		sgNames, sgIDs = append(sgNames, g.Name), append(sgIDs, id)
+	}
+	if len(sgNames) == 0 {
+		sgNames = []string{"default"}
+	}
+
+	// Networks.
+	var nets []networkRequest
+	switch n := in.Networks.(type) {
+	case nil:
+		if mv.atLeast(2, 37) {
+			return nil, badRequest("Invalid input for field/attribute server. Value: {...}. 'networks' is a required property")
+		}
+		return nil, badRequest("Multiple possible networks found, use a Network ID to be more specific.")
+	case string:
+		switch n {
+		case "none":
+			if !mv.atLeast(2, 37) {
+				return nil, badRequest("Invalid input for field/attribute networks. Value: none. 'none' is not of type 'array'")
+			}
+		case "auto":
+			if !mv.atLeast(2, 37) {
+				return nil, badRequest("Invalid input for field/attribute networks. Value: auto. 'auto' is not of type 'array'")
+			}
+			return nil, badRequest("Unable to automatically allocate a network for project %s", tok.ProjectID)
+		default:
+			return nil, badRequest("Invalid input for field/attribute networks. Value: %s. '%s' is not one of ['none', 'auto']", n, n)
+		}
+	case []any:
+		for _, raw := range n {
+			m, ok := raw.(map[string]any)
+			if !ok {
+				return nil, badRequest("Invalid input for field/attribute networks. Value: %v. It is not an object", raw)
+			}
+			var nr networkRequest
+			nr.UUID, _ = m["uuid"].(string)
+			nr.Port, _ = m["port"].(string)
+			nr.FixedIP, _ = m["fixed_ip"].(string)
+			nr.Tag, _ = m["tag"].(string)
+			if nr.UUID == "" && nr.Port == "" {
+				return nil, badRequest("Bad networks format: network uuid is not in proper format (%s)", nr.UUID)
+			}
+			nets = append(nets, nr)
+		}
+	default:
+		return nil, badRequest("Invalid input for field/attribute networks. Value: %v. It is not an array", n)
+	}
+	for _, nr := range nets {
+		if nr.Port == "" {
+			continue
+		}
+		info, ok := s.netPort(nr.Port)
+		if !ok {
+			return nil, badRequest("Port id %s could not be found.", nr.Port)
+		}
+		if info.DeviceID != "" {
+			return nil, errorf(http.StatusConflict, "", "Port %s is still in use.", nr.Port)
+		}
+	}
+
+	// Block devices: check them all before creating anything.
+	for _, b := range in.BlockDevice {
+		switch {
+		case b.SourceType == "image" && b.DestinationType == "volume":
+			if _, ok := s.findImage(b.UUID, tok); !ok {
+				return nil, badRequest("Image %s could not be found.", b.UUID)
+			}
+			if b.VolumeSize <= 0 {
+				return nil, badRequest("Images with destination_type 'volume' need to have a non-zero size specified")
+			}
+		case b.SourceType == "blank" && b.DestinationType == "volume":
+			if b.VolumeSize <= 0 {
+				return nil, badRequest("Blank volumes (source: 'blank', dest: 'volume') need to have non-zero size")
+			}
+		case b.SourceType == "volume" && b.DestinationType == "volume":
+			vol, ok := s.st.Volume.Volumes[b.UUID]
+			if !ok || (vol.ProjectID != tok.ProjectID && !tok.isAdmin()) {
+				return nil, badRequest("Block Device Mapping is Invalid: failed to get volume %s.", b.UUID)
+			}
+			if vol.Status != "available" {
+				return nil, badRequest("Block Device Mapping is Invalid: Volume %s status must be available, but current status is: %s.", b.UUID, vol.Status)
+			}
+		case b.SourceType == "image" && (b.DestinationType == "local" || b.DestinationType == ""):
+		default:
+			return nil, badRequest("Block Device Mapping is Invalid: source_type %q with destination_type %q is not supported.", b.SourceType, b.DestinationType)
+		}
+	}
+
+	now := s.now()
+	v := &nServer{ID: s.newID(), Name: *in.Name, ProjectID: tok.ProjectID, UserID: tok.UserID, Status: "BUILD",
+		TaskState: "scheduling", FlavorID: flavor.ID, KeyName: in.KeyName, AvailabilityZone: az, UserData: userData,
+		Metadata: map[string]string{}, Tags: append([]string{}, in.Tags...), SecurityGroups: sgNames,
+		ConfigDrive: configDrive, ReadyAt: now.Add(s.opts.bootDelay), CreatedAt: now, UpdatedAt: now}
+	if in.Description != nil {
+		v.Description = *in.Description
+	}
+	if image != nil {
+		v.ImageID = image.ID
+	}
+	for k, val := range in.Metadata {
+		v.Metadata[k] = val
+	}
+
+	// Create ports and volumes; undo them all if one fails.
+	undo := func() {
+		for _, p := range v.Ports {
+			if p.Created {
+				s.netDeletePort(p.ID)
+			} else {
+				s.netUnbindPort(p.ID)
+			}
+		}
+		for _, vol := range v.Volumes {
+			if vol.DeleteOnTermination || s.st.Volume.Volumes[vol.ID] != nil && s.st.Volume.Volumes[vol.ID].Status == "creating" {
+				s.volDetach(vol.ID, v.ID, true)
+			} else {
+				s.volDetach(vol.ID, v.ID, false)
+			}
+		}
+	}
+	for i, nr := range nets {
+		if nr.Port != "" {
+			if aerr := s.netBindPort(nr.Port, v.ID, "compute:"+az); aerr != nil {
+				undo()
+				return nil, errorf(http.StatusConflict, "", "Port %s is still in use.", nr.Port)
+			}
+			v.Ports = append(v.Ports, nServerPort{ID: nr.Port})
+			continue
+		}
+		spec := portSpec{ProjectID: tok.ProjectID, NetworkID: nr.UUID, SecurityGroups: sgIDs,
+			DeviceID: v.ID, DeviceOwner: "compute:" + az}
+		if nr.FixedIP != "" {
+			spec.FixedIPs = []fixedIPSpec{{IPAddress: nr.FixedIP}}
+		}
+		info, aerr := s.netCreatePort(spec)
+		if aerr != nil {
+			undo()
+			switch {
+			case aerr.Status == http.StatusNotFound:
+				return nil, badRequest("Network %s could not be found.", nr.UUID)
+			case aerr.Status == http.StatusConflict && aerr.Type == "OverQuota":
+				return nil, errorf(http.StatusForbidden, "", "Maximum number of ports exceeded")
+			case aerr.Status == http.StatusConflict:
+				return nil, badRequest("Fixed IP address %s is already in use on instance %s.", nr.FixedIP, v.ID)
+			}
+			return nil, badRequest("Network %s (request %d): %s", nr.UUID, i, aerr.Message)
+		}
+		v.Ports = append(v.Ports, nServerPort{ID: info.ID, Created: true})
+	}
+	devices := "abcdefghijklmnopqrstuvwxyz"
+	for i, b := range in.BlockDevice {
+		if b.DestinationType != "volume" {
+			continue
+		}
+		dev := "/dev/vd" + string(devices[min(i, len(devices)-1)])
+		volID := b.UUID
+		if b.SourceType != "volume" {
+			spec := volumeSpec{ProjectID: tok.ProjectID, UserID: tok.UserID, Size: b.VolumeSize, VolumeType: b.VolumeType}
+			if b.SourceType == "image" {
+				spec.ImageID = b.UUID
+			}
+			vol, aerr := s.volCreate(spec, tok)
+			if aerr != nil {
+				undo()
+				if aerr.Status == http.StatusRequestEntityTooLarge {
+					return nil, errorf(http.StatusForbidden, "", "Volume resource quota exceeded: %s", aerr.Message)
+				}
+				return nil, badRequest("Block Device Mapping is Invalid: %s", aerr.Message)
+			}
+			volID = vol.ID
+			if vol.ReadyAt.After(v.ReadyAt) {
+				v.ReadyAt = vol.ReadyAt.Add(s.opts.bootDelay)
+			}
+		}
+		if aerr := s.volAttach(volID, v.ID, dev); aerr != nil {
+			undo()
+			return nil, badRequest("Block Device Mapping is Invalid: %s", aerr.Message)
+		}
+		v.Volumes = append(v.Volumes, nServerVolume{ID: volID, Device: dev, DeleteOnTermination: b.DeleteOnTermination})
+	}
+
+	// Schedule: pick a host that honours the group's policy.
+	host, ok := s.scheduleHost(group, v.ID)
+	if group != nil {
+		v.GroupID = group.ID
+		group.Members = append(group.Members, v.ID)
+	}
+	if !ok {
+		v.FailWith = &nFault{Code: 500, Message: "No valid host was found. There are not enough hosts available."}
+	} else {
+		v.Host = host
+	}
+	for _, f := range c.failBoot {
+		if v.FailWith == nil && f.match(v.Name) {
+			v.FailWith = &nFault{Code: 500, Message: f.message}
+		}
+	}
+	c.Servers[v.ID] = v
+	return v, nil
+}
+
+// scheduleHost picks the least loaded host that the group's policy allows:
+// anti-affinity puts at most max_server_per_host (1 by default) members on
+// a host, affinity keeps members on one host, the soft policies prefer.
+func (s *Server) scheduleHost(g *nGroup, self string) (string, bool) {
+	load := map[string]int{}
+	for _, v := range s.st.Compute.Servers {
+		if v.Host != "" {
+			load[v.Host]++
+		}
+	}
+	onHost := map[string]int{}
+	if g != nil {
+		for _, id := range g.members(s) {
+			if m := s.st.Compute.Servers[id]; m != nil && m.Host != "" && id != self {
+				onHost[m.Host]++
+			}
+		}
+	}
+	candidates := append([]string(nil), computeHosts...)
+	sort.SliceStable(candidates, func(i, j int) bool { return load[candidates[i]] < load[candidates[j]] })
+	if g == nil {
+		return candidates[0], true
+	}
+	var keep []string
+	for _, h := range candidates {
+		switch g.Policy {
+		case "anti-affinity":
+			if onHost[h] < max(g.MaxServerPerHost, 1) {
+				keep = append(keep, h)
+			}
+		case "affinity":
+			if len(onHost) == 0 || onHost[h] > 0 {
+				keep = append(keep, h)
+			}
+		default:
+			keep = append(keep, h)
+		}
+	}
+	switch g.Policy {
+	case "soft-anti-affinity":
+		sort.SliceStable(keep, func(i, j int) bool { return onHost[keep[i]] < onHost[keep[j]] })
+	case "soft-affinity":
+		sort.SliceStable(keep, func(i, j int) bool { return onHost[keep[i]] > onHost[keep[j]] })
+	}
+	if len(keep) == 0 {
+		return "", false
+	}
+	return keep[0], true
+}
+
+func (s *Server) serverLinks(id string) []map[string]string {
+	return []map[string]string{
+		{"rel": "self", "href": s.URL + "/compute/v2.1/servers/" + id},
+		{"rel": "bookmark", "href": s.URL + "/compute/servers/" + id},
+	}
+}
+
+const novaTime = "2006-01-02T15:04:05Z"
+
+// serverBody renders a server in the shape of the microversion.
+func (s *Server) serverBody(v *nServer, tok *token, mv apiVersion) map[string]any {
+	addresses := map[string][]map[string]any{}
+	for _, p := range v.Ports {
+		info, ok := s.netPort(p.ID)
+		if !ok {
+			continue
+		}
+		for _, ip := range info.FixedIPs {
+			ver := 4
+			if strings.Contains(ip, ":") {
+				ver = 6
+			}
+			addresses[info.NetworkName] = append(addresses[info.NetworkName], map[string]any{
+				"version": ver, "addr": ip, "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": info.MACAddress})
+		}
+		for _, ip := range info.FloatingIPs {
+			addresses[info.NetworkName] = append(addresses[info.NetworkName], map[string]any{
+				"version": 4, "addr": ip, "OS-EXT-IPS:type": "floating", "OS-EXT-IPS-MAC:mac_addr": info.MACAddress})
+		}
+	}
+	var image any = ""
+	if v.ImageID != "" {
+		image = map[string]any{"id": v.ImageID, "links": []map[string]string{{"rel": "bookmark", "href": s.URL + "/compute/images/" + v.ImageID}}}
+	}
+	f := s.st.Compute.Flavors[v.FlavorID]
+	var flavor any = map[string]any{"id": v.FlavorID, "links": []map[string]string{{"rel": "bookmark", "href": s.URL + "/compute/flavors/" + v.FlavorID}}}
+	if mv.atLeast(2, 47) && f != nil {
+		flavor = map[string]any{"vcpus": f.VCPUs, "ram": f.RAM, "disk": f.Disk, "ephemeral": 0, "swap": 0,
+			"original_name": f.Name, "extra_specs": map[string]string{}}
+	}
+	vmState, power := "building", 0
+	switch v.Status {
+	case "ACTIVE":
+		vmState, power = "active", 1
+	case "ERROR":
+		vmState = "error"
+	}
+	var taskState any
+	if v.TaskState != "" {
+		taskState = v.TaskState
+	}
+	var launched any
+	if !v.LaunchedAt.IsZero() {
+		launched = v.LaunchedAt.Format(cinderTime)
+	}
+	vols := []map[string]any{}
+	for _, vol := range v.Volumes {
+		m := map[string]any{"id": vol.ID}
+		if mv.atLeast(2, 3) {
+			m["delete_on_termination"] = vol.DeleteOnTermination
+		}
+		vols = append(vols, m)
+	}
+	sgs := []map[string]string{}
+	for _, g := range v.SecurityGroups {
+		sgs = append(sgs, map[string]string{"name": g})
+	}
+	hostID := ""
+	if v.Host != "" {
+		h := sha256.Sum224([]byte(v.ProjectID + v.Host))
+		hostID = hex.EncodeToString(h[:])
+	}
+	configDrive := ""
+	if v.ConfigDrive {
+		configDrive = "True"
+	}
+	md := map[string]string{}
+	for k, val := range v.Metadata {
+		md[k] = val
+	}
+	var keyName any
+	if v.KeyName != "" {
+		keyName = v.KeyName
+	}
+	b := map[string]any{
+		"id": v.ID, "name": v.Name, "status": v.Status, "tenant_id": v.ProjectID, "user_id": v.UserID,
+		"metadata": md, "hostId": hostID, "image": image, "flavor": flavor,
+		"created": v.CreatedAt.Format(novaTime), "updated": v.UpdatedAt.Format(novaTime),
+		"addresses": addresses, "accessIPv4": "", "accessIPv6": "", "links": s.serverLinks(v.ID),
+		"OS-DCF:diskConfig": "MANUAL", "progress": 0, "OS-EXT-AZ:availability_zone": v.AvailabilityZone,
+		"config_drive": configDrive, "key_name": keyName, "OS-SRV-USG:launched_at": launched,
+		"OS-SRV-USG:terminated_at": nil, "OS-EXT-STS:task_state": taskState, "OS-EXT-STS:vm_state": vmState,
+		"OS-EXT-STS:power_state": power, "os-extended-volumes:volumes_attached": vols, "security_groups": sgs,
+	}
+	if v.Status == "BUILD" && v.TaskState == "" {
+		b["OS-EXT-STS:task_state"] = "spawning"
+	}
+	if v.Fault != nil {
+		b["fault"] = map[string]any{"code": v.Fault.Code, "message": v.Fault.Message, "created": v.Fault.Created.Format(novaTime)}
+	}
+	if mv.atLeast(2, 9) {
+		b["locked"] = false
+	}
+	if mv.atLeast(2, 19) {
+		b["description"] = nilIfEmpty(v.Description)
+	}
+	if mv.atLeast(2, 26) {
+		b["tags"] = append([]string{}, v.Tags...)
+	}
+	if mv.atLeast(2, 71) {
+		groups := []string{}
+		if v.GroupID != "" {
+			groups = append(groups, v.GroupID)
+		}
+		b["server_groups"] = groups
+	}
+	if tok.isAdmin() {
+		b["OS-EXT-SRV-ATTR:host"] = nilIfEmpty(v.Host)
+		b["OS-EXT-SRV-ATTR:hypervisor_hostname"] = nilIfEmpty(v.Host)
+		b["OS-EXT-SRV-ATTR:instance_name"] = "instance-" + v.ID[:8]
+		if mv.atLeast(2, 3) {
+			b["OS-EXT-SRV-ATTR:hostname"] = v.Name
+			var ud any
+			if v.UserData != nil {
+				ud = base64.StdEncoding.EncodeToString(v.UserData)
+			}
+			b["OS-EXT-SRV-ATTR:user_data"] = ud
+		}
+	}
+	return b
+}
+
+func (s *Server) getServer(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	if v := s.serverFor(w, r, tok); v != nil {
+		writeJSON(w, http.StatusOK, map[string]any{"server": s.serverBody(v, tok, mv)})
+	}
+}
+
+func (s *Server) updateServer(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	v := s.serverFor(w, r, tok)
+	if v == nil {
+		return
+	}
+	var req struct {
+		Server struct {
+			Name        *string `json:"name"`
+			Description *string `json:"description"`
+		} `json:"server"`
+	}
+	if aerr := decodeJSON(r, &req); aerr != nil {
+		s.writeError(w, svcCompute, aerr)
+		return
+	}
+	if n := req.Server.Name; n != nil {
+		if strings.TrimSpace(*n) == "" || len(*n) > 255 {
+			s.writeError(w, svcCompute, badRequest("Invalid input for field/attribute name. The name must be 1 to 255 characters"))
+			return
+		}
+		v.Name = *n
+	}
+	if d := req.Server.Description; d != nil {
+		if !mv.atLeast(2, 19) {
+			s.writeError(w, svcCompute, badRequest("Invalid input for field/attribute server. Additional properties are not allowed ('description' was unexpected)"))
+			return
+		}
+		v.Description = *d
+	}
+	v.UpdatedAt = s.now()
+	writeJSON(w, http.StatusOK, map[string]any{"server": s.serverBody(v, tok, mv)})
+}
+
+func (s *Server) deleteServer(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	v := s.serverFor(w, r, tok)
+	if v == nil {
+		return
+	}
+	if v.DeleteAt.IsZero() {
+		// Nova deletes asynchronously: the server is visible with
+		// task_state "deleting" for a moment.
+		v.TaskState, v.DeleteAt, v.UpdatedAt = "deleting", s.now().Add(s.opts.bootDelay/2), s.now()
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listServers(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	q := r.URL.Query()
+	detail := strings.HasSuffix(r.URL.Path, "/detail")
+	all := tok.isAdmin() && (q.Get("all_tenants") != "" && !strings.EqualFold(q.Get("all_tenants"), "false") && q.Get("all_tenants") != "0")
+	project := tok.ProjectID
+	if p := q.Get("project_id"); p != "" && all {
+		project, all = p, false
+	} else if p := q.Get("tenant_id"); p != "" && all {
+		project, all = p, false
+	}
+	var nameRe *regexp.Regexp
+	if n := q.Get("name"); n != "" {
+		var err error
+		if nameRe, err = regexp.Compile(n); err != nil {
+			nameRe = regexp.MustCompile(regexp.QuoteMeta(n))
+		}
+	}
+	var ipRe *regexp.Regexp
+	if ip := q.Get("ip"); ip != "" {
+		var err error
+		if ipRe, err = regexp.Compile(ip); err != nil {
+			ipRe = regexp.MustCompile(regexp.QuoteMeta(ip))
+		}
+	}
+	splitTags := func(k string) []string {
+		if q.Get(k) == "" {
+			return nil
+		}
+		return strings.Split(q.Get(k), ",")
+	}
+	tags, tagsAny, notTags, notTagsAny := splitTags("tags"), splitTags("tags-any"), splitTags("not-tags"), splitTags("not-tags-any")
+	var list []*nServer
+	for _, v := range s.st.Compute.Servers {
+		if !all && v.ProjectID != project {
+			continue
+		}
+		if nameRe != nil && !nameRe.MatchString(v.Name) {
+			continue
+		}
+		if st := q.Get("status"); st != "" && !strings.EqualFold(st, v.Status) {
+			continue
+		}
+		if f := q.Get("flavor"); f != "" && f != v.FlavorID {
+			continue
+		}
+		if img := q.Get("image"); img != "" && img != v.ImageID {
+			continue
+		}
+		if h := q.Get("host"); h != "" && tok.isAdmin() && h != v.Host {
+			continue
+		}
+		if ipRe != nil && !s.serverIPMatches(v, ipRe) {
+			continue
+		}
+		if !matchTags(v.Tags, tags, tagsAny, notTags, notTagsAny) {
+			continue
+		}
+		list = append(list, v)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if !list[i].CreatedAt.Equal(list[j].CreatedAt) {
+			return list[i].CreatedAt.After(list[j].CreatedAt)
+		}
+		return list[i].ID > list[j].ID
+	})
+	if m := q.Get("marker"); m != "" {
+		idx := -1
+		for i, v := range list {
+			if v.ID == m {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			s.writeError(w, svcCompute, badRequest("marker [%s] not found", m))
+			return
+		}
+	}
+	page, next, aerr := paginate(list, q, func(v *nServer) string { return v.ID }, "Server")
+	if aerr != nil {
+		s.writeError(w, svcCompute, aerr)
+		return
+	}
+	out := make([]any, 0, len(page))
+	for _, v := range page {
+		if detail {
+			out = append(out, s.serverBody(v, tok, mv))
+		} else {
+			out = append(out, map[string]any{"id": v.ID, "name": v.Name, "links": s.serverLinks(v.ID)})
+		}
+	}
+	body := map[string]any{"servers": out}
+	if next != "" {
+		nq := r.URL.Query()
+		nq.Set("marker", next)
+		body["servers_links"] = []map[string]string{{"rel": "next", "href": s.URL + r.URL.Path + "?" + nq.Encode()}}
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (s *Server) serverIPMatches(v *nServer, re *regexp.Regexp) bool {
+	for _, p := range v.Ports {
+		info, ok := s.netPort(p.ID)
+		if !ok {
+			continue
+		}
+		for _, ip := range append(append([]string(nil), info.FixedIPs...), info.FloatingIPs...) {
+			if re.MatchString(ip) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matchTags applies the tags (all of), tags-any, not-tags (not all of)
+// and not-tags-any (none of) filters.
+func matchTags(have, all, anyOf, notAll, notAny []string) bool {
+	for _, t := range all {
+		if !contains(have, t) {
+			return false
+		}
+	}
+	if len(anyOf) > 0 {
+		found := false
+		for _, t := range anyOf {
+			found = found || contains(have, t)
+		}
+		if !found {
+			return false
+		}
+	}
+	if len(notAll) > 0 {
+		hasAll := true
+		for _, t := range notAll {
+			hasAll = hasAll && contains(have, t)
+		}
+		if hasAll {
+			return false
+		}
+	}
+	for _, t := range notAny {
+		if contains(have, t) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) getServerMetadata(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	if v := s.serverFor(w, r, tok); v != nil {
+		writeJSON(w, http.StatusOK, map[string]any{"metadata": v.Metadata})
+	}
+}
+
+func (s *Server) updateServerMetadata(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	v := s.serverFor(w, r, tok)
+	if v == nil {
+		return
+	}
+	var req struct {
+		Metadata map[string]string `json:"metadata"`
+	}
+	if aerr := decodeJSON(r, &req); aerr != nil {
+		s.writeError(w, svcCompute, aerr)
+		return
+	}
+	for k, val := range req.Metadata {
+		v.Metadata[k] = val
+	}
+	if len(v.Metadata) > 128 {
+		s.writeError(w, svcCompute, errorf(http.StatusForbidden, "", "Quota exceeded for metadata_items: Requested %d, but already used 0 of 128 metadata_items", len(v.Metadata)))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"metadata": v.Metadata})
+}
+
+func (s *Server) listServerVolumes(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	v := s.serverFor(w, r, tok)
+	if v == nil {
+		return
+	}
+	out := []any{}
+	for _, vol := range v.Volumes {
+		out = append(out, map[string]any{"id": vol.ID, "volumeId": vol.ID, "serverId": v.ID, "device": vol.Device,
+			"delete_on_termination": vol.DeleteOnTermination})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"volumeAttachments": out})
+}
+
+// Server tags (microversion 2.26 and later).
+
+const maxServerTags = 50
+
+func validTags(tags []string) *apiError {
+	if len(tags) > maxServerTags {
+		return badRequest("Invalid input for field/attribute tags. Value: [...]. is too long (at most %d tags)", maxServerTags)
+	}
+	for _, t := range tags {
+		if t == "" || len(t) > 60 || strings.ContainsAny(t, ",/") {
+			return badRequest("Invalid input for field/attribute tags. Value: %s. Tags must be 1 to 60 characters without ',' or '/'", t)
+		}
+	}
+	return nil
+}
+
+// tagServer checks the microversion and finds the server for a tag route.
+func (s *Server) tagServer(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) *nServer {
+	if !mv.atLeast(2, 26) {
+		s.writeError(w, svcCompute, errorf(http.StatusNotFound, "", "The resource could not be found."))
+		return nil
+	}
+	v := s.serverFor(w, r, tok)
+	if v != nil && v.Status != "ACTIVE" && r.Method != http.MethodGet {
+		// Nova changes tags only of servers in a settled state (not
+		// building, not error).
+		state := "building"
+		if v.Status == "ERROR" {
+			state = "error"
+		}
+		s.writeError(w, svcCompute, errorf(http.StatusConflict, "", "Cannot 'update tags' instance %s while it is in vm_state %s", v.ID, state))
+		return nil
+	}
+	return v
+}
+
+func (s *Server) listServerTags(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	if v := s.tagServer(w, r, tok, mv); v != nil {
+		writeJSON(w, http.StatusOK, map[string]any{"tags": append([]string{}, v.Tags...)})
+	}
+}
+
+func (s *Server) replaceServerTags(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	v := s.tagServer(w, r, tok, mv)
+	if v == nil {
+		return
+	}
+	var req struct {
+		Tags []string `json:"tags"`
+	}
+	if aerr := decodeJSON(r, &req); aerr != nil {
+		s.writeError(w, svcCompute, aerr)
+		return
+	}
+	if aerr := validTags(req.Tags); aerr != nil {
+		s.writeError(w, svcCompute, aerr)
+		return
+	}
+	v.Tags = nil
+	for _, t := range req.Tags {
+		if !contains(v.Tags, t) {
+			v.Tags = append(v.Tags, t)
+		}
+	}
+	v.UpdatedAt = s.now()
+	writeJSON(w, http.StatusOK, map[string]any{"tags": append([]string{}, v.Tags...)})
+}
+
+func (s *Server) deleteServerTags(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	if v := s.tagServer(w, r, tok, mv); v != nil {
+		v.Tags = []string{}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (s *Server) checkServerTag(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	v := s.tagServer(w, r, tok, mv)
+	if v == nil {
+		return
+	}
+	if !contains(v.Tags, r.PathValue("tag")) {
+		s.writeError(w, svcCompute, errorf(http.StatusNotFound, "", "Tag %s could not be found.", r.PathValue("tag")))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) addServerTag(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	v := s.tagServer(w, r, tok, mv)
+	if v == nil {
+		return
+	}
+	t := r.PathValue("tag")
+	if contains(v.Tags, t) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if aerr := validTags(append(append([]string(nil), v.Tags...), t)); aerr != nil {
+		s.writeError(w, svcCompute, aerr)
+		return
+	}
+	v.Tags = append(v.Tags, t)
+	w.Header().Set("Location", s.URL+"/compute/v2.1/servers/"+v.ID+"/tags/"+t)
+	w.WriteHeader(http.StatusCreated)
+}
+
+func (s *Server) deleteServerTag(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	v := s.tagServer(w, r, tok, mv)
+	if v == nil {
+		return
+	}
+	t := r.PathValue("tag")
+	for i, x := range v.Tags {
+		if x == t {
+			v.Tags = append(v.Tags[:i], v.Tags[i+1:]...)
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
+	s.writeError(w, svcCompute, errorf(http.StatusNotFound, "", "Tag %s could not be found.", t))
+}
