@@ -16,8 +16,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 	"k8s.io/client-go/tools/clientcmd"
+	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 )
 
 func TestNewClusterPKI(t *testing.T) {
@@ -91,11 +91,11 @@ func TestPKIValidateRejects(t *testing.T) {
 		at    time.Time
 		field string
 	}{
-		"nil":              {nil, now, "PKI"},
-		"missing etcd":     {&ClusterPKI{CA: good.CA, FrontProxyCA: good.FrontProxyCA, ServiceAccount: good.ServiceAccount}, now, "PKI.EtcdCA"},
-		"key mismatch":     {&ClusterPKI{CA: &CertKey{Cert: good.CA.Cert, Key: other.CA.Key}, EtcdCA: good.EtcdCA, FrontProxyCA: good.FrontProxyCA, ServiceAccount: good.ServiceAccount}, now, "PKI.CA"},
-		"expired":          {good, now.Add(100 * 365 * 24 * time.Hour), "PKI.CA"},
-		"missing SA":       {&ClusterPKI{CA: good.CA, EtcdCA: good.EtcdCA, FrontProxyCA: good.FrontProxyCA}, now, "PKI.ServiceAccount"},
+		"nil":          {nil, now, "PKI"},
+		"missing etcd": {&ClusterPKI{CA: good.CA, FrontProxyCA: good.FrontProxyCA, ServiceAccount: good.ServiceAccount}, now, "PKI.EtcdCA"},
+		"key mismatch": {&ClusterPKI{CA: &CertKey{Cert: good.CA.Cert, Key: other.CA.Key}, EtcdCA: good.EtcdCA, FrontProxyCA: good.FrontProxyCA, ServiceAccount: good.ServiceAccount}, now, "PKI.CA"},
+		"expired":      {good, now.Add(100 * 365 * 24 * time.Hour), "PKI.CA"},
+		"missing SA":   {&ClusterPKI{CA: good.CA, EtcdCA: good.EtcdCA, FrontProxyCA: good.FrontProxyCA}, now, "PKI.ServiceAccount"},
 	}
 	for name, tt := range tests {
 		err := tt.pki.Validate(tt.at)
