@@ -1,0 +1,133 @@
+package provider_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/openstrap/openstrap/provider"
+	"github.com/openstrap/openstrap/provider/openstacktest"
+)
+
+// TestMachinesCrashSweep aborts each API call of a Create in turn, the
+// connection dropped before or after the cloud handled it, either letting
+// Create carry on (it retries) or killing it right there (its context is
+// cancelled as the call fails, as if the process died). Create is then run
+// again and must converge to one machine with one set of resources; Delete
+// must then leave the cloud as it was.
+func TestMachinesCrashSweep(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t, openstacktest.WithBootDelay(30*time.Millisecond), openstacktest.WithVolumeDelay(10*time.Millisecond))
+	pool := &fakePool{}
+	m := e.machines(provider.WithAPIServerPool(pool))
+	spec := e.worker("demo-crash")
+	spec.Role = provider.ControlPlane // a server group, the pool
+	spec.Ports = append(spec.Ports, provider.PortSpec{Network: "demo-net", SecurityGroups: []string{"default"}})
+	spec.FloatingIP = &provider.FloatingIPSpec{}
+	spec.RootVolume = &provider.RootVolumeSpec{SizeGiB: 10}
+	spec.Volumes = []provider.VolumeSpec{{Name: "etcd", SizeGiB: 1}}
+	// Three ports: the machine's two and the floating IP's own port on the
+	// external network, which Neutron creates and deletes with it.
+	want := map[string]int{
+		"compute/server": 1, "compute/server_group": 1, "network/port": 3, "network/floatingip": 1, "volume/volume": 2,
+	}
+
+	ctx := testCtx(t, 10*time.Minute)
+	e.s.ResetCalls()
+	if _, err := m.Create(ctx, spec); err != nil {
+		t.Fatalf("baseline Create: %v", err)
+	}
+	calls := e.s.Calls().Total()
+	if diff := cmp.Diff(want, e.kinds()); diff != "" {
+		t.Fatalf("baseline resources (-want +got):\n%s", diff)
+	}
+	if err := m.Delete(ctx, spec.Cluster, spec.Name); err != nil {
+		t.Fatalf("baseline Delete: %v", err)
+	}
+	e.assertClean(t)
+	t.Logf("a Create makes %d API calls", calls)
+
+	points, crashed := 0, 0
+	for k := 1; k <= calls; k++ {
+		for _, action := range []openstacktest.FaultAction{openstacktest.DropBefore, openstacktest.DropAfter} {
+			for _, kill := range []bool{false, true} {
+				name := fmt.Sprintf("call %d %s kill=%v", k, action, kill)
+				applied, err := crashCreate(ctx, e, m, spec, openstacktest.Fault{Skip: k - 1, Times: 1, Action: action}, kill)
+				if !applied {
+					// Polling makes the call count vary a little; past the
+					// end there is nothing to abort.
+					continue
+				}
+				points++
+				if err != nil {
+					crashed++
+				}
+				if err != nil && !kill && !errors.Is(err, context.Canceled) {
+					t.Logf("%s: first Create failed: %v", name, err)
+				}
+				got, err := m.Create(ctx, spec)
+				if err != nil {
+					t.Fatalf("%s: Create after the abort: %v", name, err)
+				}
+				if got.Status != "ACTIVE" || len(got.PortIDs) != 2 || len(got.VolumeIDs) != 2 || got.FloatingIP == "" {
+					t.Errorf("%s: machine %+v", name, got)
+				}
+				if diff := cmp.Diff(want, e.kinds()); diff != "" {
+					t.Errorf("%s: resources after Create again (-want +got):\n%s", name, diff)
+				}
+				if addr := pool.snapshot()[spec.Name]; addr != got.InternalAddress {
+					t.Errorf("%s: pool has %q, machine address %q", name, addr, got.InternalAddress)
+				}
+				if err := m.Delete(ctx, spec.Cluster, spec.Name); err != nil {
+					t.Fatalf("%s: Delete: %v", name, err)
+				}
+				added, removed := e.diffSnapshot()
+				if len(added) > 0 || len(removed) > 0 {
+					t.Fatalf("%s: after Delete, left behind %v, removed %v", name, added, removed)
+				}
+				if len(pool.snapshot()) != 0 {
+					t.Fatalf("%s: pool after Delete: %v", name, pool.snapshot())
+				}
+			}
+		}
+	}
+	if points < 2*calls {
+		t.Errorf("only %d crash points for %d calls", points, calls)
+	}
+	t.Logf("crash sweep: %d crash points (%d calls x drop before/after x retry/kill), %d first Creates failed, all converged and left nothing after Delete", points, calls, crashed)
+}
+
+// crashCreate runs Create with fault injected. With kill, Create's context
+// is cancelled the moment the fault hits, like a process that dies there.
+func crashCreate(ctx context.Context, e *simEnv, m *provider.Machines, spec provider.MachineSpec, f openstacktest.Fault, kill bool) (applied bool, err error) {
+	before := e.s.FaultsApplied()
+	remove := e.s.InjectFault(f)
+	defer remove()
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	if kill {
+		go func() {
+			t := time.NewTicker(200 * time.Microsecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					if e.s.FaultsApplied() > before {
+						cancel()
+						return
+					}
+				}
+			}
+		}()
+	}
+	_, err = m.Create(cctx, spec)
+	close(done)
+	return e.s.FaultsApplied() > before, err
+}
