@@ -109,13 +109,6 @@ func mustCreate(t testing.TB, cfg *rest.Config, obj *unstructured.Unstructured) 
 var kinds = []string{"Cluster", "MachineDeployment", "MachineSet", "Machine", "KubeadmControlPlane", "KubeadmConfig",
 	"KubeadmConfigTemplate", "OpenStackCluster", "OpenStackMachine", "OpenStackMachineTemplate", "Secret", "ConfigMap"}
 
-// extraResources adds kinds some tests use.
-var extraResources = map[string]schema.GroupVersionResource{
-	"ClusterClass":              {Group: "cluster.x-k8s.io", Version: "v1beta2", Resource: "clusterclasses"},
-	"ClusterResourceSet":        {Group: "addons.cluster.x-k8s.io", Version: "v1beta2", Resource: "clusterresourcesets"},
-	"ClusterResourceSetBinding": {Group: "addons.cluster.x-k8s.io", Version: "v1beta2", Resource: "clusterresourcesetbindings"},
-}
-
 // snapshot reads every object of the test kinds in ns, keyed by "Kind/name".
 func snapshotNS(t testing.TB, cfg *rest.Config, ns string) map[string]*unstructured.Unstructured {
 	t.Helper()
@@ -125,8 +118,8 @@ func snapshotNS(t testing.TB, cfg *rest.Config, ns string) map[string]*unstructu
 	for _, k := range kinds {
 		all[k] = capigraph.Resource[k]
 	}
-	for k, r := range extraResources {
-		all[k] = r
+	for _, k := range []string{"ClusterClass", "ClusterResourceSet", "ClusterResourceSetBinding"} {
+		all[k] = capigraph.Resource[k]
 	}
 	for kind, gvr := range all {
 		list, err := d.Resource(gvr).Namespace(ns).List(context.Background(), metav1.ListOptions{})

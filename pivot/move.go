@@ -472,8 +472,10 @@ func (m *mover) waitUnblocked(ctx context.Context) error {
 		if err := m.snapshot(ctx); err != nil {
 			return false, err
 		}
-		if err := m.resolveTargetTypes(); err != nil {
-			return false, retry.Permanent(err)
+		if m.dst != nil {
+			if err := m.resolveTargetTypes(); err != nil {
+				return false, retry.Permanent(err)
+			}
 		}
 		var blocked []string
 		for _, n := range m.g.Moved() {
@@ -542,6 +544,24 @@ func (m *mover) desired(n *Node, t Type) *unstructured.Unstructured {
 	obj.SetOwnerReferences(refs)
 	obj.SetGroupVersionKind(t.GVK)
 	return obj
+}
+
+// keepPauseState returns want with the pause state (spec.paused, the paused
+// annotations) of existing.
+func keepPauseState(want, existing *unstructured.Unstructured) *unstructured.Unstructured {
+	want = want.DeepCopy()
+	ann := want.GetAnnotations()
+	delete(ann, PausedByMoveAnnotation)
+	delete(ann, pausedAnnotation)
+	if v, ok := existing.GetAnnotations()[pausedAnnotation]; ok {
+		ann[pausedAnnotation] = v
+	}
+	want.SetAnnotations(ann)
+	unstructured.RemoveNestedField(want.Object, "spec", "paused")
+	if p, ok, _ := unstructured.NestedFieldCopy(existing.Object, "spec", "paused"); ok {
+		_ = unstructured.SetNestedField(want.Object, p, "spec", "paused")
+	}
+	return want
 }
 
 // sameContent compares everything a move writes except status (when it has a
@@ -649,6 +669,10 @@ func (m *mover) copyNode(ctx context.Context, n *Node) error {
 			return nil
 		}
 		m.setUID(n, existing.GetUID())
+		if hasKey(want.GetAnnotations(), PausedByMoveAnnotation) && !hasKey(existing.GetAnnotations(), PausedByMoveAnnotation) {
+			// Already unpaused by an earlier run (or restore): keep it so.
+			want = keepPauseState(want, existing)
+		}
 		if !sameContent(existing, want, !t.StatusSubresource) {
 			upd := want.DeepCopy()
 			if rel == relOrigin { // the origin keeps its own annotations' marker state

@@ -40,18 +40,21 @@ type Spec struct {
 
 // Resource maps every kind the generator emits to its REST resource.
 var Resource = map[string]schema.GroupVersionResource{
-	"Cluster":                  {Group: "cluster.x-k8s.io", Version: "v1beta2", Resource: "clusters"},
-	"MachineDeployment":        {Group: "cluster.x-k8s.io", Version: "v1beta2", Resource: "machinedeployments"},
-	"MachineSet":               {Group: "cluster.x-k8s.io", Version: "v1beta2", Resource: "machinesets"},
-	"Machine":                  {Group: "cluster.x-k8s.io", Version: "v1beta2", Resource: "machines"},
-	"KubeadmControlPlane":      {Group: "controlplane.cluster.x-k8s.io", Version: "v1beta2", Resource: "kubeadmcontrolplanes"},
-	"KubeadmConfig":            {Group: "bootstrap.cluster.x-k8s.io", Version: "v1beta2", Resource: "kubeadmconfigs"},
-	"KubeadmConfigTemplate":    {Group: "bootstrap.cluster.x-k8s.io", Version: "v1beta2", Resource: "kubeadmconfigtemplates"},
-	"OpenStackCluster":         {Group: "infrastructure.cluster.x-k8s.io", Version: "v1beta1", Resource: "openstackclusters"},
-	"OpenStackMachine":         {Group: "infrastructure.cluster.x-k8s.io", Version: "v1beta1", Resource: "openstackmachines"},
-	"OpenStackMachineTemplate": {Group: "infrastructure.cluster.x-k8s.io", Version: "v1beta1", Resource: "openstackmachinetemplates"},
-	"Secret":                   {Version: "v1", Resource: "secrets"},
-	"ConfigMap":                {Version: "v1", Resource: "configmaps"},
+	"Cluster":                   {Group: "cluster.x-k8s.io", Version: "v1beta2", Resource: "clusters"},
+	"MachineDeployment":         {Group: "cluster.x-k8s.io", Version: "v1beta2", Resource: "machinedeployments"},
+	"MachineSet":                {Group: "cluster.x-k8s.io", Version: "v1beta2", Resource: "machinesets"},
+	"Machine":                   {Group: "cluster.x-k8s.io", Version: "v1beta2", Resource: "machines"},
+	"KubeadmControlPlane":       {Group: "controlplane.cluster.x-k8s.io", Version: "v1beta2", Resource: "kubeadmcontrolplanes"},
+	"KubeadmConfig":             {Group: "bootstrap.cluster.x-k8s.io", Version: "v1beta2", Resource: "kubeadmconfigs"},
+	"KubeadmConfigTemplate":     {Group: "bootstrap.cluster.x-k8s.io", Version: "v1beta2", Resource: "kubeadmconfigtemplates"},
+	"OpenStackCluster":          {Group: "infrastructure.cluster.x-k8s.io", Version: "v1beta1", Resource: "openstackclusters"},
+	"OpenStackMachine":          {Group: "infrastructure.cluster.x-k8s.io", Version: "v1beta1", Resource: "openstackmachines"},
+	"OpenStackMachineTemplate":  {Group: "infrastructure.cluster.x-k8s.io", Version: "v1beta1", Resource: "openstackmachinetemplates"},
+	"ClusterClass":              {Group: "cluster.x-k8s.io", Version: "v1beta2", Resource: "clusterclasses"},
+	"ClusterResourceSet":        {Group: "addons.cluster.x-k8s.io", Version: "v1beta2", Resource: "clusterresourcesets"},
+	"ClusterResourceSetBinding": {Group: "addons.cluster.x-k8s.io", Version: "v1beta2", Resource: "clusterresourcesetbindings"},
+	"Secret":                    {Version: "v1", Resource: "secrets"},
+	"ConfigMap":                 {Version: "v1", Resource: "configmaps"},
 }
 
 // CRDDir returns the directory of the OpenStack stand-in CRDs (pivot/testdata/crds).
@@ -64,6 +67,14 @@ func CRDDir() (string, error) {
 }
 
 const pendingPrefix = "pending:"
+
+// OwnerRef returns an owner reference to the object kind/name of the same
+// namespace, with a placeholder UID that Load replaces.
+func OwnerRef(kind, name string) metav1.OwnerReference {
+	ctrl := true
+	return metav1.OwnerReference{APIVersion: Resource[kind].GroupVersion().String(), Kind: kind, Name: name,
+		UID: pendingUID(kind, name), Controller: &ctrl}
+}
 
 // pendingUID is the placeholder UID of an owner reference to kind/name until
 // Load knows the owner's real UID.
@@ -324,6 +335,7 @@ func Load(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructur
 func create(ctx context.Context, dyn dynamic.Interface, obj *unstructured.Unstructured) (types.UID, error) {
 	res := dyn.Resource(Resource[obj.GetKind()]).Namespace(obj.GetNamespace())
 	status, hasStatus := obj.Object["status"]
+	hasStatus = hasStatus && obj.GetKind() != "ClusterResourceSetBinding"
 	created, err := res.Create(ctx, obj, metav1.CreateOptions{})
 	if err != nil {
 		return "", fmt.Errorf("create %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
