@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -459,7 +460,7 @@ func (r *run) ensureInterface(ctx context.Context, rtr *rtrRes, rtrCreated bool,
 	if rtr == nil || !r.wantRouter() {
 		return nil
 	}
-	name := rtr.Name + " -> " + sub.Name
+	name := cmp.Or(rtr.Name, r.names.router()) + " -> " + cmp.Or(sub.Name, r.names.subnet())
 	attached := func(ctx context.Context) (bool, error) {
 		ps, err := r.listPorts(ctx, q("device_id", rtr.ID, "network_id", sub.NetworkID))
 		if err != nil {

@@ -44,6 +44,14 @@ func (r *run) ensureGroups(ctx context.Context, d *discovered) (map[Role]string,
 	ids := map[Role]string{}
 	for i, role := range Roles {
 		ids[role] = res[i].ID
+		if r.dry && res[i].ID == "" {
+			// A group to be created comes with Neutron's default egress
+			// rules.
+			for _, et := range []string{"IPv4", "IPv6"} {
+				res[i].Rules = append(res[i].Rules, observedRule{key: canonicalRule("egress", et, "", 0, 0, "", "")})
+			}
+			res[i].Name = r.names.group(role)
+		}
 	}
 	desired := r.spec.desiredRules()
 	type ruleOp struct {

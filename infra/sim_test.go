@@ -2,21 +2,38 @@ package infra_test
 
 import (
 	"context"
-
-	"github.com/gophercloud/gophercloud/v2"
-	"github.com/gophercloud/gophercloud/v2/openstack"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/openstrap/openstrap/infra"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
 
-// env is a simulator with a connected cloud.
+// env is a simulator with a cloud connected as the member user, through a
+// transport that can cancel a context at the k-th request.
 type env struct {
 	srv   *openstacktest.Server
 	cloud *provider.Cloud
+	rt    *cancelTransport
+	base  []openstacktest.Resource
+}
+
+// newNetEnv is a cloud without Octavia (no load-balancer client).
+func newNetEnv(t testing.TB, opts ...openstacktest.Option) *env {
+	e := newEnv(t, opts...)
+	e.cloud.LoadBalancer = nil
+	return e
 }
 
 func newEnv(t testing.TB, opts ...openstacktest.Option) *env {
@@ -24,78 +41,316 @@ func newEnv(t testing.TB, opts ...openstacktest.Option) *env {
 	srv := openstacktest.NewTestServer(t, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cloud, err := srv.Cloud(ctx)
+	rt := &cancelTransport{base: http.DefaultTransport}
+	cloud, err := srv.Cloud(ctx, provider.WithHTTPClient(&http.Client{Transport: rt}))
 	if err != nil {
-		// Until the simulator's Octavia lands: Neutron only.
-		cloud, err = neutronOnly(ctx, srv)
-		if err != nil {
-			t.Fatal(err)
-		}
+		t.Fatal(err)
 	}
-	return &env{srv: srv, cloud: cloud}
+	return &env{srv: srv, cloud: cloud, rt: rt, base: srv.Snapshot()}
 }
 
 func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// cancelTransport cancels a context when the k-th request after arm is
+// sent. The request itself still reaches the server, as when a process dies
+// right after sending it.
+type cancelTransport struct {
+	base   http.RoundTripper
+	mu     sync.Mutex
+	left   int
+	cancel context.CancelFunc
+	fired  atomic.Bool
+}
+
+func (c *cancelTransport) arm(k int, cancel context.CancelFunc) {
+	c.mu.Lock()
+	c.left, c.cancel = k, cancel
+	c.mu.Unlock()
+	c.fired.Store(false)
+}
+
+func (c *cancelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	var cancel context.CancelFunc
+	if c.cancel != nil {
+		c.left--
+		if c.left == 0 {
+			cancel, c.cancel = c.cancel, nil
+		}
+	}
+	c.mu.Unlock()
+	if cancel == nil {
+		return c.base.RoundTrip(req)
+	}
+	resp, err := c.base.RoundTrip(req.WithContext(context.WithoutCancel(req.Context())))
+	if err == nil {
+		resp.Body.Close()
+	}
+	cancel()
+	c.fired.Store(true)
+	return nil, context.Canceled
 }
 
 func baseSpec() infra.Spec {
 	return infra.Spec{Cluster: "demo", NodeCIDR: "10.6.0.0/24", ExternalNetwork: openstacktest.ExternalNetwork}
 }
 
-func TestSmokeNoLB(t *testing.T) {
-	e := newEnv(t)
-	inf := infra.New(e.cloud, infra.WithProgress(func(ev infra.Event) { t.Log(ev) }))
-	spec := baseSpec()
-	spec.APIServer.DisableLoadBalancer = true
-	st, err := inf.Ensure(testCtx(t), spec)
-	if err != nil {
-		t.Fatal(err)
+func netOnlySpec() infra.Spec {
+	s := baseSpec()
+	s.APIServer.DisableLoadBalancer = true
+	return s
+}
+
+var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// shape is a snapshot without IDs, statuses and order: what exists.
+func shape(rs []openstacktest.Resource) []string {
+	var out []string
+	for _, r := range rs {
+		tags := slices.Clone(r.Tags)
+		sort.Strings(tags)
+		out = append(out, fmt.Sprintf("%s/%s %q %v", r.Service, r.Kind, uuidRE.ReplaceAllString(r.Name, "<id>"), tags))
 	}
-	t.Logf("%+v", st)
-	e.srv.ResetCalls()
-	if _, err := inf.Ensure(testCtx(t), spec, infra.WithStatus(st)); err != nil {
-		t.Fatal(err)
+	sort.Strings(out)
+	return out
+}
+
+// owned lists the resources carrying the cluster's tag.
+func owned(rs []openstacktest.Resource, cluster string) []openstacktest.Resource {
+	var out []openstacktest.Resource
+	for _, r := range rs {
+		if r.HasTag(infra.OwnerTag(cluster)) {
+			out = append(out, r)
+		}
 	}
-	t.Log(e.srv.Calls())
-	for _, r := range e.srv.Snapshot() {
-		t.Log(r)
+	return out
+}
+
+func count(rs []openstacktest.Resource, kind string) int {
+	n := 0
+	for _, r := range rs {
+		if r.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func TestEnsureColdCreatesExpectedResources(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec infra.Spec
+		want map[string]int // owned resources per kind
+	}{
+		{"network only", netOnlySpec(), map[string]int{"network": 1, "subnet": 1, "router": 1, "security_group": 3, "floatingip": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newNetEnv(t)
+			var events []infra.Event
+			var mu sync.Mutex
+			inf := infra.New(e.cloud, infra.WithProgress(func(ev infra.Event) {
+				mu.Lock()
+				events = append(events, ev)
+				mu.Unlock()
+			}))
+			st, err := inf.Ensure(testCtx(t), tc.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap := e.srv.Snapshot()
+			got := map[string]int{}
+			for _, r := range owned(snap, "demo") {
+				got[r.Kind]++
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("owned resources per kind (-want +got):\n%s", diff)
+			}
+			checkRelations(t, e, st, tc.spec)
+			if len(events) == 0 {
+				t.Error("no progress events")
+			}
+			for _, ev := range events {
+				if ev.Err != nil {
+					t.Errorf("event with error: %v", ev)
+				}
+			}
+		})
 	}
 }
 
-func neutronOnly(ctx context.Context, srv *openstacktest.Server) (*provider.Cloud, error) {
-	a := srv.Auth()
-	pc, err := openstack.AuthenticatedClient(ctx, gophercloud.AuthOptions{IdentityEndpoint: a.AuthURL, Username: a.Username,
-		Password: a.Password, DomainName: a.UserDomainName, TenantName: a.ProjectName})
-	if err != nil {
-		return nil, err
+// checkRelations reads the created resources back through gophercloud and
+// checks how they hang together.
+func checkRelations(t *testing.T, e *env, st infra.Status, spec infra.Spec) {
+	t.Helper()
+	ctx := testCtx(t)
+	c := e.cloud.Network
+	for _, id := range []string{st.NetworkID, st.SubnetID, st.RouterID, st.ExternalNetworkID} {
+		if id == "" {
+			t.Fatalf("status lacks an ID: %+v", st)
+		}
 	}
-	nw, err := openstack.NewNetworkV2(pc, gophercloud.EndpointOpts{Region: openstacktest.Region})
-	if err != nil {
-		return nil, err
+	if st.APIEndpoint.Host == "" || st.APIEndpoint.Port != 6443 {
+		t.Errorf("APIEndpoint = %+v", st.APIEndpoint)
 	}
-	return &provider.Cloud{Name: "sim", Provider: pc, Network: nw}, nil
+	sub := getSubnet(t, ctx, c, st.SubnetID)
+	if sub.NetworkID != st.NetworkID || sub.CIDR != spec.NodeCIDR {
+		t.Errorf("subnet %+v: want network %s and CIDR %s", sub, st.NetworkID, spec.NodeCIDR)
+	}
+	rtr := getRouter(t, ctx, c, st.RouterID)
+	if rtr.GatewayInfo.NetworkID != st.ExternalNetworkID {
+		t.Errorf("router gateway = %q, want external network %s", rtr.GatewayInfo.NetworkID, st.ExternalNetworkID)
+	}
+	if !routerHasSubnet(t, ctx, c, st.RouterID, st.SubnetID) {
+		t.Errorf("router %s has no interface on subnet %s", st.RouterID, st.SubnetID)
+	}
+	// Rules that reference groups reference the cluster's groups.
+	groupIDs := map[string]bool{}
+	for _, id := range st.SecurityGroups {
+		groupIDs[id] = true
+	}
+	if len(groupIDs) != 3 {
+		t.Fatalf("security groups = %v", st.SecurityGroups)
+	}
+	etcdFromCP := false
+	for role, id := range st.SecurityGroups {
+		g := getGroup(t, ctx, c, id)
+		for _, r := range g.Rules {
+			if r.RemoteGroupID != "" && !groupIDs[r.RemoteGroupID] {
+				t.Errorf("group %s rule %s references foreign group %s", role, r.ID, r.RemoteGroupID)
+			}
+			if role == infra.RoleControlPlane && r.PortRangeMin == 2379 && r.PortRangeMax == 2380 && r.RemoteGroupID == st.SecurityGroups[infra.RoleControlPlane] {
+				etcdFromCP = true
+			}
+		}
+	}
+	if !etcdFromCP {
+		t.Error("control-plane group lacks etcd 2379-2380 from itself")
+	}
+	fip := getFIP(t, ctx, c, st.FloatingIP.ID)
+	if fip.FloatingIP != st.APIEndpoint.Host || fip.FloatingNetworkID != st.ExternalNetworkID {
+		t.Errorf("floating IP %+v does not match the status %+v", fip, st)
+	}
+	if !spec.APIServer.DisableLoadBalancer {
+		checkLB(t, e, st)
+		if fip.PortID != st.LoadBalancer.VIPPortID {
+			t.Errorf("floating IP port = %q, want the VIP port %s", fip.PortID, st.LoadBalancer.VIPPortID)
+		}
+	}
 }
 
-func TestSmokeDeleteNoLB(t *testing.T) {
-	e := newEnv(t)
-	before := e.srv.Snapshot()
+func TestSecondEnsureMakesNoWrites(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		spec infra.Spec
+	}{
+		{"network only", netOnlySpec()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newNetEnv(t)
+			inf := infra.New(e.cloud)
+			st, err := inf.Ensure(testCtx(t), tc.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, withStatus := range []bool{false, true} {
+				e.srv.ResetCalls()
+				var opts []infra.EnsureOption
+				if withStatus {
+					opts = append(opts, infra.WithStatus(st))
+				}
+				st2, err := inf.Ensure(testCtx(t), tc.spec, opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				calls := e.srv.Calls()
+				if calls.Writes() != 0 {
+					t.Errorf("withStatus=%v: second Ensure made %d writes: %v", withStatus, calls.Writes(), calls)
+				}
+				for op, n := range calls {
+					// One read per kind; the external network by name only
+					// without a status.
+					limit := 1
+					if op == "GET /network/v2.0/networks" && !withStatus {
+						limit = 2
+					}
+					if n > limit {
+						t.Errorf("withStatus=%v: %s called %d times, want at most %d", withStatus, op, n, limit)
+					}
+				}
+				if diff := cmp.Diff(st, st2); diff != "" {
+					t.Errorf("status changed (-first +second):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func TestPlan(t *testing.T) {
+	e := newNetEnv(t)
 	inf := infra.New(e.cloud)
-	spec := baseSpec()
-	spec.APIServer.DisableLoadBalancer = true
+	spec := netOnlySpec()
+	plan, err := inf.Plan(testCtx(t), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := e.srv.Calls().Writes(); w != 0 {
+		t.Errorf("Plan made %d writes", w)
+	}
+	creates := map[string]int{}
+	for _, c := range plan.Changes {
+		if c.Action != infra.ActionCreate {
+			t.Errorf("cold plan has %v", c)
+		}
+		creates[c.Resource]++
+	}
+	want := map[string]int{"network": 1, "subnet": 1, "router": 1, "router interface": 1, "security group": 3,
+		"security group rule": 11, "floating IP": 1}
+	if diff := cmp.Diff(want, creates); diff != "" {
+		t.Errorf("cold plan creates (-want +got):\n%s\n%s", diff, plan)
+	}
 	if _, err := inf.Ensure(testCtx(t), spec); err != nil {
+		t.Fatal(err)
+	}
+	plan, err = inf.Plan(testCtx(t), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !plan.Empty() {
+		t.Errorf("plan after Ensure:\n%s", plan)
+	}
+	// Drift shows up in the plan.
+	spec.SecurityGroups.NodePorts = true
+	plan, err = inf.Plan(testCtx(t), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 1 || plan.Changes[0].Resource != "security group rule" || !strings.Contains(plan.Changes[0].Detail, "30000-32767") {
+		t.Errorf("plan with NodePorts:\n%s", plan)
+	}
+}
+
+func TestDeleteRemovesEverything(t *testing.T) {
+	e := newNetEnv(t)
+	inf := infra.New(e.cloud)
+	if _, err := inf.Ensure(testCtx(t), netOnlySpec()); err != nil {
 		t.Fatal(err)
 	}
 	if err := inf.Delete(testCtx(t), "demo"); err != nil {
 		t.Fatal(err)
 	}
-	after := e.srv.Snapshot()
-	if len(after) != len(before) {
-		for _, r := range after {
-			t.Log(r)
-		}
-		t.Fatalf("%d resources before, %d after", len(before), len(after))
+	if diff := cmp.Diff(shape(e.base), shape(e.srv.Snapshot())); diff != "" {
+		t.Errorf("after Delete (-before Ensure +after Delete):\n%s", diff)
+	}
+	// Idempotent.
+	e.srv.ResetCalls()
+	if err := inf.Delete(testCtx(t), "demo"); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.srv.Calls().Writes(); w != 0 {
+		t.Errorf("second Delete made %d writes", w)
 	}
 }
