@@ -518,11 +518,17 @@ func (s *Server) getVolumeQuota(w http.ResponseWriter, r *http.Request, tok *tok
 	}
 	q := s.volumeQuotaOf(target)
 	count, used := s.volumeUsage(target)
-	body := map[string]any{"id": target, "volumes": q.Volumes, "gigabytes": q.Gigabytes,
-		"snapshots": 10, "backups": 10, "backup_gigabytes": 1000, "per_volume_gigabytes": -1, "groups": 10}
-	if q := r.URL.Query().Get("usage"); q == "true" || q == "True" {
-		body["volumes"] = map[string]int{"limit": body["volumes"].(int), "in_use": count, "reserved": 0, "allocated": 0}
-		body["gigabytes"] = map[string]int{"limit": body["gigabytes"].(int), "in_use": used, "reserved": 0, "allocated": 0}
+	vals := map[string][2]int{"volumes": {q.Volumes, count}, "gigabytes": {q.Gigabytes, used},
+		"snapshots": {10, 0}, "backups": {10, 0}, "backup_gigabytes": {1000, 0}, "per_volume_gigabytes": {-1, 0},
+		"groups": {10, 0}, "volumes___DEFAULT__": {-1, count}, "gigabytes___DEFAULT__": {-1, used}}
+	usage := r.URL.Query().Get("usage")
+	body := map[string]any{"id": target}
+	for k, v := range vals {
+		if usage == "true" || usage == "True" {
+			body[k] = map[string]int{"limit": v[0], "in_use": v[1], "reserved": 0, "allocated": 0}
+		} else {
+			body[k] = v[0]
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"quota_set": body})
 }
