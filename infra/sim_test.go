@@ -56,14 +56,16 @@ func testCtx(t testing.TB) context.Context {
 }
 
 // cancelTransport cancels a context when the k-th request after arm is
-// sent. The request itself still reaches the server, as when a process dies
-// right after sending it.
+// sent. Every request runs to completion on the server even when its
+// caller gives up, as with a process that dies: the cloud still handles what
+// it received. wait blocks until those requests are done.
 type cancelTransport struct {
 	base   http.RoundTripper
 	mu     sync.Mutex
 	left   int
 	cancel context.CancelFunc
 	fired  atomic.Bool
+	wg     sync.WaitGroup
 }
 
 func (c *cancelTransport) arm(k int, cancel context.CancelFunc) {
@@ -71,6 +73,14 @@ func (c *cancelTransport) arm(k int, cancel context.CancelFunc) {
 	c.left, c.cancel = k, cancel
 	c.mu.Unlock()
 	c.fired.Store(false)
+}
+
+// wait returns when every request sent so far has been answered.
+func (c *cancelTransport) wait() { c.wg.Wait() }
+
+type rtResult struct {
+	resp *http.Response
+	err  error
 }
 
 func (c *cancelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -83,16 +93,35 @@ func (c *cancelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	c.mu.Unlock()
-	if cancel == nil {
-		return c.base.RoundTrip(req)
+	done := make(chan rtResult)
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		resp, err := c.base.RoundTrip(req.WithContext(context.WithoutCancel(req.Context())))
+		select {
+		case done <- rtResult{resp, err}:
+		case <-req.Context().Done():
+			// The caller gave up; nobody reads the answer.
+			if err == nil {
+				resp.Body.Close()
+			}
+		}
+	}()
+	if cancel != nil {
+		res := <-done
+		if res.err == nil {
+			res.resp.Body.Close()
+		}
+		cancel()
+		c.fired.Store(true)
+		return nil, context.Canceled
 	}
-	resp, err := c.base.RoundTrip(req.WithContext(context.WithoutCancel(req.Context())))
-	if err == nil {
-		resp.Body.Close()
+	select {
+	case res := <-done:
+		return res.resp, res.err
+	case <-req.Context().Done():
+		return nil, req.Context().Err()
 	}
-	cancel()
-	c.fired.Store(true)
-	return nil, context.Canceled
 }
 
 func baseSpec() infra.Spec {
