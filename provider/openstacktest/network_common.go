@@ -89,6 +89,12 @@ var netListParams = map[string]bool{
 // tag filters, sorting, pagination (limit, marker and <plural>_links) and
 // field selection.
 func (s *Server) writeNeutronList(w http.ResponseWriter, r *http.Request, plural string, items []map[string]any) {
+	s.writeList(w, r, svcNetwork, plural, items)
+}
+
+// writeList is writeNeutronList for any service that pages the same way
+// (Octavia does).
+func (s *Server) writeList(w http.ResponseWriter, r *http.Request, svc service, plural string, items []map[string]any) {
 	q := r.URL.Query()
 	var out []map[string]any
 	for _, it := range items {
@@ -137,7 +143,7 @@ func (s *Server) writeNeutronList(w http.ResponseWriter, r *http.Request, plural
 	if ls := q.Get("limit"); ls != "" {
 		limit, err := strconv.Atoi(ls)
 		if err != nil || limit < 0 {
-			s.writeError(w, svcNetwork, errorf(http.StatusBadRequest, "HTTPBadRequest", "Bad limit request: Limit must be an integer 0 or greater and not '%s'.", ls))
+			s.writeError(w, svc, errorf(http.StatusBadRequest, "HTTPBadRequest", "Bad limit request: Limit must be an integer 0 or greater and not '%s'.", ls))
 			return
 		}
 		links := []any{}

@@ -1,0 +1,399 @@
+package openstacktest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/listeners"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/loadbalancers"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/monitors"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/pools"
+	lbquotas "github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/quotas"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
+	"github.com/gophercloud/gophercloud/v2/pagination"
+
+	"github.com/openstrap/openstrap/provider/openstacktest"
+)
+
+// octaviaError is the parsed body of an Octavia error answer.
+type octaviaError struct {
+	Status      int
+	FaultString string
+}
+
+// wantOctaviaError fails unless err is an Octavia error with status; it
+// returns the fault string.
+func wantOctaviaError(t *testing.T, err error, status int) string {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want %d", status)
+	}
+	var ue gophercloud.ErrUnexpectedResponseCode
+	if !errors.As(err, &ue) {
+		t.Fatalf("error %v is not an unexpected response code", err)
+	}
+	var body struct {
+		FaultCode   string `json:"faultcode"`
+		FaultString string `json:"faultstring"`
+	}
+	if jerr := json.Unmarshal(ue.Body, &body); jerr != nil || body.FaultCode == "" {
+		t.Fatalf("error body %q is not Octavia's shape: %v", ue.Body, jerr)
+	}
+	if ue.Actual != status {
+		t.Fatalf("got %d (%s), want %d", ue.Actual, body.FaultString, status)
+	}
+	return body.FaultString
+}
+
+// waitActive polls a load balancer until it is ACTIVE.
+func waitActive(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, id string) *loadbalancers.LoadBalancer {
+	t.Helper()
+	for {
+		lb, err := loadbalancers.Get(ctx, c, id).Extract()
+		if err != nil {
+			t.Fatalf("get load balancer %s: %v", id, err)
+		}
+		if lb.ProvisioningStatus == "ACTIVE" {
+			return lb
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("load balancer %s still %s", id, lb.ProvisioningStatus)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// waitGone polls a load balancer until it answers 404.
+func waitGone(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, id string) {
+	t.Helper()
+	for {
+		lb, err := loadbalancers.Get(ctx, c, id).Extract()
+		if gophercloud.ResponseCodeIs(err, 404) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lb.ProvisioningStatus != "PENDING_DELETE" {
+			t.Fatalf("deleted load balancer is %s", lb.ProvisioningStatus)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("load balancer %s never went away", id)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// TestLoadBalancerStack builds a load balancer with a listener, pool, member
+// and health monitor, reads its status tree and deletes it with cascade.
+func TestLoadBalancerStack(t *testing.T) {
+	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(20*time.Millisecond))
+	ctx := testContext(t)
+	cloud := memberCloud(t, s)
+	c, nc := cloud.LoadBalancer, cloud.Network
+	f := makeNet(t, ctx, nc, "lb", "10.20.0.0/24")
+	before := s.Snapshot()
+
+	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "demo-api", VipSubnetID: f.sub.ID,
+		Tags: []string{"openstrap-cluster=demo"}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lb.ProvisioningStatus != "PENDING_CREATE" || lb.OperatingStatus != "OFFLINE" || lb.Provider != "amphora" ||
+		lb.VipNetworkID != f.net.ID || !netip.MustParsePrefix("10.20.0.0/24").Contains(netip.MustParseAddr(lb.VipAddress)) {
+		t.Errorf("new load balancer: %+v", lb)
+	}
+	vip, err := ports.Get(ctx, nc, lb.VipPortID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vip.DeviceOwner != "Octavia" || vip.Name != "octavia-lb-"+lb.ID || vip.FixedIPs[0].IPAddress != lb.VipAddress {
+		t.Errorf("VIP port: %+v", vip)
+	}
+	lb = waitActive(t, ctx, c, lb.ID)
+	if lb.OperatingStatus != "ONLINE" {
+		t.Errorf("active load balancer operating status %s", lb.OperatingStatus)
+	}
+
+	li, err := listeners.Create(ctx, c, listeners.CreateOpts{Name: "demo-api-6443", LoadbalancerID: lb.ID,
+		Protocol: listeners.ProtocolTCP, ProtocolPort: 6443, AllowedCIDRs: []string{"10.0.0.0/8"}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if li.ProvisioningStatus != "PENDING_CREATE" || li.ProtocolPort != 6443 || len(li.AllowedCIDRs) != 1 {
+		t.Errorf("listener: %+v", li)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	pool, err := pools.Create(ctx, c, pools.CreateOpts{Name: "demo-api", ListenerID: li.ID, Protocol: pools.ProtocolTCP,
+		LBMethod: pools.LBMethodRoundRobin}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	li, err = listeners.Get(ctx, c, li.ID).Extract()
+	if err != nil || li.DefaultPoolID != pool.ID || li.ProvisioningStatus != "ACTIVE" {
+		t.Errorf("listener after pool: %+v, %v", li, err)
+	}
+	member, err := pools.CreateMember(ctx, c, pool.ID, pools.CreateMemberOpts{Name: "cp-0", Address: "10.20.0.10",
+		ProtocolPort: 6443, SubnetID: f.sub.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	hm, err := monitors.Create(ctx, c, monitors.CreateOpts{PoolID: pool.ID, Type: monitors.TypeTCP, Delay: 5, Timeout: 3, MaxRetries: 3}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	got, err := pools.GetMember(ctx, c, pool.ID, member.ID).Extract()
+	if err != nil || got.ProvisioningStatus != "ACTIVE" || got.OperatingStatus != "ONLINE" || got.Weight != 1 {
+		t.Errorf("member: %+v, %v", got, err)
+	}
+
+	tree, err := loadbalancers.GetStatuses(ctx, c, lb.ID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tree.Loadbalancer == nil || len(tree.Loadbalancer.Listeners) != 1 || len(tree.Loadbalancer.Listeners[0].Pools) != 1 ||
+		len(tree.Loadbalancer.Listeners[0].Pools[0].Members) != 1 ||
+		tree.Loadbalancer.Listeners[0].Pools[0].Members[0].Address != "10.20.0.10" {
+		t.Errorf("status tree: %+v", tree.Loadbalancer)
+	}
+
+	// Filters: tags, VIP port, name.
+	for _, tc := range []struct {
+		name string
+		opts loadbalancers.ListOpts
+		want int
+	}{
+		{"tag", loadbalancers.ListOpts{Tags: []string{"openstrap-cluster=demo"}}, 1},
+		{"other tag", loadbalancers.ListOpts{Tags: []string{"openstrap-cluster=other"}}, 0},
+		{"not tag", loadbalancers.ListOpts{TagsNot: []string{"openstrap-cluster=demo"}}, 0},
+		{"vip port", loadbalancers.ListOpts{VipPortID: lb.VipPortID}, 1},
+		{"name", loadbalancers.ListOpts{Name: "nope"}, 0},
+	} {
+		pages, err := loadbalancers.List(c, tc.opts).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lbs, _ := loadbalancers.ExtractLoadBalancers(pages)
+		if len(lbs) != tc.want {
+			t.Errorf("filter %s: %d load balancers, want %d", tc.name, len(lbs), tc.want)
+		}
+	}
+
+	msg := wantOctaviaError(t, loadbalancers.Delete(ctx, c, lb.ID, nil).ExtractErr(), 400)
+	if want := fmt.Sprintf("Validation failure: Cannot delete Load Balancer %s - it has children", lb.ID); msg != want {
+		t.Errorf("delete with children: %q, want %q", msg, want)
+	}
+	if err := loadbalancers.Delete(ctx, c, lb.ID, loadbalancers.DeleteOpts{Cascade: true}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	got, err = pools.GetMember(ctx, c, pool.ID, member.ID).Extract()
+	if err != nil || got.ProvisioningStatus != "PENDING_DELETE" {
+		t.Errorf("member during cascade delete: %+v, %v", got, err)
+	}
+	waitGone(t, ctx, c, lb.ID)
+	for name, err := range map[string]error{
+		"listener": listeners.Get(ctx, c, li.ID).Err,
+		"pool":     pools.Get(ctx, c, pool.ID).Err,
+		"monitor":  monitors.Get(ctx, c, hm.ID).Err,
+		"VIP port": ports.Get(ctx, nc, vip.ID).Err,
+	} {
+		if !gophercloud.ResponseCodeIs(err, 404) {
+			t.Errorf("%s after cascade delete: %v, want 404", name, err)
+		}
+	}
+	if diff := cmp.Diff(before, s.Snapshot()); diff != "" {
+		t.Errorf("resources left behind (-before +after):\n%s", diff)
+	}
+}
+
+// TestLoadBalancerPendingConflict checks that a busy load balancer refuses
+// changes to itself and its children with Octavia's 409.
+func TestLoadBalancerPendingConflict(t *testing.T) {
+	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(time.Second))
+	ctx := testContext(t)
+	cloud := memberCloud(t, s)
+	c := cloud.LoadBalancer
+	f := makeNet(t, ctx, cloud.Network, "pend", "10.21.0.0/24")
+	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "pend", VipNetworkID: f.net.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("Invalid state PENDING_CREATE of loadbalancer resource %s", lb.ID)
+	for name, call := range map[string]func() error{
+		"listener": func() error {
+			_, err := listeners.Create(ctx, c, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: listeners.ProtocolTCP, ProtocolPort: 80}).Extract()
+			return err
+		},
+		"pool": func() error {
+			_, err := pools.Create(ctx, c, pools.CreateOpts{LoadbalancerID: lb.ID, Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodRoundRobin}).Extract()
+			return err
+		},
+		"update": func() error {
+			name := "renamed"
+			_, err := loadbalancers.Update(ctx, c, lb.ID, loadbalancers.UpdateOpts{Name: &name}).Extract()
+			return err
+		},
+		"delete": func() error { return loadbalancers.Delete(ctx, c, lb.ID, nil).ExtractErr() },
+	} {
+		if msg := wantOctaviaError(t, call(), 409); msg != want {
+			t.Errorf("%s: %q, want %q", name, msg, want)
+		}
+	}
+}
+
+// TestLoadBalancerErrors checks Octavia's answers to invalid requests.
+func TestLoadBalancerErrors(t *testing.T) {
+	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(0))
+	ctx := testContext(t)
+	cloud := memberCloud(t, s)
+	c := cloud.LoadBalancer
+	f := makeNet(t, ctx, cloud.Network, "lberr", "10.22.0.0/24")
+	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "e", VipSubnetID: f.sub.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	li, err := listeners.Create(ctx, c, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: listeners.ProtocolHTTP, ProtocolPort: 80}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	pool, err := pools.Create(ctx, c, pools.CreateOpts{ListenerID: li.ID, Protocol: pools.ProtocolHTTP, LBMethod: pools.LBMethodLeastConnections}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	if _, err := pools.CreateMember(ctx, c, pool.ID, pools.CreateMemberOpts{Address: "10.22.0.5", ProtocolPort: 8080}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	if _, err := monitors.Create(ctx, c, monitors.CreateOpts{PoolID: pool.ID, Type: monitors.TypeHTTP, Delay: 5, Timeout: 3, MaxRetries: 3}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ctx, c, lb.ID)
+
+	cases := []struct {
+		name   string
+		call   func() error
+		status int
+		msg    string
+	}{
+		{"unknown load balancer", func() error { return loadbalancers.Get(ctx, c, "nope").Err }, 404, "Load Balancer nope not found."},
+		{"no VIP", func() error { _, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "x"}).Extract(); return err },
+			400, "Validation failure: VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id."},
+		{"unknown provider", func() error {
+			_, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{VipSubnetID: f.sub.ID, Provider: "ovn-x"}).Extract()
+			return err
+		}, 400, ""},
+		{"duplicate listener port", func() error {
+			_, err := listeners.Create(ctx, c, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: listeners.ProtocolTCP, ProtocolPort: 80}).Extract()
+			return err
+		}, 409, ""},
+		{"listener port out of range", func() error {
+			_, err := listeners.Create(ctx, c, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: listeners.ProtocolTCP, ProtocolPort: 70000}).Extract()
+			return err
+		}, 400, ""},
+		{"pool without parent", func() error {
+			_, err := pools.Create(ctx, c, pools.CreateOpts{Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodRoundRobin}).Extract()
+			return err
+		}, 400, ""},
+		{"second default pool", func() error {
+			_, err := pools.Create(ctx, c, pools.CreateOpts{ListenerID: li.ID, Protocol: pools.ProtocolHTTP, LBMethod: pools.LBMethodRoundRobin}).Extract()
+			return err
+		}, 409, ""},
+		{"pool protocol mismatch", func() error {
+			l2, err := listeners.Create(ctx, c, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: listeners.ProtocolUDP, ProtocolPort: 53}).Extract()
+			if err != nil {
+				return err
+			}
+			waitActive(t, ctx, c, lb.ID)
+			_, err = pools.Create(ctx, c, pools.CreateOpts{ListenerID: l2.ID, Protocol: pools.ProtocolHTTP, LBMethod: pools.LBMethodRoundRobin}).Extract()
+			return err
+		}, 400, ""},
+		{"duplicate member", func() error {
+			_, err := pools.CreateMember(ctx, c, pool.ID, pools.CreateMemberOpts{Address: "10.22.0.5", ProtocolPort: 8080}).Extract()
+			return err
+		}, 409, ""},
+		{"second health monitor", func() error {
+			_, err := monitors.Create(ctx, c, monitors.CreateOpts{PoolID: pool.ID, Type: monitors.TypeTCP, Delay: 5, Timeout: 3, MaxRetries: 3}).Extract()
+			return err
+		}, 409, ""},
+		{"unknown member", func() error { return pools.GetMember(ctx, c, pool.ID, "nope").Err }, 404, "Member nope not found."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := wantOctaviaError(t, tc.call(), tc.status)
+			if tc.msg != "" && msg != tc.msg {
+				t.Errorf("message %q, want %q", msg, tc.msg)
+			}
+		})
+	}
+}
+
+// TestLoadBalancerQuotaAndPages checks Octavia's quota answer and
+// pagination.
+func TestLoadBalancerQuotaAndPages(t *testing.T) {
+	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(0))
+	ctx := testContext(t)
+	cloud := memberCloud(t, s)
+	c := cloud.LoadBalancer
+	admin := adminCloud(t, s).LoadBalancer
+	f := makeNet(t, ctx, cloud.Network, "lbq", "10.23.0.0/24")
+	q, err := lbquotas.Get(ctx, c, openstacktest.MemberProjectID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Loadbalancer != -1 || q.Listener != -1 {
+		t.Errorf("default quota: %+v", q)
+	}
+	five := 5
+	if _, err := lbquotas.Update(ctx, admin, openstacktest.MemberProjectID, lbquotas.UpdateOpts{Loadbalancer: &five}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := 0; i < 5; i++ {
+		lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: fmt.Sprintf("q-%d", i), VipSubnetID: f.sub.ID}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, lb.ID)
+	}
+	_, err = loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "q-over", VipSubnetID: f.sub.ID}).Extract()
+	if msg := wantOctaviaError(t, err, 403); msg != "Quota has been met for resources: Load Balancer" {
+		t.Errorf("quota message %q", msg)
+	}
+
+	var got []string
+	pagesSeen := 0
+	err = loadbalancers.List(c, loadbalancers.ListOpts{Limit: 2}).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
+		lbs, err := loadbalancers.ExtractLoadBalancers(p)
+		if err != nil {
+			return false, err
+		}
+		pagesSeen++
+		for _, lb := range lbs {
+			got = append(got, lb.ID)
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(ids)
+	if diff := cmp.Diff(ids, got); diff != "" || pagesSeen != 3 {
+		t.Errorf("%d pages; IDs (-want +got):\n%s", pagesSeen, diff)
+	}
+}
