@@ -179,6 +179,7 @@ func hasJinja(s string) bool {
 // renderCloudInit writes the plan as #cloud-config YAML.
 func renderCloudInit(p *plan) ([]byte, error) {
 	cc := cloudConfig{}
+	jinja := p.usesJinja()
 	for _, f := range p.files {
 		cf := cloudFile{Path: f.Path, Owner: f.Owner, Permissions: f.Permissions, Append: f.Append}
 		if cf.Owner == "" {
@@ -189,14 +190,12 @@ func renderCloudInit(p *plan) ([]byte, error) {
 		}
 		enc := f.Encoding
 		// Jinja would render "{{" in plain content: carry such files encoded.
+		// The kubeadm configuration stays plain so Jinja expressions in it (the node
+		// name, Cluster API's provider-id) render.
 		isConfig := f.Path == p.configPath
-		if isConfig && p.nodeNameTemplate && hasJinja(strings.ReplaceAll(string(f.Content), NodeNameFromMetadata, "")) {
-			return nil, fieldErr("Node", "the kubeadm configuration holds Jinja delimiters ({{, {%% or {#) besides the node name template; set Node.Name or remove them")
-		}
-		if enc == EncodingPlain && !isConfig && (p.nodeNameTemplate && hasJinja(string(f.Content)) || !isPlainText(f.Content)) {
+		if enc == EncodingPlain && !isConfig && (jinja && hasJinja(string(f.Content)) || !isPlainText(f.Content)) {
 			enc = EncodingBase64
 		}
-		// The kubeadm configuration stays plain so the node name template renders.
 		switch enc {
 		case EncodingBase64:
 			cf.Encoding, cf.Content = "b64", base64.StdEncoding.EncodeToString(f.Content)
@@ -208,7 +207,7 @@ func renderCloudInit(p *plan) ([]byte, error) {
 		cc.WriteFiles = append(cc.WriteFiles, cf)
 	}
 	raw := func(cmd string) cloudCommand {
-		if p.nodeNameTemplate && hasJinja(cmd) {
+		if jinja && hasJinja(cmd) {
 			return cloudCommand(jinjaRawOpen + cmd + jinjaRawClose)
 		}
 		return cloudCommand(cmd)
@@ -270,7 +269,7 @@ func renderCloudInit(p *plan) ([]byte, error) {
 		return nil, fmt.Errorf("render cloud-config: %w", err)
 	}
 	var out bytes.Buffer
-	if p.nodeNameTemplate {
+	if jinja {
 		out.WriteString(jinjaHeader + "\n")
 	}
 	out.WriteString(cloudConfigHeader + "\n")
@@ -290,4 +289,18 @@ func isPlainText(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// usesJinja reports whether the kubeadm configuration holds Jinja expressions (the
+// node name from the metadata, or ones the input carried) that cloud-init must render.
+func (p *plan) usesJinja() bool {
+	if p.nodeNameTemplate {
+		return true
+	}
+	for _, f := range p.files {
+		if f.Path == p.configPath {
+			return hasJinja(string(f.Content))
+		}
+	}
+	return false
 }

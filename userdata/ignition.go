@@ -137,6 +137,11 @@ func parseOwner(owner string) (*ignNodeUser, *ignNodeUser) {
 // renderIgnition writes the plan as Ignition JSON. gz compresses file contents
 // (Ignition reads gzip-compressed data URLs; the config itself cannot be gzipped).
 func renderIgnition(p *plan, gz bool) ([]byte, error) {
+	for _, f := range p.files {
+		if f.Path == p.configPath && hasJinja(string(f.Content)) {
+			return nil, fieldErr("Node", "the kubeadm configuration holds Jinja expressions ({{ ... }}), which only cloud-init renders; Ignition has no templating")
+		}
+	}
 	t := true
 	cfg := ignConfig{Ignition: ignMeta{Version: IgnitionVersion}}
 	files := append([]File{}, p.files...)

@@ -133,6 +133,15 @@ func pkiFiles(p *ClusterPKI) ([]File, error) {
 }
 
 func (s Init) plan() (*plan, error) {
+	p, err := s.build()
+	if err != nil {
+		return nil, err
+	}
+	return finishPlan(p)
+}
+
+// build validates and assembles the plan without marshalling it.
+func (s Init) build() (*plan, error) {
 	if err := validateCluster(s.Cluster); err != nil {
 		return nil, err
 	}
@@ -257,11 +266,11 @@ func (s Init) plan() (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return finishPlan(&plan{
+	return (&plan{
 		role: RoleInit, version: s.KubernetesVersion, configPath: KubeadmInitConfigPath, kubeadmArgs: kubeadmArgs,
 		docs:  kubeadm.Documents{APIVersion: apiVersion, Init: ic, Cluster: cc, Kubelet: kc, KubeProxy: kp},
 		files: files, nodeNameTemplate: tmpl, machine: s.Machine,
-	})
+	}), nil
 }
 
 func joinPlan(role Role, version, endpoint string, token BootstrapToken, hashes []string, node Node, m Machine) (*plan, error) {
@@ -297,6 +306,14 @@ func joinPlan(role Role, version, endpoint string, token BootstrapToken, hashes 
 }
 
 func (s JoinControlPlane) plan() (*plan, error) {
+	p, err := s.build()
+	if err != nil {
+		return nil, err
+	}
+	return finishPlan(p)
+}
+
+func (s JoinControlPlane) build() (*plan, error) {
 	if s.Cluster != "" {
 		if err := validateCluster(s.Cluster); err != nil {
 			return nil, err
@@ -330,20 +347,24 @@ func (s JoinControlPlane) plan() (*plan, error) {
 			return nil, err
 		}
 	}
-	return finishPlan(p)
+	return p, nil
 }
 
 func (s JoinWorker) plan() (*plan, error) {
+	p, err := s.build()
+	if err != nil {
+		return nil, err
+	}
+	return finishPlan(p)
+}
+
+func (s JoinWorker) build() (*plan, error) {
 	if s.Cluster != "" {
 		if err := validateCluster(s.Cluster); err != nil {
 			return nil, err
 		}
 	}
-	p, err := joinPlan(RoleWorker, s.KubernetesVersion, s.Endpoint, s.Token, s.CACertHashes, s.Node, s.Machine)
-	if err != nil {
-		return nil, err
-	}
-	return finishPlan(p)
+	return joinPlan(RoleWorker, s.KubernetesVersion, s.Endpoint, s.Token, s.CACertHashes, s.Node, s.Machine)
 }
 
 // finishPlan adds the kubeadm configuration, the install steps and the user's files.

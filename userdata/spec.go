@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -365,6 +366,9 @@ func isDNSName(s string) bool { return len(validation.IsDNS1123Subdomain(strings
 
 // noControl rejects characters that could break out of the YAML/JSON or the shell.
 func noControl(field, s string) error {
+	if !utf8.ValidString(s) {
+		return fieldErr(field, "is not valid UTF-8")
+	}
 	for _, r := range s {
 		if r < 0x20 && r != '\t' || r == 0x7f {
 			return fieldErr(field, "contains a control character")

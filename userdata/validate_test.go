@@ -21,12 +21,32 @@ func TestInvalidInputNamesTheField(t *testing.T) {
 		{"no version", func(t *testing.T) Spec { s := initSpec(t, "", CloudInit); return s }, "KubernetesVersion"},
 		{"bad version", func(t *testing.T) Spec { s := initSpec(t, "latest", CloudInit); return s }, "KubernetesVersion"},
 		{"no endpoint", func(t *testing.T) Spec { s := initSpec(t, fixtureVersion, CloudInit); s.Endpoint = ""; return s }, "Endpoint"},
-		{"bad endpoint port", func(t *testing.T) Spec { s := initSpec(t, fixtureVersion, CloudInit); s.Endpoint = "1.2.3.4:99999"; return s }, "Endpoint"},
-		{"http endpoint", func(t *testing.T) Spec { s := initSpec(t, fixtureVersion, CloudInit); s.Endpoint = "http://1.2.3.4:6443"; return s }, "Endpoint"},
+		{"bad endpoint port", func(t *testing.T) Spec {
+			s := initSpec(t, fixtureVersion, CloudInit)
+			s.Endpoint = "1.2.3.4:99999"
+			return s
+		}, "Endpoint"},
+		{"http endpoint", func(t *testing.T) Spec {
+			s := initSpec(t, fixtureVersion, CloudInit)
+			s.Endpoint = "http://1.2.3.4:6443"
+			return s
+		}, "Endpoint"},
 		{"no PKI", func(t *testing.T) Spec { s := initSpec(t, fixtureVersion, CloudInit); s.PKI = nil; return s }, "PKI"},
-		{"bad pod CIDR", func(t *testing.T) Spec { s := initSpec(t, fixtureVersion, CloudInit); s.Network.PodCIDR = "10.0.0.0/33"; return s }, "Network.PodCIDR"},
-		{"bad service CIDR", func(t *testing.T) Spec { s := initSpec(t, fixtureVersion, CloudInit); s.Network.ServiceCIDR = "x"; return s }, "Network.ServiceCIDR"},
-		{"bad DNS domain", func(t *testing.T) Spec { s := initSpec(t, fixtureVersion, CloudInit); s.Network.DNSDomain = "a..b"; return s }, "Network.DNSDomain"},
+		{"bad pod CIDR", func(t *testing.T) Spec {
+			s := initSpec(t, fixtureVersion, CloudInit)
+			s.Network.PodCIDR = "10.0.0.0/33"
+			return s
+		}, "Network.PodCIDR"},
+		{"bad service CIDR", func(t *testing.T) Spec {
+			s := initSpec(t, fixtureVersion, CloudInit)
+			s.Network.ServiceCIDR = "x"
+			return s
+		}, "Network.ServiceCIDR"},
+		{"bad DNS domain", func(t *testing.T) Spec {
+			s := initSpec(t, fixtureVersion, CloudInit)
+			s.Network.DNSDomain = "a..b"
+			return s
+		}, "Network.DNSDomain"},
 		{"bad node name", func(t *testing.T) Spec { s := initSpec(t, fixtureVersion, CloudInit); s.Node.Name = "Node_1"; return s }, "Node.Name"},
 		{"restricted label", func(t *testing.T) Spec {
 			s := initSpec(t, fixtureVersion, CloudInit)
@@ -139,7 +159,11 @@ func TestInvalidInputNamesTheField(t *testing.T) {
 			s.CACertHashes = []string{"md5:abc"}
 			return s
 		}, "CACertHashes[0]"},
-		{"worker bad token", func(t *testing.T) Spec { s := workerSpec(t, fixtureVersion, CloudInit); s.Token.Secret = "short"; return s }, "Token"},
+		{"worker bad token", func(t *testing.T) Spec {
+			s := workerSpec(t, fixtureVersion, CloudInit)
+			s.Token.Secret = "short"
+			return s
+		}, "Token"},
 		{"worker advertise address", func(t *testing.T) Spec {
 			s := workerSpec(t, fixtureVersion, CloudInit)
 			s.Node.AdvertiseAddress = "10.0.0.1"
