@@ -292,7 +292,10 @@ func TestLoadBalancerErrors(t *testing.T) {
 		msg    string
 	}{
 		{"unknown load balancer", func() error { return loadbalancers.Get(ctx, c, "nope").Err }, 404, "Load Balancer nope not found."},
-		{"no VIP", func() error { _, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "x"}).Extract(); return err },
+		{"no VIP", func() error {
+			_, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "x"}).Extract()
+			return err
+		},
 			400, "Validation failure: VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id."},
 		{"unknown provider", func() error {
 			_, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{VipSubnetID: f.sub.ID, Provider: "ovn-x"}).Extract()
