@@ -9,6 +9,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 )
@@ -62,4 +63,22 @@ func routerHasSubnet(t *testing.T, ctx context.Context, c *gophercloud.ServiceCl
 	return slices.ContainsFunc(ps, func(p ports.Port) bool {
 		return slices.ContainsFunc(p.FixedIPs, func(ip ports.IP) bool { return ip.SubnetID == subnetID })
 	})
+}
+
+func createNetwork(t *testing.T, c *gophercloud.ServiceClient, name string) *networks.Network {
+	t.Helper()
+	n, err := networks.Create(context.Background(), c, networks.CreateOpts{Name: name}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func createSubnet(t *testing.T, c *gophercloud.ServiceClient, networkID, name, cidr string) *subnets.Subnet {
+	t.Helper()
+	s, err := subnets.Create(context.Background(), c, subnets.CreateOpts{NetworkID: networkID, Name: name, CIDR: cidr, IPVersion: 4}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

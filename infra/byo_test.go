@@ -1,0 +1,253 @@
+package infra_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
+
+	"github.com/openstrap/openstrap/infra"
+	"github.com/openstrap/openstrap/provider"
+	"github.com/openstrap/openstrap/provider/openstacktest"
+)
+
+func TestBringYourOwnNetwork(t *testing.T) {
+	e := newNetEnv(t)
+	ctx := testCtx(t)
+	n := createNetwork(t, e.cloud.Network, "user-net")
+	s := createSubnet(t, e.cloud.Network, n.ID, "user-subnet", "192.168.50.0/24")
+	createSubnet(t, e.cloud.Network, n.ID, "user-other", "192.168.51.0/24")
+	before := shape(e.srv.Snapshot())
+
+	spec := netOnlySpec()
+	spec.NodeCIDR = ""
+	spec.Network = infra.Ref{Name: "user-net"}
+	spec.Subnet = infra.Ref{ID: s.ID}
+	inf := infra.New(e.cloud)
+	st, err := inf.Ensure(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.NetworkID != n.ID || st.SubnetID != s.ID || st.RouterID != "" || st.NodeCIDR != "192.168.50.0/24" {
+		t.Errorf("status %+v does not use the user's network and subnet", st)
+	}
+	got := map[string]int{}
+	for _, r := range owned(e.srv.Snapshot(), "demo") {
+		got[r.Kind]++
+	}
+	if diff := cmp.Diff(map[string]int{"security_group": 3, "floatingip": 1}, got); diff != "" {
+		t.Errorf("created (-want +got):\n%s", diff)
+	}
+	e.srv.ResetCalls()
+	if _, err := inf.Ensure(ctx, spec, infra.WithStatus(st)); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.srv.Calls().Writes(); w != 0 {
+		t.Errorf("second Ensure made %d writes", w)
+	}
+	// Without Spec.Subnet and two subnets, the one matching NodeCIDR is used.
+	spec.Subnet = infra.Ref{}
+	spec.NodeCIDR = "192.168.51.0/24"
+	st2, err := inf.Ensure(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.SubnetID == s.ID {
+		t.Errorf("NodeCIDR 192.168.51.0/24 picked subnet %s", st2.SubnetID)
+	}
+	if err := inf.Delete(ctx, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, shape(e.srv.Snapshot())); diff != "" {
+		t.Errorf("after Delete, user resources changed (-before +after):\n%s", diff)
+	}
+}
+
+func TestBringYourOwnRouter(t *testing.T) {
+	e := newNetEnv(t)
+	ctx := testCtx(t)
+	ext := externalNetworkID(t, e)
+	rtr, err := routers.Create(ctx, e.cloud.Network, routers.CreateOpts{Name: "user-router",
+		GatewayInfo: &routers.GatewayInfo{NetworkID: ext}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := shape(e.srv.Snapshot())
+	spec := netOnlySpec()
+	spec.Router = infra.Ref{Name: "user-router"}
+	inf := infra.New(e.cloud)
+	st, err := inf.Ensure(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.RouterID != rtr.ID {
+		t.Errorf("RouterID = %s, want the user's %s", st.RouterID, rtr.ID)
+	}
+	if !routerHasSubnet(t, ctx, e.cloud.Network, rtr.ID, st.SubnetID) {
+		t.Error("the user's router has no interface on the cluster subnet")
+	}
+	if got := getRouter(t, ctx, e.cloud.Network, rtr.ID); len(got.Tags) != 0 || got.Name != "user-router" {
+		t.Errorf("the user's router was changed: %+v", got)
+	}
+	if n := count(owned(e.srv.Snapshot(), "demo"), "router"); n != 0 {
+		t.Errorf("%d routers created", n)
+	}
+	if err := inf.Delete(ctx, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, shape(e.srv.Snapshot())); diff != "" {
+		t.Errorf("after Delete (-before +after):\n%s", diff)
+	}
+}
+
+func TestDriftCorrection(t *testing.T) {
+	e := newNetEnv(t)
+	ctx := testCtx(t)
+	inf := infra.New(e.cloud)
+	spec := netOnlySpec()
+	st, err := inf.Ensure(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.cloud.Network
+	cp := st.SecurityGroups[infra.RoleControlPlane]
+	// Delete the managed etcd rule.
+	var etcd string
+	for _, r := range getGroup(t, ctx, c, cp).Rules {
+		if r.PortRangeMin == 2379 {
+			etcd = r.ID
+		}
+	}
+	if err := rules.Delete(ctx, c, etcd).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	// Add a foreign rule to a managed group.
+	ssh, err := rules.Create(ctx, c, rules.CreateOpts{SecGroupID: cp, Direction: "ingress", EtherType: "IPv4",
+		Protocol: "tcp", PortRangeMin: 22, PortRangeMax: 22, RemoteIPPrefix: "0.0.0.0/0"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An unmanaged group with the same kind of rule.
+	mine, err := groups.Create(ctx, c, groups.CreateOpts{Name: "demo-bastion"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rules.Create(ctx, c, rules.CreateOpts{SecGroupID: mine.ID, Direction: "ingress", EtherType: "IPv4",
+		Protocol: "tcp", PortRangeMin: 22, PortRangeMax: 22, RemoteIPPrefix: "0.0.0.0/0"}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	mineBefore := getGroup(t, ctx, c, mine.ID)
+
+	plan, err := inf.Plan(ctx, spec, infra.WithStatus(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 2 {
+		t.Errorf("plan:\n%s", plan)
+	}
+	e.srv.ResetCalls()
+	if _, err := inf.Ensure(ctx, spec, infra.WithStatus(st)); err != nil {
+		t.Fatal(err)
+	}
+	if calls := e.srv.Calls(); calls["POST /network/v2.0/security-group-rules"] != 1 || calls["DELETE /network/v2.0/security-group-rules/{id}"] != 1 || calls.Writes() != 2 {
+		t.Errorf("drift correction calls: %v", calls)
+	}
+	after := getGroup(t, ctx, c, cp)
+	hasEtcd := slices.ContainsFunc(after.Rules, func(r rules.SecGroupRule) bool {
+		return r.PortRangeMin == 2379 && r.PortRangeMax == 2380 && r.RemoteGroupID == cp
+	})
+	hasSSH := slices.ContainsFunc(after.Rules, func(r rules.SecGroupRule) bool { return r.ID == ssh.ID })
+	if !hasEtcd || hasSSH {
+		t.Errorf("after Ensure: etcd rule back = %v (want true), foreign ssh rule there = %v (want false)", hasEtcd, hasSSH)
+	}
+	if diff := cmp.Diff(mineBefore, getGroup(t, ctx, c, mine.ID)); diff != "" {
+		t.Errorf("unmanaged group changed:\n%s", diff)
+	}
+	e.srv.ResetCalls()
+	if _, err := inf.Ensure(ctx, spec, infra.WithStatus(st)); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.srv.Calls().Writes(); w != 0 {
+		t.Errorf("Ensure after correction made %d writes", w)
+	}
+	if err := inf.Delete(ctx, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := groups.Get(ctx, c, mine.ID).Extract(); err != nil {
+		t.Errorf("unmanaged group gone after Delete: %v", err)
+	}
+}
+
+func TestDeleteLeavesForeignResources(t *testing.T) {
+	e := newNetEnv(t)
+	ctx := testCtx(t)
+	inf := infra.New(e.cloud)
+	other := netOnlySpec()
+	other.Cluster = "other"
+	other.NodeCIDR = "10.7.0.0/24"
+	if _, err := inf.Ensure(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	createNetwork(t, e.cloud.Network, "user-net")
+	before := shape(e.srv.Snapshot())
+	if _, err := inf.Ensure(ctx, netOnlySpec()); err != nil {
+		t.Fatal(err)
+	}
+	// An untagged leftover named like the cluster's resources but tagged
+	// for another cluster is never touched.
+	if err := inf.Delete(ctx, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before, shape(e.srv.Snapshot())); diff != "" {
+		t.Errorf("Delete touched foreign resources (-before +after):\n%s", diff)
+	}
+}
+
+func TestDeleteRefusesWhileServersUseTheNetwork(t *testing.T) {
+	e := newNetEnv(t)
+	ctx := testCtx(t)
+	inf := infra.New(e.cloud)
+	st, err := inf.Ensure(ctx, netOnlySpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A server's port, as Nova binds it.
+	if _, err := ports.Create(ctx, e.cloud.Network, ports.CreateOpts{NetworkID: st.NetworkID, Name: "demo-cp-0-0",
+		DeviceOwner: "compute:nova", DeviceID: "0b1e2c5d-7a7e-4a9e-9d55-1f1f1f1f1f1f"}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	before := shape(e.srv.Snapshot())
+	e.srv.ResetCalls()
+	err = inf.Delete(ctx, "demo")
+	if !errors.Is(err, infra.ErrInUse) || !errors.Is(err, provider.ErrConflict) {
+		t.Fatalf("Delete = %v, want ErrInUse and provider.ErrConflict", err)
+	}
+	if w := e.srv.Calls().Writes(); w != 0 {
+		t.Errorf("refusing Delete made %d writes", w)
+	}
+	if diff := cmp.Diff(before, shape(e.srv.Snapshot())); diff != "" {
+		t.Errorf("refusing Delete changed (-before +after):\n%s", diff)
+	}
+	if err := inf.Delete(ctx, "demo", infra.Force()); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(shape(e.base), shape(e.srv.Snapshot())); diff != "" {
+		t.Errorf("after forced Delete (-before Ensure +after):\n%s", diff)
+	}
+}
+
+func externalNetworkID(t *testing.T, e *env) string {
+	t.Helper()
+	for _, r := range e.srv.Snapshot() {
+		if r.Kind == "network" && r.Name == openstacktest.ExternalNetwork {
+			return r.ID
+		}
+	}
+	t.Fatal("no external network")
+	return ""
+}
