@@ -373,7 +373,10 @@ func TestNetworkErrors(t *testing.T) {
 			_, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: f.net.ID, FixedIPs: []ports.IP{{SubnetID: f.sub.ID, IPAddress: "10.99.0.5"}}}).Extract()
 			return err
 		}, 400, "InvalidIpForSubnet", ""},
-		{"addresses exhausted", func() error { _, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: small.ID}).Extract(); return err },
+		{"addresses exhausted", func() error {
+			_, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: small.ID}).Extract()
+			return err
+		},
 			409, "IpAddressGenerationFailure", "No more IP addresses available on network " + small.ID + "."},
 		{"floating IP without a router", func() error {
 			_, err := floatingips.Update(ctx, c, fip.ID, floatingips.UpdateOpts{PortID: &lonePort.ID}).Extract()
