@@ -48,7 +48,9 @@ func cutSlash(s string) (string, string, bool) {
 	return s, "", false
 }
 
-func labels(l map[string]any) map[string]any { return map[string]any{"metadata": map[string]any{"labels": l}} }
+func labels(l map[string]any) map[string]any {
+	return map[string]any{"metadata": map[string]any{"labels": l}}
+}
 
 // topologyCluster is a provisioned Cluster using ClusterClass cc.
 func topologyCluster(ns, name string) *unstructured.Unstructured {
