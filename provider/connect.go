@@ -197,9 +197,6 @@ type source struct {
 	cloud string
 	file  string
 	user  string
-	// noSecret is set when neither a password nor an application
-	// credential secret was given.
-	noSecret bool
 }
 
 func (s source) String() string {
@@ -312,11 +309,15 @@ func endpointError(src source, svc string, eo gophercloud.EndpointOpts, err erro
 
 // authError describes a failed authentication without any secret.
 func authError(src source, authURL string, err error) error {
+	var noPass gophercloud.ErrMissingPassword
+	var noSecret gophercloud.ErrAppCredMissingSecret
+	if errors.As(err, &noPass) || errors.As(err, &noSecret) {
+		return &connectError{kind: ErrCloudConfig, msg: fmt.Sprintf(
+			"%s: user %s has no password or application credential secret (set it in clouds.yaml, secure.yaml or OS_PASSWORD)",
+			src, src.user), err: err}
+	}
 	if gophercloud.ResponseCodeIs(err, http.StatusUnauthorized) {
 		hint := "check the user name, password or application credential"
-		if src.noSecret {
-			hint = "no password or application credential secret was given (set it in clouds.yaml, secure.yaml or OS_PASSWORD)"
-		}
 		user := src.user
 		if user == "" {
 			user = "(none)"
@@ -435,9 +436,7 @@ func (a Auth) authOptions() (gophercloud.AuthOptions, source) {
 		}
 		ao.Scope = sc
 	}
-	src := source{user: userLabel(ao)}
-	src.noSecret = a.Password == "" && a.ApplicationCredentialSecret == ""
-	return ao, src
+	return ao, source{user: userLabel(ao)}
 }
 
 func userLabel(ao gophercloud.AuthOptions) string {
@@ -513,8 +512,7 @@ func (o *connectOptions) fromCloudsYAML(cloud string) (gophercloud.AuthOptions, 
 	if len(cy.Clouds) == 0 {
 		return fail("cloud %q: %s has no \"clouds\" section", cloud, file)
 	}
-	entry, ok := cy.Clouds[cloud]
-	if !ok {
+	if _, ok := cy.Clouds[cloud]; !ok {
 		names := make([]string, 0, len(cy.Clouds))
 		for n := range cy.Clouds {
 			names = append(names, n)
@@ -522,19 +520,12 @@ func (o *connectOptions) fromCloudsYAML(cloud string) (gophercloud.AuthOptions, 
 		sort.Strings(names)
 		return fail("cloud %q is not in %s (it has: %s)", cloud, file, strings.Join(names, ", "))
 	}
-	if entry.AuthInfo == nil {
-		entry.AuthInfo = &clouds.AuthInfo{}
-	}
 	popts := []clouds.ParseOption{clouds.WithCloudName(cloud), clouds.WithCloudsYAML(bytes.NewReader(data))}
 	securePath := filepath.Join(filepath.Dir(file), "secure.yaml")
-	secret := entry.AuthInfo.Password != "" || entry.AuthInfo.ApplicationCredentialSecret != ""
 	if sb, err := os.ReadFile(securePath); err == nil {
 		var sy clouds.Clouds
 		if err := yaml.Unmarshal(sb, &sy); err != nil {
 			return fail("cloud %q: %s is not a valid secure.yaml: %v", cloud, securePath, err)
-		}
-		if sc, ok := sy.Clouds[cloud]; ok && sc.AuthInfo != nil {
-			secret = secret || sc.AuthInfo.Password != "" || sc.AuthInfo.ApplicationCredentialSecret != ""
 		}
 		popts = append(popts, clouds.WithSecureYAML(bytes.NewReader(sb)))
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -556,7 +547,7 @@ func (o *connectOptions) fromCloudsYAML(cloud string) (gophercloud.AuthOptions, 
 	if eo.Region == "" {
 		eo.Region = os.Getenv("OS_REGION_NAME")
 	}
-	src := source{kind: "clouds.yaml", cloud: cloud, file: file, user: userLabel(ao), noSecret: !secret}
+	src := source{kind: "clouds.yaml", cloud: cloud, file: file, user: userLabel(ao)}
 	return ao, eo, tlsConf, src, nil
 }
 
