@@ -159,6 +159,7 @@ type Machines struct {
 	compute *gophercloud.ServiceClient
 	opts    machinesOptions
 	locks   keyedMutex
+	lists   serverLists
 
 	// groupsMu guards groupUse: server groups a Create of this process is
 	// about to put a server into, which Delete must not remove meanwhile.

@@ -628,18 +628,12 @@ func (m *Machines) createServer(ctx context.Context, p *machinePlan, b *built, g
 // control-plane machine with the API server pool.
 func (m *Machines) finish(ctx context.Context, spec MachineSpec, serverID string, b *built) (*Machine, error) {
 	log := m.logger(ctx).WithValues("cluster", spec.Cluster, "machine", spec.Name, "server", serverID)
-	var srv *servers.Server
-	err := retry.Until(ctx, m.opts.wait, func(ctx context.Context) (bool, error) {
-		s, err := servers.Get(ctx, m.compute, serverID).Extract()
-		if err != nil {
-			if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-				return false, retry.Permanent(fmt.Errorf("%w: the server disappeared while it was booting", ErrNotFound))
-			}
-			return false, err
-		}
-		srv = s
-		return s.Status == "ACTIVE" || s.Status == "ERROR", nil
+	srv, err := m.waitServer(ctx, spec.Cluster, serverID, func(s *servers.Server) bool {
+		return s == nil || s.Status == "ACTIVE" || s.Status == "ERROR"
 	})
+	if err == nil && srv == nil {
+		err = fmt.Errorf("%w: the server disappeared while it was booting", ErrNotFound)
+	}
 	if err != nil {
 		return nil, &Error{Op: "wait for", Kind: "server", Name: spec.Name, ID: serverID, Cloud: m.cloud.Name, Err: err}
 	}

@@ -63,7 +63,7 @@ func (m *Machines) deleteLocked(ctx context.Context, cluster, name string, srv *
 	}
 	if srv != nil {
 		log.V(0).Info("deleting server", "server", srv.ID)
-		if err := m.deleteServer(ctx, srv.ID); err != nil {
+		if err := m.deleteServer(ctx, cluster, srv.ID); err != nil {
 			return &Error{Op: "delete", Kind: "server", Name: name, ID: srv.ID, Cloud: m.cloud.Name, Err: err}
 		}
 		m.event(MachineEvent{Cluster: cluster, Machine: name, Phase: PhaseDelete, Name: "server", ID: srv.ID, Done: true})
@@ -72,7 +72,7 @@ func (m *Machines) deleteLocked(ctx context.Context, cluster, name string, srv *
 }
 
 // deleteServer deletes a server and waits until Nova no longer shows it.
-func (m *Machines) deleteServer(ctx context.Context, id string) error {
+func (m *Machines) deleteServer(ctx context.Context, cluster, id string) error {
 	err := m.call(ctx, func(ctx context.Context) error {
 		err := servers.Delete(ctx, m.compute, id).ExtractErr()
 		if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
@@ -83,16 +83,10 @@ func (m *Machines) deleteServer(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return retry.Until(ctx, m.opts.wait, func(ctx context.Context) (bool, error) {
-		s, err := servers.Get(ctx, m.compute, id).Extract()
-		if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		return s.Status == "DELETED" || s.Status == "SOFT_DELETED", nil
+	_, err = m.waitServer(ctx, cluster, id, func(s *servers.Server) bool {
+		return s == nil || s.Status == "DELETED" || s.Status == "SOFT_DELETED"
 	})
+	return err
 }
 
 // deleteResources deletes what was created for a machine apart from its
