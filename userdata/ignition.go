@@ -173,13 +173,15 @@ func renderIgnition(p *plan, gz bool) ([]byte, error) {
 		if u.Sudo != "" {
 			mode := 0o440
 			c := dataURL([]byte(u.Name+" "+u.Sudo+"\n"), false)
-			cfg.Storage.Files = append(cfg.Storage.Files, ignFile{Path: "/etc/sudoers.d/" + u.Name, Mode: &mode, Overwrite: &t, Contents: &c})
+			ru, rg := parseOwner("")
+			cfg.Storage.Files = append(cfg.Storage.Files, ignFile{Path: "/etc/sudoers.d/" + u.Name, Mode: &mode, Overwrite: &t, Contents: &c, User: ru, Group: rg})
 		}
 	}
 	if len(m.NTP.Servers) > 0 && (m.NTP.Enabled == nil || *m.NTP.Enabled) {
 		mode := 0o644
 		c := dataURL([]byte("[Time]\nNTP="+strings.Join(m.NTP.Servers, " ")+"\n"), false)
-		cfg.Storage.Files = append(cfg.Storage.Files, ignFile{Path: "/etc/systemd/timesyncd.conf.d/openstrap.conf", Mode: &mode, Overwrite: &t, Contents: &c})
+		ru, rg := parseOwner("")
+		cfg.Storage.Files = append(cfg.Storage.Files, ignFile{Path: "/etc/systemd/timesyncd.conf.d/openstrap.conf", Mode: &mode, Overwrite: &t, Contents: &c, User: ru, Group: rg})
 	}
 	for _, f := range m.Filesystems {
 		cfg.Storage.Filesystems = append(cfg.Storage.Filesystems, ignFilesystem{Device: f.Device, Format: f.Filesystem,

@@ -57,6 +57,7 @@ func validateCases(t *testing.T) map[string]Spec {
 	rich.Node.BindPort = 6443
 	rich.Node.CRISocket = "unix:///run/containerd/containerd.sock"
 	rich.Node.IgnorePreflightErrors = []string{"NumCPU"}
+	rich.EtcdDataDir = "/var/lib/etcd-disk/data"
 	rich.UploadCertificates, rich.CertificateKey = true, fixtureCertKey
 	tok2, _ := NewBootstrapToken(WithTokenTTL(2*time.Hour), WithTokenUsages(UsageAuthentication))
 	rich.BootstrapTokens = append(rich.BootstrapTokens, tok2)

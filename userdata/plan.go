@@ -257,6 +257,15 @@ func (s Init) build() (*plan, error) {
 		}
 		cc.Etcd.External = &kubeadm.ExternalEtcd{Endpoints: e.Endpoints, CAFile: e.CAFile, CertFile: e.CertFile, KeyFile: e.KeyFile}
 	}
+	if s.EtcdDataDir != "" {
+		if s.Etcd != nil {
+			return nil, fieldErr("EtcdDataDir", "set with external etcd")
+		}
+		if !path.IsAbs(s.EtcdDataDir) || path.Clean(s.EtcdDataDir) != s.EtcdDataDir {
+			return nil, fieldErr("EtcdDataDir", "%q must be a clean absolute path", s.EtcdDataDir)
+		}
+		cc.Etcd.Local = &kubeadm.LocalEtcd{DataDir: s.EtcdDataDir}
+	}
 	kc := &kubeadm.KubeletConfiguration{CgroupDriver: "systemd", FeatureGates: s.FeatureGates}
 	var kp *kubeadm.KubeProxyConfiguration
 	if !s.DisableKubeProxy {

@@ -277,6 +277,9 @@ type Init struct {
 	ImageRepository string
 	// Etcd is external etcd; nil runs stacked etcd on the control-plane machines.
 	Etcd *ExternalEtcd
+	// EtcdDataDir is the stacked etcd's data directory (default /var/lib/etcd), e.g.
+	// on a dedicated volume mounted with Machine.Mounts.
+	EtcdDataDir string
 	// ProxyMode is kube-proxy's mode ("", "iptables", "ipvs", "nftables").
 	ProxyMode string
 	// DisableKubeProxy skips the kube-proxy add-on (for CNIs that replace it).
