@@ -3,6 +3,7 @@ package openstacktest
 import (
 	"net/http"
 	"sort"
+	"strings"
 )
 
 // This file is the network side's internal API for the other simulated
@@ -72,11 +73,16 @@ func (s *Server) netCreatePort(spec portSpec) (portInfo, *apiError) {
 	if len(spec.FixedIPs) > 0 {
 		fixed = spec.FixedIPs
 	}
-	p, err := s.newPort(portCreate{
+	c := portCreate{
 		ProjectID: spec.ProjectID, Net: net, Name: spec.Name, DeviceID: spec.DeviceID,
 		DeviceOwner: spec.DeviceOwner, FixedIPs: fixed, SecurityGroups: spec.SecurityGroups,
 		AdminStateUp: true, Tags: spec.Tags,
-	})
+	}
+	// Nova's ports are bound to the compute host as they are created.
+	if strings.HasPrefix(spec.DeviceOwner, "compute:") && spec.DeviceID != "" {
+		c.HostID = simComputeHost
+	}
+	p, err := s.newPort(c)
 	if err != nil {
 		return portInfo{}, err
 	}

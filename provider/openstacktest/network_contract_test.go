@@ -10,13 +10,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/loadbalancers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/attributestags"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/external"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/portsbinding"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/quotas"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
@@ -726,4 +729,136 @@ func TestNetworkConcurrentPorts(t *testing.T) {
 	if ps, _ := ports.ExtractPorts(pages); len(ps) != workers*each {
 		t.Errorf("%d ports listed, want %d", len(ps), workers*each)
 	}
+}
+
+// TestNetworkPortBinding checks binding fields: an admin binds a port to a
+// host and it becomes ACTIVE; members do not see the admin-only fields.
+func TestNetworkPortBinding(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	c := memberCloud(t, s).Network
+	admin := adminCloud(t, s).Network
+	f := makeNet(t, ctx, c, "bind", "10.13.0.0/24")
+	p, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: f.net.ID, DeviceID: "vm-1", DeviceOwner: "compute:nova"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Status != "DOWN" {
+		t.Errorf("unbound port status %s", p.Status)
+	}
+	var bound struct {
+		ports.Port
+		portsbinding.PortsBindingExt
+	}
+	if err := ports.Update(ctx, admin, p.ID, portsbinding.UpdateOptsExt{UpdateOptsBuilder: ports.UpdateOpts{},
+		HostID: new(string)}).ExtractInto(&bound); err != nil {
+		t.Fatal(err)
+	}
+	host := "compute-1"
+	if err := ports.Update(ctx, admin, p.ID, portsbinding.UpdateOptsExt{UpdateOptsBuilder: ports.UpdateOpts{},
+		HostID: &host}).ExtractInto(&bound); err != nil {
+		t.Fatal(err)
+	}
+	if bound.Status != "ACTIVE" || bound.HostID != host || bound.VIFType != "ovs" || bound.VNICType != "normal" {
+		t.Errorf("bound port: status %s host %q vif %q vnic %q", bound.Status, bound.HostID, bound.VIFType, bound.VNICType)
+	}
+	var raw struct {
+		Port map[string]any `json:"port"`
+	}
+	if _, err := c.Get(ctx, c.ServiceURL("ports", p.ID), &raw, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, seen := raw.Port["binding:host_id"]; seen || raw.Port["status"] != "ACTIVE" || raw.Port["binding:vnic_type"] != "normal" {
+		t.Errorf("member view of a bound port: %v", raw.Port)
+	}
+	// A member may not bind.
+	_, err = ports.Update(ctx, c, p.ID, portsbinding.UpdateOptsExt{UpdateOptsBuilder: ports.UpdateOpts{}, HostID: &host}).Extract()
+	wantNeutronError(t, err, 403, "HTTPForbidden")
+}
+
+// TestNetworkStateSurvivesRestart keeps the state in a directory and starts
+// a second server on it: resources and address allocations survive.
+func TestNetworkStateSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := testContext(t)
+	s1, err := openstacktest.NewServer(openstacktest.WithStateDir(dir), openstacktest.WithLoadBalancerDelay(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud := memberCloud(t, s1)
+	f := makeNet(t, ctx, cloud.Network, "keep", "10.14.0.0/24")
+	p1, err := ports.Create(ctx, cloud.Network, ports.CreateOpts{NetworkID: f.net.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := loadbalancers.Create(ctx, cloud.LoadBalancer, loadbalancers.CreateOpts{Name: "keep", VipSubnetID: f.sub.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ctx, cloud.LoadBalancer, lb.ID)
+	before := s1.Snapshot()
+	s1.Close()
+
+	s2 := openstacktest.NewTestServer(t, openstacktest.WithStateDir(dir))
+	if diff := cmp.Diff(before, s2.Snapshot()); diff != "" {
+		t.Errorf("state after restart (-before +after):\n%s", diff)
+	}
+	cloud = memberCloud(t, s2)
+	if got, err := ports.Get(ctx, cloud.Network, p1.ID).Extract(); err != nil || got.FixedIPs[0].IPAddress != p1.FixedIPs[0].IPAddress {
+		t.Errorf("port after restart: %+v, %v", got, err)
+	}
+	p2, err := ports.Create(ctx, cloud.Network, ports.CreateOpts{NetworkID: f.net.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2.FixedIPs[0].IPAddress == p1.FixedIPs[0].IPAddress || p2.FixedIPs[0].IPAddress == lb.VipAddress {
+		t.Errorf("address %s handed out twice after restart", p2.FixedIPs[0].IPAddress)
+	}
+}
+
+// BenchmarkNetworkCreateList measures a create/list mix over HTTP: each
+// iteration creates a port, gets its network, reads the first page of the
+// network's ports and lists the default security group: 4 requests.
+func BenchmarkNetworkCreateList(b *testing.B) {
+	s := openstacktest.NewTestServer(b)
+	ctx := context.Background()
+	c, err := s.Cloud(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	nc := c.Network
+	n, err := networks.Create(ctx, nc, networks.CreateOpts{Name: "bench"}).Extract()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := subnets.Create(ctx, nc, subnets.CreateOpts{NetworkID: n.ID, CIDR: "10.100.0.0/16", IPVersion: 4}).Extract(); err != nil {
+		b.Fatal(err)
+	}
+	admin := adminCloud(b, s)
+	unlimited := -1
+	if _, err := quotas.Update(ctx, admin.Network, openstacktest.MemberProjectID, quotas.UpdateOpts{Port: &unlimited}).Extract(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	reqs := 0
+	for i := 0; i < b.N; i++ {
+		if _, err := ports.Create(ctx, nc, ports.CreateOpts{NetworkID: n.ID}).Extract(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := networks.Get(ctx, nc, n.ID).Extract(); err != nil {
+			b.Fatal(err)
+		}
+		// One page: what a caller looking for its own port reads.
+		if err := ports.List(nc, ports.ListOpts{NetworkID: n.ID, Limit: 20}).EachPage(ctx, func(context.Context, pagination.Page) (bool, error) {
+			return false, nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := groups.List(nc, groups.ListOpts{Name: "default"}).AllPages(ctx); err != nil {
+			b.Fatal(err)
+		}
+		reqs += 4
+	}
+	b.ReportMetric(float64(reqs)/time.Since(start).Seconds(), "req/s")
 }
