@@ -78,12 +78,13 @@ type ignUnit struct {
 	Contents string `json:"contents,omitempty"`
 }
 
-// kubeadmUnit runs the bootstrap script once, after the network and containerd.
+// kubeadmUnit runs the bootstrap script after the network and containerd, until
+// kubeadm has written the kubelet's kubeconfig (so not again after a reboot).
 const kubeadmUnit = `[Unit]
 Description=kubeadm bootstrap (openstrap)
 Wants=network-online.target
 After=network-online.target containerd.service
-ConditionPathExists=!` + SentinelPath + `
+ConditionPathExists=!/etc/kubernetes/kubelet.conf
 
 [Service]
 Type=oneshot

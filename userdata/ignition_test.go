@@ -51,7 +51,7 @@ func TestIgnitionDocument(t *testing.T) {
 			t.Errorf("%s has no owner", f.Path)
 		}
 	}
-	for path, want := range map[string]int{PKIDir + "/ca.key": 0o600, PKIDir + "/ca.crt": 0o644, KubeadmInitConfigPath: 0o640, IgnitionScriptPath: 0o700, "/etc/sudoers.d/capi": 0o440} {
+	for path, want := range map[string]int{PKIDir + "/ca.key": 0o600, PKIDir + "/ca.crt": 0o644, IgnitionInitConfigPath: 0o640, IgnitionScriptPath: 0o700, "/etc/sudoers.d/capi": 0o440} {
 		if modes[path] != want {
 			t.Errorf("%s mode %o, want %o", path, modes[path], want)
 		}
@@ -80,7 +80,7 @@ func TestIgnitionDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	script := string(p.Files[IgnitionScriptPath].Content)
-	order := []string{"set -euo pipefail", "echo pre", "kubeadm init --config " + KubeadmInitConfigPath, "echo success > " + SentinelPath, "echo post"}
+	order := []string{"set -euo pipefail", "echo pre", "kubeadm init --config " + IgnitionInitConfigPath, "echo success > " + SentinelPath, "echo post"}
 	last := -1
 	for _, s := range order {
 		i := strings.Index(script, s)

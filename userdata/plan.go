@@ -23,6 +23,11 @@ const (
 	PKIDir = "/etc/kubernetes/pki"
 	// IgnitionScriptPath is the script the Ignition kubeadm.service runs.
 	IgnitionScriptPath = "/etc/kubeadm.sh"
+	// IgnitionInitConfigPath and IgnitionJoinConfigPath hold the kubeadm
+	// configuration with Ignition: it writes files from the initramfs, and /run is
+	// a fresh tmpfs once the real root boots, so the files live under /etc.
+	IgnitionInitConfigPath = "/etc/kubeadm/kubeadm.yaml"
+	IgnitionJoinConfigPath = "/etc/kubeadm/kubeadm-join-config.yaml"
 )
 
 // plan is the format-neutral content of the user data.
@@ -378,8 +383,14 @@ func (s JoinWorker) build() (*plan, error) {
 
 // finishPlan adds the kubeadm configuration, the install steps and the user's files.
 func finishPlan(p *plan) (*plan, error) {
-	if p.nodeNameTemplate && p.machine.Format == Ignition {
-		setNodeName(&p.docs, NodeNamePlaceholder)
+	if p.machine.Format == Ignition {
+		if p.nodeNameTemplate {
+			setNodeName(&p.docs, NodeNamePlaceholder)
+		}
+		p.configPath = IgnitionJoinConfigPath
+		if p.role == RoleInit {
+			p.configPath = IgnitionInitConfigPath
+		}
 	}
 	cfg, err := kubeadm.Marshal(p.docs)
 	if err != nil {

@@ -225,12 +225,14 @@ type Machine struct {
 	PreKubeadmCommands []string
 	// PostKubeadmCommands run once after kubeadm succeeded.
 	PostKubeadmCommands []string
-	Users               []User
-	NTP                 NTP
-	Partitions          []Partition
-	Filesystems         []Filesystem
-	Mounts              []Mount
-	Install             *Install
+	// Users are created at boot. With cloud-init, listing users replaces the
+	// image's default user (as Cluster API does).
+	Users       []User
+	NTP         NTP
+	Partitions  []Partition
+	Filesystems []Filesystem
+	Mounts      []Mount
+	Install     *Install
 	// Format is the output format (default CloudInit).
 	Format Format
 	// Compression says when to gzip (default GzipIfNeeded).
