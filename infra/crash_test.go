@@ -3,6 +3,7 @@ package infra_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -60,7 +61,7 @@ func TestCrashSweep(t *testing.T) {
 func sweepOne(t *testing.T, tc crashCase, mode string, k int, clean []string) bool {
 	t.Helper()
 	e := tc.setup(t)
-	inf := infra.New(e.cloud)
+	inf := infra.New(e.cloud, infra.WithPollInterval(5*time.Millisecond, 100*time.Millisecond))
 	ctx, cancel := context.WithCancel(testCtx(t))
 	defer cancel()
 	switch mode {

@@ -22,6 +22,10 @@ type Infra struct {
 	o     options
 	err   error // from an option; returned by every call
 
+	// noFullyPopulated is set once Octavia refused a load balancer created
+	// together with its listener, pool and monitor.
+	noFullyPopulated atomic.Bool
+
 	// lastDepth is the longest chain of dependent API calls of the last
 	// Ensure, Plan or Delete (see export_test.go).
 	lastDepth atomic.Int64

@@ -223,7 +223,19 @@ func (r *run) createLB(ctx context.Context, subnetID string) (*loadbalancers.Loa
 			}
 		}
 		return r.call(ctx, func(ctx context.Context) (err error) {
-			lb, err = loadbalancers.Create(ctx, r.inf.cloud.LoadBalancer, opts).Extract()
+			o := opts
+			if r.inf.noFullyPopulated.Load() {
+				o.Listeners = nil
+			}
+			lb, err = loadbalancers.Create(ctx, r.inf.cloud.LoadBalancer, o).Extract()
+			if gophercloud.ResponseCodeIs(err, http.StatusBadRequest) && o.Listeners != nil {
+				// Some Octavia providers (and older simulators) refuse
+				// a fully populated create: create the load balancer
+				// alone; ensureLBChildren adds the rest.
+				r.inf.noFullyPopulated.Store(true)
+				o.Listeners = nil
+				lb, err = loadbalancers.Create(ctx, r.inf.cloud.LoadBalancer, o).Extract()
+			}
 			return err
 		})
 	})

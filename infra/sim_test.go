@@ -171,14 +171,17 @@ func count(rs []openstacktest.Resource, kind string) int {
 
 func TestEnsureColdCreatesExpectedResources(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		spec infra.Spec
-		want map[string]int // owned resources per kind
+		name  string
+		spec  infra.Spec
+		want  map[string]int // owned resources per kind
+		setup func(testing.TB, ...openstacktest.Option) *env
 	}{
-		{"network only", netOnlySpec(), map[string]int{"network": 1, "subnet": 1, "router": 1, "security_group": 3, "floatingip": 1}},
+		{"network only", netOnlySpec(), map[string]int{"network": 1, "subnet": 1, "router": 1, "security_group": 3, "floatingip": 1}, newNetEnv},
+		{"load balancer", baseSpec(), map[string]int{"network": 1, "subnet": 1, "router": 1, "security_group": 3, "floatingip": 1,
+			"loadbalancer": 1, "listener": 1, "pool": 1, "healthmonitor": 1}, newEnv},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newNetEnv(t)
+			e := tc.setup(t)
 			var events []infra.Event
 			var mu sync.Mutex
 			inf := infra.New(e.cloud, infra.WithProgress(func(ev infra.Event) {
@@ -273,13 +276,15 @@ func checkRelations(t *testing.T, e *env, st infra.Status, spec infra.Spec) {
 
 func TestSecondEnsureMakesNoWrites(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		spec infra.Spec
+		name  string
+		spec  infra.Spec
+		setup func(testing.TB, ...openstacktest.Option) *env
 	}{
-		{"network only", netOnlySpec()},
+		{"network only", netOnlySpec(), newNetEnv},
+		{"load balancer", baseSpec(), newEnv},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newNetEnv(t)
+			e := tc.setup(t)
 			inf := infra.New(e.cloud)
 			st, err := inf.Ensure(testCtx(t), tc.spec)
 			if err != nil {
