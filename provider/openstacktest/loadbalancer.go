@@ -163,8 +163,8 @@ func (s *Server) lbs() *lbState {
 	return l
 }
 
-// seedLoadBalancer: a fresh cloud has no load balancers; Octavia's quotas
-// default to unlimited.
+// seedLoadBalancer prepares Octavia: a fresh cloud has no load balancers;
+// its quotas default to unlimited.
 func (s *Server) seedLoadBalancer() { s.lbs() }
 
 // snapshotLoadBalancer lists every live Octavia object. Callers hold s.mu.
@@ -433,7 +433,7 @@ func lbTags(tags *[]string) []string {
 	return out
 }
 
-// initStd fills the common attributes of a new object.
+// lbInit fills the common attributes of a new object.
 func (s *Server) lbInit(x *lbStd, projectID string, name, desc *string, admin *bool, tags *[]string) {
 	now := s.now()
 	x.ID, x.ProjectID, x.CreatedAt, x.UpdatedAt = s.newID(), projectID, now, now

@@ -397,7 +397,7 @@ func (s *Server) neutronExtensions(w http.ResponseWriter, r *http.Request, _ *to
 	writeJSON(w, http.StatusOK, map[string]any{"extensions": out})
 }
 
-// baseURL is the scheme and host the request came to.
+// netBaseURL is the scheme and host the request came to.
 func netBaseURL(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {

@@ -300,6 +300,9 @@ func (s *Server) portStatus(p *netPort) string {
 // ensureDefaultSecGroup returns projectID's "default" security group,
 // creating it with Neutron's default rules on first use.
 func (s *Server) ensureDefaultSecGroup(projectID string) string {
+	if projectID == "" {
+		return ""
+	}
 	ns := s.nst()
 	for _, g := range ns.SecurityGroups {
 		if g.Name == "default" && g.ProjectID == projectID {
@@ -324,7 +327,7 @@ func (s *Server) ensureDefaultSecGroup(projectID string) string {
 	return g.ID
 }
 
-// Neutron's not-found errors.
+// errNetworkNotFound and the functions below are Neutron's not-found errors.
 func errNetworkNotFound(id string) *apiError {
 	return errorf(http.StatusNotFound, "NetworkNotFound", "Network %s could not be found.", id)
 }

@@ -52,7 +52,7 @@ func decodeNeutron(r *http.Request, key string, allowed, known []string, v any) 
 	return attrs, nil
 }
 
-// isNull reports whether attribute k is present and null.
+// attrNull reports whether attribute k is present and null.
 func attrNull(attrs map[string]json.RawMessage, k string) bool {
 	v, ok := attrs[k]
 	return ok && strings.TrimSpace(string(v)) == "null"
@@ -72,7 +72,7 @@ func netHas(list []string, v string) bool {
 	return false
 }
 
-// required is Neutron's error for a missing required attribute.
+// errRequired is Neutron's error for a missing required attribute.
 func errRequired(attr string) *apiError {
 	return errorf(http.StatusBadRequest, "HTTPBadRequest", "Failed to parse request. Required attribute '%s' not specified", attr)
 }
@@ -110,14 +110,14 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, svc service, 
 		desc = true
 	}
 	sort.SliceStable(out, func(i, j int) bool {
-		a, b := fmt.Sprint(out[i][sortKey]), fmt.Sprint(out[j][sortKey])
-		if a == b {
-			a, b = fmt.Sprint(out[i]["id"]), fmt.Sprint(out[j]["id"])
+		c := compareValues(out[i][sortKey], out[j][sortKey])
+		if c == 0 {
+			c = compareValues(out[i]["id"], out[j]["id"])
 		}
 		if desc {
-			return a > b
+			return c > 0
 		}
-		return a < b
+		return c < 0
 	})
 	if m := q.Get("marker"); m != "" {
 		idx := -1
@@ -181,7 +181,18 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, svc service, 
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// selectFields keeps only the named attributes (comma separated values are
+// compareValues orders two attribute values: numbers by value, anything
+// else by its text.
+func compareValues(a, b any) int {
+	if x, ok := a.(int); ok {
+		if y, ok := b.(int); ok {
+			return x - y
+		}
+	}
+	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+}
+
+// netSelectFields keeps only the named attributes (comma separated values are
 // accepted too).
 func netSelectFields(it map[string]any, fields []string) map[string]any {
 	m := map[string]any{}
@@ -203,7 +214,7 @@ func writeNeutronOne(w http.ResponseWriter, r *http.Request, status int, key str
 	writeJSON(w, status, map[string]any{key: it})
 }
 
-// matchFilters applies field filters: every named attribute must equal one
+// netMatchFilters applies field filters: every named attribute must equal one
 // of its given values. Unknown attributes are ignored.
 func netMatchFilters(it map[string]any, q url.Values) bool {
 	for k, vals := range q {
@@ -261,7 +272,7 @@ func netMatchValue(v any, want string) bool {
 	return fmt.Sprint(v) == want
 }
 
-// matchTags applies tags (all), tags-any (any), not-tags (not all) and
+// netMatchTags applies tags (all), tags-any (any), not-tags (not all) and
 // not-tags-any (none), each a comma separated list.
 func netMatchTags(it map[string]any, q url.Values) bool {
 	has := map[string]bool{}
@@ -358,7 +369,7 @@ func (s *Server) taggable(r *http.Request, tok *token) (*netStd, *apiError) {
 	return nil, errorf(http.StatusNotFound, "HTTPNotFound", "The resource could not be found.")
 }
 
-// owns reports whether tok may see a resource of projectID.
+// netOwns reports whether tok may see a resource of projectID.
 func netOwns(tok *token, projectID string) bool {
 	return tok.isAdmin() || tok.ProjectID == projectID
 }

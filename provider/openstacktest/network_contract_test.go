@@ -203,6 +203,23 @@ func TestNetworkRoundTrip(t *testing.T) {
 	if fip.Status != "ACTIVE" || fip.PortID != port.ID || fip.FixedIP != "10.6.0.2" || fip.RouterID != rt.ID {
 		t.Errorf("associated floating IP: %+v", fip)
 	}
+	// One fixed IP, one floating IP per external network; the gateway stays
+	// while a floating IP needs it.
+	fip2, err := floatingips.Create(ctx, c, floatingips.CreateOpts{FloatingNetworkID: pub.ID, Description: "second"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = floatingips.Update(ctx, c, fip2.ID, floatingips.UpdateOpts{PortID: &port.ID}).Extract()
+	wantNeutronError(t, err, 409, "FloatingIPPortAlreadyAssociated")
+	_, err = routers.Update(ctx, c, rt.ID, routers.UpdateOpts{GatewayInfo: &routers.GatewayInfo{}}).Extract()
+	wantNeutronError(t, err, 409, "RouterExternalGatewayInUseByFloatingIp")
+	pages, err := ports.List(c, ports.ListOpts{FixedIPs: []ports.FixedIPOpts{{IPAddress: "10.6.0.2"}}}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps, _ := ports.ExtractPorts(pages); len(ps) != 1 || ps[0].ID != port.ID {
+		t.Errorf("ports by fixed IP: %+v", ps)
+	}
 	// The subnet cannot go while the router interface holds it, nor the
 	// interface while a floating IP needs it.
 	wantNeutronError(t, subnets.Delete(ctx, c, sub.ID).ExtractErr(), 409, "SubnetInUse")
@@ -224,6 +241,7 @@ func TestNetworkRoundTrip(t *testing.T) {
 		err  error
 	}{
 		{"floating IP", floatingips.Delete(ctx, c, fip.ID).ExtractErr()},
+		{"second floating IP", floatingips.Delete(ctx, c, fip2.ID).ExtractErr()},
 		{"port", ports.Delete(ctx, c, port.ID).ExtractErr()},
 		{"group", groups.Delete(ctx, c, sg.ID).ExtractErr()},
 		{"interface", func() error {

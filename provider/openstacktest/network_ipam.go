@@ -6,7 +6,7 @@ import (
 	"net/netip"
 )
 
-// lastAddr is the last address of prefix p.
+// ipLast is the last address of prefix p.
 func ipLast(p netip.Prefix) netip.Addr {
 	b := p.Masked().Addr().AsSlice()
 	bits := p.Bits()
@@ -21,7 +21,7 @@ func ipLast(p netip.Prefix) netip.Addr {
 	return a
 }
 
-// hostRange is the first and last address Neutron hands out in p: IPv4
+// ipHostRange is the first and last address Neutron hands out in p: IPv4
 // leaves out the network and broadcast addresses, IPv6 the subnet-router
 // anycast address.
 func ipHostRange(p netip.Prefix) (first, last netip.Addr, ok bool) {
@@ -40,7 +40,7 @@ func ipHostRange(p netip.Prefix) (first, last netip.Addr, ok bool) {
 	return first, last, true
 }
 
-// defaultPools is every host address of p but gw, as ranges.
+// ipDefaultPools is every host address of p but gw, as ranges.
 func ipDefaultPools(p netip.Prefix, gw netip.Addr) []ipRange {
 	first, last, ok := ipHostRange(p)
 	if !ok {
@@ -62,7 +62,7 @@ func ipDefaultPools(p netip.Prefix, gw netip.Addr) []ipRange {
 	return out
 }
 
-// inPools reports whether a lies in one of the pools.
+// ipInPools reports whether a lies in one of the pools.
 func ipInPools(pools []ipRange, a netip.Addr) bool {
 	for _, r := range pools {
 		s, e := netip.MustParseAddr(r.Start), netip.MustParseAddr(r.End)
@@ -73,7 +73,7 @@ func ipInPools(pools []ipRange, a netip.Addr) bool {
 	return false
 }
 
-// subnetPrefix parses the subnet's CIDR.
+// prefix parses the subnet's CIDR.
 func (sub *netSubnet) prefix() netip.Prefix { return netip.MustParsePrefix(sub.CIDR) }
 
 // allocateIP takes the first free address of sub's pools for portID.

@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// networkVisible: admins see every network, projects their own, shared and
-// external ones.
+// networkVisible reports whether tok sees n: admins see every network,
+// projects their own, shared and external ones.
 func (s *Server) networkVisible(n *netNetwork, tok *token) bool {
 	return tok.isAdmin() || n.ProjectID == tok.ProjectID || n.Shared || n.External
 }
@@ -81,7 +81,7 @@ type networkReq struct {
 	SegmentationID  *int    `json:"provider:segmentation_id"`
 }
 
-// createProject is the project a new resource belongs to: the token's, or
+// netCreateProject is the project a new resource belongs to: the token's, or
 // for an admin the one named in the body.
 func netCreateProject(tok *token, projectID, tenantID string) (string, *apiError) {
 	p := projectID

@@ -231,7 +231,7 @@ var protocolNumbers = map[string]int{
 	"udp": 17, "udplite": 136, "vrrp": 112, "any": -1,
 }
 
-// rawString reads a JSON string or number as a string; "" for null or absent.
+// netRawString reads a JSON string or number as a string; "" for null or absent.
 func netRawString(raw json.RawMessage) (string, bool) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", true
@@ -438,7 +438,7 @@ func (s *Server) newSGRule(req *sgRuleReq, tok *token) (*netSGRule, *apiError) {
 	return rule, nil
 }
 
-// normPrefix treats "any address" prefixes like no prefix, as Neutron's
+// netNormPrefix treats "any address" prefixes like no prefix, as Neutron's
 // duplicate check does.
 func netNormPrefix(p string) string {
 	if p == "0.0.0.0/0" || p == "::/0" {
