@@ -880,3 +880,27 @@ func BenchmarkNetworkCreateList(b *testing.B) {
 	}
 	b.ReportMetric(float64(reqs)/time.Since(start).Seconds(), "req/s")
 }
+
+// TestNetworkFloatingIPPool checks that floating IPs come from the
+// configured pool until it runs out.
+func TestNetworkFloatingIPPool(t *testing.T) {
+	s := openstacktest.NewTestServer(t, openstacktest.WithFloatingIPPool("127.50.0.0/29"))
+	ctx := testContext(t)
+	c := memberCloud(t, s).Network
+	pub := publicNetwork(t, ctx, c)
+	var got []string
+	for i := 0; i < 5; i++ {
+		fip, err := floatingips.Create(ctx, c, floatingips.CreateOpts{FloatingNetworkID: pub.ID}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fip.FloatingIP)
+	}
+	sort.Strings(got)
+	want := []string{"127.50.0.2", "127.50.0.3", "127.50.0.4", "127.50.0.5", "127.50.0.6"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("floating IPs (-want +got):\n%s", diff)
+	}
+	_, err := floatingips.Create(ctx, c, floatingips.CreateOpts{FloatingNetworkID: pub.ID}).Extract()
+	wantNeutronError(t, err, 400, "ExternalIpAddressExhausted")
+}

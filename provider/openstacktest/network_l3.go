@@ -525,7 +525,7 @@ func (s *Server) createFloatingIP(w http.ResponseWriter, r *http.Request, tok *t
 	p, e := s.newPort(portCreate{Net: net, DeviceID: f.ID, DeviceOwner: ownerFloatingIP, FixedIPs: fixed, AdminStateUp: true})
 	if e != nil {
 		if e.Type == "IpAddressGenerationFailure" {
-			e = errorf(http.StatusConflict, "ExternalIpAddressExhausted", "Unable to find any IP address on external network %s.", net.ID)
+			e = errorf(http.StatusBadRequest, "ExternalIpAddressExhausted", "Unable to find any IP address on external network %s.", net.ID)
 		}
 		s.writeError(w, svcNetwork, e)
 		return
