@@ -143,7 +143,11 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, svc service, 
 	if ls := q.Get("limit"); ls != "" {
 		limit, err := strconv.Atoi(ls)
 		if err != nil || limit < 0 {
-			s.writeError(w, svc, errorf(http.StatusBadRequest, "HTTPBadRequest", "Bad limit request: Limit must be an integer 0 or greater and not '%s'.", ls))
+			e := errorf(http.StatusBadRequest, "HTTPBadRequest", "Bad limit request: Limit must be an integer 0 or greater and not '%s'.", ls)
+			if svc == svcLoadBalancer {
+				e = errorf(http.StatusBadRequest, "", "Supplied pagination limit '%s' is not valid.", ls)
+			}
+			s.writeError(w, svc, e)
 			return
 		}
 		links := []any{}

@@ -420,6 +420,11 @@ func TestNetworkErrors(t *testing.T) {
 				AllocationPools: []subnets.AllocationPool{{Start: "10.10.0.10", End: "10.10.1.10"}}}).Extract()
 			return err
 		}, 400, "OutOfBoundsAllocationPool", ""},
+		{"overlapping pools", func() error {
+			_, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: small.ID, CIDR: "10.10.0.0/24", IPVersion: 4,
+				AllocationPools: []subnets.AllocationPool{{Start: "10.10.0.10", End: "10.10.0.30"}, {Start: "10.10.0.20", End: "10.10.0.40"}}}).Extract()
+			return err
+		}, 409, "OverlappingAllocationPools", ""},
 		{"gateway in pool", func() error {
 			gw := "10.10.0.20"
 			_, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: small.ID, CIDR: "10.10.0.0/24", IPVersion: 4, GatewayIP: &gw,

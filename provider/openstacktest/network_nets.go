@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
-	"strings"
 )
 
 // networkVisible reports whether tok sees n: admins see every network,
@@ -478,7 +477,7 @@ func validatePools(in []ipRange, pfx netip.Prefix, gw netip.Addr) ([]ipRange, *a
 		}
 		for _, o := range rs {
 			if !b.Less(o.s) && !o.e.Less(a) {
-				return nil, errorf(http.StatusBadRequest, "OverlappingAllocationPools", "Found overlapping allocation pools: %s-%s %s-%s for subnet %s.", o.s, o.e, a, b, pfx)
+				return nil, errorf(http.StatusConflict, "OverlappingAllocationPools", "Found overlapping allocation pools: %s-%s %s-%s for subnet %s.", o.s, o.e, a, b, pfx)
 			}
 		}
 		if gw.IsValid() && !gw.Less(a) && !b.Less(gw) {
@@ -580,16 +579,12 @@ func (s *Server) deleteSubnet(w http.ResponseWriter, r *http.Request, tok *token
 		return
 	}
 	ns := s.nst()
-	for ip, portID := range sub.Allocated {
+	for _, portID := range sub.Allocated {
 		p := ns.Ports[portID]
 		if p == nil || p.DeviceOwner == ownerDHCP {
 			continue
 		}
-		reason := "One or more ports have an IP allocation from this subnet."
-		if p.DeviceOwner == ownerRouterInterface {
-			reason = "One or more ports have an IP allocation from this subnet (router interface " + ip + ")."
-		}
-		s.writeError(w, svcNetwork, errorf(http.StatusConflict, "SubnetInUse", "Unable to complete operation on subnet %s: %s", sub.ID, strings.TrimSpace(reason)))
+		s.writeError(w, svcNetwork, errorf(http.StatusConflict, "SubnetInUse", "Unable to complete operation on subnet %s: One or more ports have an IP allocation from this subnet.", sub.ID))
 		return
 	}
 	if net := ns.Networks[sub.NetworkID]; net != nil {
