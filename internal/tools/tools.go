@@ -254,8 +254,11 @@ func goCommand(ctx context.Context, dir string, args ...string) ([]byte, error) 
 	// The wrapper modules live inside the main module's tree; never let a
 	// go.work pull them into a workspace.
 	cmd.Env = append(os.Environ(), "GOWORK=off")
-	// Interrupt first so the go command can stop its compilers.
+	// Interrupt first so the go command can stop its compilers, also when
+	// this process dies (a test binary killed by its timeout) rather than
+	// leaving a long build running.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGINT}
 	cmd.WaitDelay = 10 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
