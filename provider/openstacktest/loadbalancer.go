@@ -325,6 +325,7 @@ func (s *Server) routesLoadBalancer() {
 		h("DELETE "+p+"/pools/{id}", s.deletePool)
 		h("GET "+p+"/pools/{id}/members", s.listMembers)
 		h("POST "+p+"/pools/{id}/members", s.createMember)
+		h("PUT "+p+"/pools/{id}/members", s.batchMembers)
 		h("GET "+p+"/pools/{id}/members/{member}", s.getMember)
 		h("PUT "+p+"/pools/{id}/members/{member}", s.updateMember)
 		h("DELETE "+p+"/pools/{id}/members/{member}", s.deleteMember)
@@ -335,6 +336,8 @@ func (s *Server) routesLoadBalancer() {
 		h("PUT "+p+"/healthmonitors/{id}", s.updateMonitor)
 		h("DELETE "+p+"/healthmonitors/{id}", s.deleteMonitor)
 
+		h("GET "+p+"/providers", s.listProviders)
+		h("GET "+p+"/flavors", s.listLBFlavors)
 		for _, q := range []string{"", p} {
 			h("GET "+q+"/quotas", s.listLBQuotas)
 			h("GET "+q+"/quotas/defaults", s.getLBQuotaDefaults)

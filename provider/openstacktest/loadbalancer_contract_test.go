@@ -16,6 +16,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/loadbalancers"
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/monitors"
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/pools"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/providers"
 	lbquotas "github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/quotas"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 	"github.com/gophercloud/gophercloud/v2/pagination"
@@ -398,5 +399,64 @@ func TestLoadBalancerQuotaAndPages(t *testing.T) {
 	sort.Strings(ids)
 	if diff := cmp.Diff(ids, got); diff != "" || pagesSeen != 3 {
 		t.Errorf("%d pages; IDs (-want +got):\n%s", pagesSeen, diff)
+	}
+}
+
+// TestLoadBalancerBatchMembers replaces a pool's members in one request:
+// unlisted members go, new ones come, listed ones are updated.
+func TestLoadBalancerBatchMembers(t *testing.T) {
+	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(0))
+	ctx := testContext(t)
+	cloud := memberCloud(t, s)
+	c := cloud.LoadBalancer
+	f := makeNet(t, ctx, cloud.Network, "batch", "10.24.0.0/24")
+	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "batch", VipSubnetID: f.sub.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	pool, err := pools.Create(ctx, c, pools.CreateOpts{LoadbalancerID: lb.ID, Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodRoundRobin}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	for _, addr := range []string{"10.24.0.10", "10.24.0.11"} {
+		if _, err := pools.CreateMember(ctx, c, pool.ID, pools.CreateMemberOpts{Address: addr, ProtocolPort: 6443}).Extract(); err != nil {
+			t.Fatal(err)
+		}
+		waitActive(t, ctx, c, lb.ID)
+	}
+	five := 5
+	err = pools.BatchUpdateMembers(ctx, c, pool.ID, []pools.BatchUpdateMemberOpts{
+		{Address: "10.24.0.11", ProtocolPort: 6443, Weight: &five},
+		{Address: "10.24.0.12", ProtocolPort: 6443},
+	}).ExtractErr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	pages, err := pools.ListMembers(c, pool.ID, nil).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := pools.ExtractMembers(pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, m := range ms {
+		got[m.Address] = m.Weight
+	}
+	if diff := cmp.Diff(map[string]int{"10.24.0.11": 5, "10.24.0.12": 1}, got); diff != "" {
+		t.Errorf("members after batch update (-want +got):\n%s", diff)
+	}
+
+	pp, err := providers.List(c, nil).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := providers.ExtractProviders(pp)
+	if len(ps) == 0 || ps[0].Name != "amphora" {
+		t.Errorf("providers: %+v", ps)
 	}
 }
