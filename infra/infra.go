@@ -163,9 +163,9 @@ var (
 	octaviaPolicy = retry.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second, RetryConflict: true}
 )
 
-// do runs op with retries; every attempt is one API call.
+// do runs op with retries. op makes its API calls through r.call.
 func (r *run) do(ctx context.Context, p retry.Policy, op func(context.Context) error) error {
-	return retry.Do(ctx, p, func(ctx context.Context) error { return r.call(ctx, op) })
+	return retry.Do(ctx, p, op)
 }
 
 // call runs one API call within the concurrency limit and counts it on the

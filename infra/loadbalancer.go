@@ -146,7 +146,7 @@ func (r *run) ensureLB(ctx context.Context, d *discovered, sub subRes, subCreate
 		return st, false, r.fail("check", "load balancer", name, lb.ID,
 			fmt.Sprintf("its VIP is on subnet %s, not on the cluster's subnet %s; delete it to have it recreated", lb.VipSubnetID, sub.ID), provider.ErrConflict)
 	}
-	created := false
+	created, createdBare := false, false
 	if lb == nil {
 		if r.dry {
 			for _, k := range []string{"load balancer", "listener", "pool", "health monitor"} {
@@ -154,11 +154,11 @@ func (r *run) ensureLB(ctx context.Context, d *discovered, sub subRes, subCreate
 			}
 			return st, true, nil
 		}
-		x, err := r.createLB(ctx, sub.ID)
+		x, bare, err := r.createLB(ctx, sub.ID)
 		if err != nil {
 			return st, false, err
 		}
-		lb, created = x, true
+		lb, created, createdBare = x, true, bare
 	} else {
 		r.event(Event{Resource: "load balancer", Name: name, ID: lb.ID, Action: ActionFound})
 	}
@@ -170,7 +170,10 @@ func (r *run) ensureLB(ctx context.Context, d *discovered, sub subRes, subCreate
 	}
 
 	found := d.lb
-	if created {
+	switch {
+	case createdBare:
+		found = lbFound{} // nothing in it yet
+	case created:
 		// The children came with the load balancer, if the cloud supports
 		// fully populated creates; read them back by tag.
 		err := parallel(ctx, 3, func(ctx context.Context, i int) error {
@@ -195,7 +198,9 @@ func (r *run) ensureLB(ctx context.Context, d *discovered, sub subRes, subCreate
 	return st, created, err
 }
 
-func (r *run) createLB(ctx context.Context, subnetID string) (*loadbalancers.LoadBalancer, error) {
+// createLB creates the load balancer, with its listener, pool and monitor
+// when Octavia accepts that; bare reports that it came without them.
+func (r *run) createLB(ctx context.Context, subnetID string) (lb *loadbalancers.LoadBalancer, bare bool, err error) {
 	name := r.names.loadBalancer()
 	pool := r.poolOpts("")
 	pool.Monitor = r.monitorOpts("")
@@ -207,9 +212,8 @@ func (r *run) createLB(ctx context.Context, subnetID string) (*loadbalancers.Loa
 		Tags: []string{r.tag}, Listeners: []listeners.CreateOpts{lis},
 	}
 	start := now()
-	var lb *loadbalancers.LoadBalancer
 	attempt := 0
-	err := r.do(ctx, octaviaPolicy, func(ctx context.Context) error {
+	err = r.do(ctx, octaviaPolicy, func(ctx context.Context) error {
 		attempt++
 		if attempt > 1 {
 			// Octavia's create is not idempotent: look before trying again.
@@ -218,26 +222,31 @@ func (r *run) createLB(ctx context.Context, subnetID string) (*loadbalancers.Loa
 				return err
 			}
 			if len(xs) > 0 {
-				lb = &xs[0]
+				lb, bare = &xs[0], len(xs[0].Listeners) == 0
 				return nil
 			}
 		}
-		return r.call(ctx, func(ctx context.Context) (err error) {
-			o := opts
-			if r.inf.noFullyPopulated.Load() {
-				o.Listeners = nil
-			}
+		o := opts
+		if r.inf.noFullyPopulated.Load() {
+			o.Listeners = nil
+		}
+		err := r.call(ctx, func(ctx context.Context) (err error) {
 			lb, err = loadbalancers.Create(ctx, r.inf.cloud.LoadBalancer, o).Extract()
-			if gophercloud.ResponseCodeIs(err, http.StatusBadRequest) && o.Listeners != nil {
-				// Some Octavia providers (and older simulators) refuse
-				// a fully populated create: create the load balancer
-				// alone; ensureLBChildren adds the rest.
-				r.inf.noFullyPopulated.Store(true)
-				o.Listeners = nil
-				lb, err = loadbalancers.Create(ctx, r.inf.cloud.LoadBalancer, o).Extract()
-			}
 			return err
 		})
+		if gophercloud.ResponseCodeIs(err, http.StatusBadRequest) && o.Listeners != nil {
+			// Some Octavia providers (and simulators) refuse a fully
+			// populated create: create the load balancer alone;
+			// ensureLBChildren adds the rest.
+			r.inf.noFullyPopulated.Store(true)
+			o.Listeners = nil
+			err = r.call(ctx, func(ctx context.Context) (err error) {
+				lb, err = loadbalancers.Create(ctx, r.inf.cloud.LoadBalancer, o).Extract()
+				return err
+			})
+		}
+		bare = o.Listeners == nil
+		return err
 	})
 	err = r.fail("create", "load balancer", name, "", hintFor(err), err)
 	id := ""
@@ -245,7 +254,7 @@ func (r *run) createLB(ctx context.Context, subnetID string) (*loadbalancers.Loa
 		id = lb.ID
 	}
 	r.event(Event{Resource: "load balancer", Name: name, ID: id, Action: ActionCreate, Duration: since(start), Err: err})
-	return lb, err
+	return lb, bare, err
 }
 
 // waitLB polls until the load balancer is ACTIVE.

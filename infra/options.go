@@ -27,7 +27,7 @@ type options struct {
 
 func defaultOptions() options {
 	return options{
-		concurrency: 16,
+		concurrency: 32,
 		pollInitial: 50 * time.Millisecond,
 		pollMax:     5 * time.Second,
 	}
@@ -51,7 +51,7 @@ func WithProgress(fn func(Event)) Option {
 	})
 }
 
-// WithConcurrency caps the API calls in flight at once (16 by default).
+// WithConcurrency caps the API calls in flight at once (32 by default).
 func WithConcurrency(n int) Option {
 	return optionFunc(func(o *options) error {
 		if n < 1 {
