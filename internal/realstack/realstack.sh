@@ -52,10 +52,10 @@ phase_done() {
 # ---------------------------------------------------------------- install ---
 
 missing_packages() {
+  local all=("${PACKAGES[@]}" eatmydata) have
+  have=$(dpkg-query -W -f='${Package} ${Status}\n' "${all[@]}" 2>/dev/null | awk '/ install ok installed$/{print $1}')
   local p out=()
-  for p in "${PACKAGES[@]}" eatmydata; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || out+=("$p")
-  done
+  for p in "${all[@]}"; do grep -qx "$p" <<<"$have" || out+=("$p"); done
   echo "${out[@]:-}"
 }
 
@@ -516,13 +516,23 @@ wait_rabbitmq() {
     running rabbitmq || die "rabbitmq exited, see $LOGS/rabbitmq.log"
     sleep 0.5
   done
-  rabbitmqctl_ -q wait --timeout 120 "$RUN/rabbitmq/beam.pid" >/dev/null || die "rabbitmq did not start"
+  # The AMQP listener opens once the broker has booted.
+  for i in $(seq 1 240); do
+    (exec 3<>/dev/tcp/$HOST/5672) 2>/dev/null && break
+    running rabbitmq || die "rabbitmq exited, see $LOGS/rabbitmq.log"
+    sleep 0.5
+  done
+  (exec 3<>/dev/tcp/$HOST/5672) 2>/dev/null || die "rabbitmq did not listen on 5672 in 120s"
+  # Users live in RabbitMQ's own data: set them up once per password.
+  local sum; sum=$(printf '%s' "$RABBIT_PW" | sha256sum | cut -c1-16)
+  if [ -f "$STAMPS/rabbitmq-user" ] && [ "$(cat "$STAMPS/rabbitmq-user")" = "$sum" ]; then return 0; fi
   if ! rabbitmqctl_ -q list_users 2>/dev/null | grep -q '^openstack'; then
-    rabbitmqctl_ -q add_user openstack "$RABBIT_PW" >/dev/null
+    printf '%s\n' "$RABBIT_PW" | rabbitmqctl_ -q add_user openstack >/dev/null
   else
-    rabbitmqctl_ -q change_password openstack "$RABBIT_PW" >/dev/null
+    printf '%s\n' "$RABBIT_PW" | rabbitmqctl_ -q change_password openstack >/dev/null
   fi
   rabbitmqctl_ -q set_permissions openstack '.*' '.*' '.*' >/dev/null
+  echo "$sum" >"$STAMPS/rabbitmq-user"
 }
 
 start_memcached() {
@@ -593,34 +603,40 @@ sync_all() {
 
 # -------------------------------------------------------------- services ---
 
-# uwsgi_app NAME PORT SCRIPT [uwsgi args...]
+# uwsgi_app NAME PORT SCRIPT PROCESSES THREADS [uwsgi args...]
 uwsgi_app() {
-  local name=$1 port=$2 script=$3; shift 3
+  local name=$1 port=$2 script=$3 procs=$4 threads=$5; shift 5
   start_proc "$name" uwsgi --plugin python3 --http-socket "$HOST:$port" --wsgi-file "$script" \
-    --master --processes 2 --threads 1 --enable-threads --lazy-apps --die-on-term --need-app \
+    --master --processes "$procs" --threads "$threads" --enable-threads --lazy-apps --die-on-term --need-app \
     --buffer-size 65535 --add-header "Connection: close" --hook-master-start "unix_signal:15 gracefully_kill_them_all" \
     "$@"
 }
 
 start_keystone() {
-  uwsgi_app keystone 5000 /usr/bin/keystone-wsgi-public --env "OS_KEYSTONE_CONFIG_FILES=$ETC/keystone/keystone.conf"
+  uwsgi_app keystone 5000 /usr/bin/keystone-wsgi-public 1 8 --env "OS_KEYSTONE_CONFIG_FILES=$ETC/keystone/keystone.conf"
 }
 
 start_openstack() {
   local ml2=$HERE/ml2
-  uwsgi_app placement-api 8778 /usr/bin/placement-api --env "OS_PLACEMENT_CONFIG_DIR=$ETC/placement"
+  uwsgi_app placement-api 8778 /usr/bin/placement-api 1 4 --env "OS_PLACEMENT_CONFIG_DIR=$ETC/placement"
   start_proc glance-api glance-api --config-file "$ETC/glance/glance-api.conf"
   start_proc neutron-server env PYTHONPATH="$ml2" neutron-server --config-file "$ETC/neutron/neutron.conf" \
     --config-file "$ETC/neutron/ml2_conf.ini"
-  uwsgi_app nova-api 8774 /usr/bin/nova-api-wsgi --env "OS_NOVA_CONFIG_DIR=$ETC/nova"
+  # nova-api monkey-patches with eventlet: processes, not threads.
+  uwsgi_app nova-api 8774 /usr/bin/nova-api-wsgi 2 1 --env "OS_NOVA_CONFIG_DIR=$ETC/nova"
   start_proc nova-conductor nova-conductor --config-file "$ETC/nova/nova.conf"
   start_proc nova-scheduler nova-scheduler --config-file "$ETC/nova/nova.conf"
+  uwsgi_app octavia-api 9876 /usr/bin/octavia-wsgi 1 4 --pyargv "--config-file $ETC/octavia/octavia.conf"
+  start_proc octavia-worker octavia-worker --config-file "$ETC/octavia/octavia.conf"
+}
+
+# nova-compute starts once the catalog has Placement, so that it registers
+# its node at once instead of at its next periodic task.
+start_compute() {
   # python3-nova's own entry point: the nova-compute package would pull in
   # qemu and libvirt, which the fake driver does not need.
   start_proc nova-compute $PY -c 'import sys; from nova.cmd.compute import main; sys.argv[0] = "nova-compute"; sys.exit(main())' \
     --config-file "$ETC/nova/nova-compute.conf"
-  uwsgi_app octavia-api 9876 /usr/bin/octavia-wsgi --pyargv "--config-file $ETC/octavia/octavia.conf"
-  start_proc octavia-worker octavia-worker --config-file "$ETC/octavia/octavia.conf"
 }
 
 # ------------------------------------------------------------------ waits ---
@@ -700,9 +716,14 @@ wait_compute() {
 
 # ----------------------------------------------------------------- seed ---
 
+# seed WHAT: run seed.py WHAT unless it ran with the same script and secrets.
 seed() {
+  local sum
+  sum=$(cat "$HERE/seed.py" "$STATE/secrets.env" | sha256sum | cut -c1-16)
+  if [ -f "$STAMPS/seed-$1" ] && [ "$(cat "$STAMPS/seed-$1")" = "$sum" ]; then return 0; fi
   ADMIN_PW=$ADMIN_PW DEMO_PW=$DEMO_PW SERVICE_PW=$SERVICE_PW REALSTACK_HOST=$HOST \
     nice -n "$NICE" $PY "$HERE/seed.py" "$1" >>"$LOGS/seed.log" 2>&1 || die "seed $1 failed, see $LOGS/seed.log"
+  echo "$sum" >"$STAMPS/seed-$1"
 }
 
 write_clouds() {
@@ -754,11 +775,14 @@ do_up() {
   phase_done infrastructure
   sync_all
   phase_done schema
+  # Everything but nova-compute at once: the services need Keystone only
+  # when the first request comes.
   start_keystone
+  start_openstack
   wait_http keystone "http://$HOST:5000/v3"
   seed identity
+  start_compute
   phase_done keystone
-  start_openstack
   wait_apis
   phase_done services
   seed resources
