@@ -131,3 +131,85 @@ func crashCreate(ctx context.Context, e *simEnv, m *provider.Machines, spec prov
 	close(done)
 	return e.s.FaultsApplied() > before, err
 }
+
+// TestMachinesDeleteCrashSweep aborts each API call of a Delete in turn, the
+// same four ways, then runs Delete again: the cloud must end as it was and
+// the pool without the machine.
+func TestMachinesDeleteCrashSweep(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t, openstacktest.WithBootDelay(20*time.Millisecond), openstacktest.WithVolumeDelay(10*time.Millisecond))
+	pool := &fakePool{}
+	m := e.machines(provider.WithAPIServerPool(pool))
+	spec := e.worker("demo-del")
+	spec.Role = provider.ControlPlane
+	spec.Ports = append(spec.Ports, provider.PortSpec{Network: "demo-net"})
+	spec.FloatingIP = &provider.FloatingIPSpec{}
+	spec.RootVolume = &provider.RootVolumeSpec{SizeGiB: 10}
+	spec.Volumes = []provider.VolumeSpec{{Name: "etcd", SizeGiB: 1}}
+	ctx := testCtx(t, 10*time.Minute)
+
+	if _, err := m.Create(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	e.s.ResetCalls()
+	if err := m.Delete(ctx, spec.Cluster, spec.Name); err != nil {
+		t.Fatal(err)
+	}
+	calls := e.s.Calls().Total()
+	e.assertClean(t)
+	t.Logf("a Delete makes %d API calls", calls)
+
+	points := 0
+	for k := 1; k <= calls; k++ {
+		for _, action := range []openstacktest.FaultAction{openstacktest.DropBefore, openstacktest.DropAfter} {
+			for _, kill := range []bool{false, true} {
+				name := fmt.Sprintf("call %d %s kill=%v", k, action, kill)
+				if _, err := m.Create(ctx, spec); err != nil {
+					t.Fatalf("%s: Create: %v", name, err)
+				}
+				before := e.s.FaultsApplied()
+				remove := e.s.InjectFault(openstacktest.Fault{Skip: k - 1, Times: 1, Action: action})
+				dctx, cancel := context.WithCancel(ctx)
+				done := make(chan struct{})
+				if kill {
+					go func() {
+						tk := time.NewTicker(200 * time.Microsecond)
+						defer tk.Stop()
+						for {
+							select {
+							case <-done:
+								return
+							case <-tk.C:
+								if e.s.FaultsApplied() > before {
+									cancel()
+									return
+								}
+							}
+						}
+					}()
+				}
+				_ = m.Delete(dctx, spec.Cluster, spec.Name)
+				close(done)
+				cancel()
+				remove()
+				if e.s.FaultsApplied() > before {
+					points++
+				}
+				if err := m.Delete(ctx, spec.Cluster, spec.Name); err != nil {
+					t.Fatalf("%s: Delete again: %v", name, err)
+				}
+				added, removed := e.diffSnapshot()
+				if len(added) > 0 || len(removed) > 0 {
+					t.Fatalf("%s: after Delete again, left behind %v, removed %v", name, added, removed)
+				}
+				if len(pool.snapshot()) != 0 {
+					t.Fatalf("%s: pool: %v", name, pool.snapshot())
+				}
+			}
+		}
+	}
+	if points < 2*calls {
+		t.Errorf("only %d crash points for %d calls", points, calls)
+	}
+	t.Logf("delete crash sweep: %d crash points, all clean after Delete again", points)
+}

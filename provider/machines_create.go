@@ -210,7 +210,7 @@ func (m *Machines) build(ctx context.Context, p *machinePlan, b *built) (string,
 		}
 	}
 	for i := range p.ports {
-		port, err := m.ensurePort(ctx, spec, i, p.ports[i])
+		port, err := m.ensurePort(ctx, spec, i, p.ports[i], b.groupID)
 		if err != nil {
 			return "", err
 		}
@@ -337,12 +337,18 @@ func (m *Machines) serverGroupsNamed(ctx context.Context, name string) ([]server
 }
 
 // ensurePort finds or creates port i of the machine and makes sure it
-// carries the ownership tag. The ownership marker is also written into the
+// carries the ownership tag (and the tag of the server group openstrap
+// created for the machine, if any). The ownership marker is also written into the
 // description at creation, so a port whose tagging was interrupted is still
 // recognized.
-func (m *Machines) ensurePort(ctx context.Context, spec MachineSpec, i int, pp portPlan) (ports.Port, error) {
+func (m *Machines) ensurePort(ctx context.Context, spec MachineSpec, i int, pp portPlan, groupID string) (ports.Port, error) {
 	name := fmt.Sprintf("%s-%d", spec.Name, i)
 	marker := OwnershipTag(spec.Cluster)
+	want := []string{marker}
+	if groupID != "" {
+		// Delete finds the group here when the server is already gone.
+		want = append(want, groupTag(groupID))
+	}
 	ev := MachineEvent{Cluster: spec.Cluster, Machine: spec.Name, Phase: PhasePort, Name: name}
 	var port ports.Port
 	err := m.call(ctx, func(ctx context.Context) error {
@@ -385,8 +391,13 @@ func (m *Machines) ensurePort(ctx context.Context, spec MachineSpec, i int, pp p
 			ev.ID = port.ID
 			m.event(ev)
 		}
-		if !hasAll(port.Tags, []string{marker}) {
-			tags := append(append([]string(nil), port.Tags...), marker)
+		if !hasAll(port.Tags, want) {
+			tags := append([]string(nil), port.Tags...)
+			for _, w := range want {
+				if !hasAll(tags, []string{w}) {
+					tags = append(tags, w)
+				}
+			}
 			if _, err := attributestags.ReplaceAll(ctx, m.cloud.Network, "ports", port.ID, attributestags.ReplaceAllOpts{Tags: tags}).Extract(); err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
@@ -90,9 +91,10 @@ func (m *Machines) deleteServer(ctx context.Context, cluster, id string) error {
 }
 
 // deleteResources deletes what was created for a machine apart from its
-// server: floating IPs, then ports (last index first, so that an
-// interrupted run leaves a prefix of them), then volumes, then the server
-// group groupID when it is empty. Missing resources are skipped.
+// server: floating IPs, then the server group (groupID or the one its ports
+// name) when it is empty, then ports (last index first, so that an
+// interrupted run leaves a prefix of them), then volumes. Missing resources
+// are skipped.
 func (m *Machines) deleteResources(ctx context.Context, cluster, name, groupID string) error {
 	var errs []error
 	byIndex, err := m.machinePorts(ctx, cluster, name)
@@ -135,6 +137,34 @@ func (m *Machines) deleteResources(ctx context.Context, cluster, name, groupID s
 			m.event(MachineEvent{Cluster: cluster, Machine: name, Phase: PhaseDelete, Name: "floating IP " + f.FloatingIP, ID: f.ID, Done: true})
 		}
 	}
+	if len(errs) > 0 {
+		// Keep the ports: they lead the next Delete to what is left.
+		return errors.Join(errs...)
+	}
+	// The server group goes before the ports, which name it when the
+	// server is already gone.
+	groups := map[string]bool{}
+	if groupID != "" {
+		groups[groupID] = true
+	}
+	for _, p := range all {
+		for _, t := range p.Tags {
+			if id, ok := strings.CutPrefix(t, MetadataServerGroup+"="); ok && id != "" {
+				groups[id] = true
+			}
+		}
+	}
+	for id := range groups {
+		if m.groupInUse(id) {
+			continue
+		}
+		if err := m.deleteGroupIfEmpty(ctx, id); err != nil {
+			errs = append(errs, &Error{Op: "delete", Kind: "server group", ID: id, Cloud: m.cloud.Name, Err: err})
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
 	for _, p := range all {
 		err := m.call(ctx, func(ctx context.Context) error {
 			err := ports.Delete(ctx, m.cloud.Network, p.ID).ExtractErr()
@@ -159,11 +189,6 @@ func (m *Machines) deleteResources(ctx context.Context, cluster, name, groupID s
 			continue
 		}
 		m.event(MachineEvent{Cluster: cluster, Machine: name, Phase: PhaseDelete, Name: "volume " + v.Name, ID: v.ID, Done: true})
-	}
-	if groupID != "" && !m.groupInUse(groupID) {
-		if err := m.deleteGroupIfEmpty(ctx, groupID); err != nil {
-			errs = append(errs, &Error{Op: "delete", Kind: "server group", ID: groupID, Cloud: m.cloud.Name, Err: err})
-		}
 	}
 	return errors.Join(errs...)
 }

@@ -38,6 +38,11 @@ const (
 	MetadataServerGroup = "openstrap-server-group"
 )
 
+// groupTag marks the ports of a machine with the server group openstrap
+// created for it: "openstrap-server-group=<id>" (59 characters for a UUID,
+// within the tag limit).
+func groupTag(id string) string { return MetadataServerGroup + "=" + id }
+
 // MaxUserDataBase64 is Nova's limit on user data: 65535 bytes once base64
 // encoded, the form in which it is sent.
 const MaxUserDataBase64 = 65535
