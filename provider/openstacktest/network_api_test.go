@@ -1,7 +1,10 @@
 package openstacktest
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -142,5 +145,46 @@ func TestIPHelpers(t *testing.T) {
 		if diff := cmp.Diff(tc.want, got); diff != "" {
 			t.Errorf("%s gateway %q (-want +got):\n%s", tc.cidr, tc.gw, diff)
 		}
+	}
+}
+
+// TestNetworkPortUpdateKeepsAddressesOnFailure checks that a fixed_ips
+// update that cannot be satisfied leaves the port's addresses allocated.
+func TestNetworkPortUpdateKeepsAddressesOnFailure(t *testing.T) {
+	s := NewTestServer(t)
+	s.mu.Lock()
+	ns := s.nst()
+	net := &netNetwork{AdminStateUp: true, PortSecurityEnabled: true}
+	net.init(s, s.newID(), MemberProjectID)
+	ns.Networks[net.ID] = net
+	sub := &netSubnet{NetworkID: net.ID, CIDR: "10.31.0.0/29", IPVersion: 4, GatewayIP: "10.31.0.1", Allocated: map[string]string{}}
+	sub.init(s, s.newID(), MemberProjectID)
+	sub.Pools = []ipRange{{Start: "10.31.0.2", End: "10.31.0.3"}}
+	ns.Subnets[sub.ID] = sub
+	net.Subnets = []string{sub.ID}
+	a, e := s.netCreatePort(portSpec{ProjectID: MemberProjectID, NetworkID: net.ID})
+	if e != nil {
+		t.Fatal(e)
+	}
+	if _, e := s.netCreatePort(portSpec{ProjectID: MemberProjectID, NetworkID: net.ID}); e != nil {
+		t.Fatal(e)
+	}
+	s.mu.Unlock()
+
+	// Keep the address and ask for one more from a full pool: 409, and the
+	// kept address must stay allocated to the port.
+	body := `{"port": {"fixed_ips": [{"ip_address": "` + a.FixedIPs[0] + `"}, {"subnet_id": "` + sub.ID + `"}]}}`
+	tok := &token{ProjectID: MemberProjectID, Roles: []string{"member"}}
+	req := httptest.NewRequest(http.MethodPut, "/network/v2.0/ports/"+a.ID, strings.NewReader(body))
+	req.SetPathValue("id", a.ID)
+	rec := httptest.NewRecorder()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.updatePort(rec, req, tok)
+	if rec.Code != http.StatusConflict {
+		t.Fatalf("update: %d %s", rec.Code, rec.Body)
+	}
+	if sub.Allocated[a.FixedIPs[0]] != a.ID {
+		t.Errorf("address %s lost by a failed update: %v", a.FixedIPs[0], sub.Allocated)
 	}
 }

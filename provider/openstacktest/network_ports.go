@@ -316,8 +316,9 @@ func (s *Server) updatePort(w http.ResponseWriter, r *http.Request, tok *token) 
 		s.releaseIPs(released, p.ID)
 		ips, e := s.assignFixedIPs(net, p.ID, p.DeviceOwner, netFixedSpecs(req.FixedIPs))
 		if e != nil {
-			// Take the released addresses back.
-			for _, f := range released {
+			// Take every old address back: the failed allocation may
+			// have released the kept ones too.
+			for _, f := range old {
 				if sub := ns.Subnets[f.SubnetID]; sub != nil {
 					sub.Allocated[f.IPAddress] = p.ID
 				}
