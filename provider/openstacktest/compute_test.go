@@ -22,6 +22,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/tags"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
@@ -750,5 +752,84 @@ func TestServerTagsAndMicroversionHeaders(t *testing.T) {
 	}
 	if err := servers.Delete(ctx, c.Compute, "nope").ExtractErr(); !gophercloud.ResponseCodeIs(err, 404) {
 		t.Errorf("delete unknown server: %v", err)
+	}
+}
+
+func TestServerFloatingIPAddresses(t *testing.T) {
+	var mu sync.Mutex
+	var events []openstacktest.BootEvent
+	s := openstacktest.NewTestServer(t, openstacktest.WithBootDelay(300*time.Millisecond),
+		openstacktest.WithServerHooks(openstacktest.ServerHooks{OnActive: func(_ context.Context, ev openstacktest.BootEvent) error {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, ev)
+			return nil
+		}}))
+	ctx := testContext(t)
+	c := memberCloud(t, s)
+	net := newBootNet(t, c, "fip-net", "10.15.0.0/24")
+	page, err := networks.List(c.Network, networks.ListOpts{Name: openstacktest.ExternalNetwork}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, _ := networks.ExtractNetworks(page)
+	if len(ext) != 1 {
+		t.Fatalf("external network: %+v", ext)
+	}
+	rt, err := routers.Create(ctx, c.Network, routers.CreateOpts{Name: "fip-router", GatewayInfo: &routers.GatewayInfo{NetworkID: ext[0].ID}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := routers.AddInterface(ctx, c.Network, rt.ID, routers.AddInterfaceOpts{SubnetID: net.SubnetID}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "fip", ImageRef: imageID(t, c), FlavorRef: "1",
+		Networks: []servers.Network{{UUID: net.ID}}}, nil).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := ports.List(c.Network, ports.ListOpts{DeviceID: srv.ID}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp, _ := ports.ExtractPorts(pl)
+	if len(pp) != 1 {
+		t.Fatalf("ports: %+v", pp)
+	}
+	fip, err := floatingips.Create(ctx, c.Network, floatingips.CreateOpts{FloatingNetworkID: ext[0].ID, PortID: pp[0].ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := waitServer(t, c.Compute, srv.ID, "ACTIVE")
+	var kinds []string
+	for _, a := range got.Addresses["fip-net"].([]any) {
+		m := a.(map[string]any)
+		kinds = append(kinds, m["OS-EXT-IPS:type"].(string)+" "+m["addr"].(string))
+	}
+	want := []string{"fixed " + pp[0].FixedIPs[0].IPAddress, "floating " + fip.FloatingIP}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("addresses (-want +got):\n%s", diff)
+	}
+	page, err = servers.List(c.Compute, servers.ListOpts{IP: strings.ReplaceAll(fip.FloatingIP, ".", `\.`)}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := servers.ExtractServers(page); len(l) != 1 {
+		t.Errorf("ip filter found %d servers", len(l))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := len(events)
+		mu.Unlock()
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(events) != 1 || !cmp.Equal(events[0].FloatingIPs, []string{fip.FloatingIP}) {
+		t.Errorf("boot event floating IPs: %+v", events)
 	}
 }

@@ -108,6 +108,20 @@ func (s *Server) ExpireTokens() {
 	_ = s.save()
 }
 
+// pruneTokens forgets expired tokens once there are many, so that a
+// long-running simulator's state does not grow without bound.
+func (s *Server) pruneTokens() {
+	if len(s.st.Identity.Tokens) < 512 {
+		return
+	}
+	now := s.now()
+	for id, t := range s.st.Identity.Tokens {
+		if !now.Before(t.ExpiresAt) {
+			delete(s.st.Identity.Tokens, id)
+		}
+	}
+}
+
 var errUnauthenticated = errorf(http.StatusUnauthorized, "", "The request you have made requires authentication.")
 
 // authenticate validates the request's X-Auth-Token.
@@ -244,6 +258,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, _ *token) {
 		s.writeError(w, svcIdentity, aerr)
 		return
 	}
+	s.pruneTokens()
 	s.st.Identity.Tokens[tok.ID] = tok
 	w.Header().Set("X-Subject-Token", tok.ID)
 	writeJSON(w, http.StatusCreated, map[string]any{"token": s.tokenBody(tok)})
