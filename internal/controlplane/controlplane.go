@@ -281,12 +281,17 @@ func (p *Process) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("stop %s: %w", pr.name, err))
 		}
 	}
-	if st, err := readState(p.dir); err == nil {
-		st.APIServerPID, st.EtcdPID = 0, 0
-		errs = append(errs, writeState(p.dir, st))
-	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("controlplane: %w", err)
+	}
+	// Forget the process IDs, unless the directory is gone already.
+	if _, err := os.Stat(filepath.Join(p.dir, "state.json")); err == nil {
+		st, err := readState(p.dir)
+		if err != nil {
+			return err
+		}
+		st.APIServerPID, st.EtcdPID = 0, 0
+		return writeState(p.dir, st)
 	}
 	return nil
 }
