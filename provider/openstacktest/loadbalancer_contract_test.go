@@ -460,3 +460,52 @@ func TestLoadBalancerBatchMembers(t *testing.T) {
 		t.Errorf("providers: %+v", ps)
 	}
 }
+
+// TestLoadBalancerVIPPort builds a load balancer on a port the user made:
+// it takes the port's address and leaves the port behind when deleted.
+func TestLoadBalancerVIPPort(t *testing.T) {
+	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(0))
+	ctx := testContext(t)
+	cloud := memberCloud(t, s)
+	c, nc := cloud.LoadBalancer, cloud.Network
+	f := makeNet(t, ctx, nc, "vipport", "10.25.0.0/24")
+	p, err := ports.Create(ctx, nc, ports.CreateOpts{NetworkID: f.net.ID, Name: "my-vip",
+		FixedIPs: []ports.IP{{SubnetID: f.sub.ID, IPAddress: "10.25.0.100"}}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "vipport", VipPortID: p.ID,
+		Tags: []string{"a", "b"}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lb.VipAddress != "10.25.0.100" || lb.VipSubnetID != f.sub.ID || lb.VipNetworkID != f.net.ID || lb.VipPortID != p.ID {
+		t.Errorf("load balancer on a port: %+v", lb)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	for _, tc := range []struct {
+		opts loadbalancers.ListOpts
+		want int
+	}{
+		{loadbalancers.ListOpts{Tags: []string{"a", "b"}}, 1},
+		{loadbalancers.ListOpts{Tags: []string{"a", "z"}}, 0},
+		{loadbalancers.ListOpts{TagsAny: []string{"z", "b"}}, 1},
+		{loadbalancers.ListOpts{TagsNotAny: []string{"z", "b"}}, 0},
+		{loadbalancers.ListOpts{TagsNot: []string{"a", "z"}}, 1},
+	} {
+		pages, err := loadbalancers.List(c, tc.opts).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lbs, _ := loadbalancers.ExtractLoadBalancers(pages); len(lbs) != tc.want {
+			t.Errorf("%+v: %d load balancers, want %d", tc.opts, len(lbs), tc.want)
+		}
+	}
+	if err := loadbalancers.Delete(ctx, c, lb.ID, nil).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, ctx, c, lb.ID)
+	if got, err := ports.Get(ctx, nc, p.ID).Extract(); err != nil || got.FixedIPs[0].IPAddress != "10.25.0.100" {
+		t.Errorf("user's VIP port after delete: %+v, %v", got, err)
+	}
+}
