@@ -2,6 +2,7 @@ package openstacktest
 
 import (
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -418,9 +419,20 @@ func (s *Server) listVolumes(w http.ResponseWriter, r *http.Request, tok *token)
 	if tok.isAdmin() && q.Get("project_id") != "" {
 		project, all = q.Get("project_id"), false
 	}
+	var mdFilter map[string]string
+	if m := q.Get("metadata"); m != "" {
+		var ok bool
+		if mdFilter, ok = parseDictLiteral(m); !ok {
+			s.writeError(w, svcVolume, badRequest("Invalid input received: Invalid filter metadata: %s", m))
+			return
+		}
+	}
 	var list []*cVolume
 	for _, v := range s.st.Volume.Volumes {
 		if !all && v.ProjectID != project {
+			continue
+		}
+		if !hasMetadata(v.Metadata, mdFilter) {
 			continue
 		}
 		if n := q.Get("name"); n != "" && v.Name != n {
@@ -456,6 +468,38 @@ func (s *Server) listVolumes(w http.ResponseWriter, r *http.Request, tok *token)
 		body["volumes_links"] = []map[string]string{{"rel": "next", "href": s.URL + r.URL.Path + "?" + nq.Encode()}}
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// dictEntry matches one 'key': 'value' pair of a Python or JSON dict.
+var dictEntry = regexp.MustCompile(`(['"])((?:\\.|[^\\])*?)['"]\s*:\s*(['"])((?:\\.|[^\\])*?)['"]\s*(?:,|$)`)
+
+// parseDictLiteral reads a filter such as {'k':'v', 'k2':'v2'}, the form
+// Cinder evaluates (and gophercloud sends) for metadata filters.
+func parseDictLiteral(s string) (map[string]string, bool) {
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "{") || !strings.HasSuffix(s, "}") {
+		return nil, false
+	}
+	body := strings.TrimSpace(s[1 : len(s)-1])
+	out := map[string]string{}
+	for body != "" {
+		m := dictEntry.FindStringSubmatchIndex(body)
+		if m == nil || m[0] != 0 {
+			return nil, false
+		}
+		out[body[m[4]:m[5]]] = body[m[8]:m[9]]
+		body = strings.TrimSpace(body[m[1]:])
+	}
+	return out, true
+}
+
+func hasMetadata(have, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := have[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // paginate applies limit, marker and offset; next is the marker of the

@@ -73,6 +73,18 @@ func TestVolumes(t *testing.T) {
 	if len(list) != 1 || list[0].ID != blank.ID || list[0].VolumeType != "lvmdriver-1" {
 		t.Errorf("list name=data: %+v", list)
 	}
+	for _, tt := range []struct {
+		md   map[string]string
+		want int
+	}{{map[string]string{"k": "v"}, 1}, {map[string]string{"k": "x"}, 0}, {map[string]string{"k": "v", "other": "y"}, 0}} {
+		page, err := volumes.List(c.BlockStorage, volumes.ListOpts{Metadata: tt.md}).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l, _ := volumes.ExtractVolumes(page); len(l) != tt.want || tt.want == 1 && l[0].ID != v.ID {
+			t.Errorf("metadata filter %v: %d volumes, want %d", tt.md, len(l), tt.want)
+		}
+	}
 	var ids []string
 	err = volumes.List(c.BlockStorage, volumes.ListOpts{Limit: 1}).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
 		l, err := volumes.ExtractVolumes(p)
