@@ -3,13 +3,14 @@ package infra_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 
 	"github.com/openstrap/openstrap/infra"
 	"github.com/openstrap/openstrap/provider"
@@ -216,9 +217,10 @@ func TestDeleteRefusesWhileServersUseTheNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A server's port, as Nova binds it.
-	if _, err := ports.Create(ctx, e.cloud.Network, ports.CreateOpts{NetworkID: st.NetworkID, Name: "demo-cp-0-0",
-		DeviceOwner: "compute:nova", DeviceID: "0b1e2c5d-7a7e-4a9e-9d55-1f1f1f1f1f1f"}).Extract(); err != nil {
+	// A server on the cluster network, in the control-plane group.
+	srv, err := servers.Create(ctx, e.cloud.Compute, servers.CreateOpts{Name: "demo-cp-0", ImageRef: imageID(t, e), FlavorRef: "1",
+		Networks: []servers.Network{{UUID: st.NetworkID}}, SecurityGroups: []string{st.SecurityGroups[infra.RoleControlPlane]}}, nil).Extract()
+	if err != nil {
 		t.Fatal(err)
 	}
 	before := shape(e.srv.Snapshot())
@@ -226,6 +228,9 @@ func TestDeleteRefusesWhileServersUseTheNetwork(t *testing.T) {
 	err = inf.Delete(ctx, "demo")
 	if !errors.Is(err, infra.ErrInUse) || !errors.Is(err, provider.ErrConflict) {
 		t.Fatalf("Delete = %v, want ErrInUse and provider.ErrConflict", err)
+	}
+	if !strings.Contains(err.Error(), srv.ID) || !strings.Contains(err.Error(), "infra.Force()") {
+		t.Errorf("error %q does not name the server and the way out", err)
 	}
 	if w := e.srv.Calls().Writes(); w != 0 {
 		t.Errorf("refusing Delete made %d writes", w)
@@ -236,9 +241,31 @@ func TestDeleteRefusesWhileServersUseTheNetwork(t *testing.T) {
 	if err := inf.Delete(ctx, "demo", infra.Force()); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(shape(e.base), shape(e.srv.Snapshot())); diff != "" {
+	after := e.srv.Snapshot()
+	if left := owned(after, "demo"); len(left) > 0 {
+		t.Errorf("forced Delete left %v", left)
+	}
+	// The server stays (it is not the infrastructure's); it lost its port.
+	var rest []openstacktest.Resource
+	for _, r := range after {
+		if r.Kind != "server" {
+			rest = append(rest, r)
+		}
+	}
+	if diff := cmp.Diff(shape(e.base), shape(rest)); diff != "" {
 		t.Errorf("after forced Delete (-before Ensure +after):\n%s", diff)
 	}
+}
+
+func imageID(t *testing.T, e *env) string {
+	t.Helper()
+	for _, r := range e.srv.Snapshot() {
+		if r.Kind == "image" && r.Name == openstacktest.ImageName {
+			return r.ID
+		}
+	}
+	t.Fatal("no image")
+	return ""
 }
 
 func externalNetworkID(t *testing.T, e *env) string {

@@ -129,6 +129,33 @@ func (r *run) delete(ctx context.Context, o deleteOptions) error {
 			&inUseError{msg: fmt.Sprintf("%d servers still use the cluster's network (%s)", len(servers), strings.Join(servers, ", "))})
 	}
 
+	// Refuse, too, while something Delete will not remove holds a port on
+	// the network: another load balancer's VIP, a port bound elsewhere.
+	vips := map[string]bool{}
+	for _, lb := range append(slices.Clone(set.lbs), set.ccmLBs...) {
+		vips[lb.VipPortID] = true
+	}
+	onOurs := map[string]bool{}
+	for _, n := range set.networks {
+		onOurs[n.ID] = true
+	}
+	var blockers []string
+	for _, p := range set.ports {
+		if !onOurs[p.NetworkID] || vips[p.ID] || hasTag(p.Tags, r.tag) || p.DeviceOwner == "" ||
+			strings.HasPrefix(p.DeviceOwner, "network:") || strings.HasPrefix(p.DeviceOwner, "compute:") {
+			continue
+		}
+		blockers = append(blockers, fmt.Sprintf("port %s (%s %s)", p.ID, p.DeviceOwner, p.DeviceID))
+	}
+	if len(blockers) > 0 {
+		hint := "delete them first"
+		if !o.ccm {
+			hint += ", or pass infra.CloudProviderResources() if the cloud controller manager created them"
+		}
+		return r.fail("delete", "network", r.names.network(), "", hint,
+			&inUseError{msg: fmt.Sprintf("resources the cluster's infrastructure does not own use its network: %s", strings.Join(blockers, ", "))})
+	}
+
 	// Phase 1: what sits on top of the network.
 	var steps []func(context.Context) error
 	for _, lb := range append(slices.Clone(set.lbs), set.ccmLBs...) {
