@@ -196,7 +196,9 @@ func NewMachines(cloud *Cloud, opts ...MachinesOption) *Machines {
 	o := machinesOptions{
 		concurrency: 10,
 		call:        retry.Policy{Initial: 200 * time.Millisecond, Max: 3 * time.Second, MaxElapsed: 2 * time.Minute},
-		wait:        retry.Policy{Initial: 250 * time.Millisecond, Max: time.Second},
+		// Polls are shared by a cluster's waiters (see serverLists), so
+		// they can be frequent.
+		wait: retry.Policy{Initial: 200 * time.Millisecond, Max: 500 * time.Millisecond},
 	}
 	for _, opt := range opts {
 		opt.applyMachines(&o)

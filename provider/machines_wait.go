@@ -109,10 +109,10 @@ func (l *serverLists) since(ctx context.Context, m *Machines, cluster string, t 
 // server missing from the list is fetched on its own (404 means gone, and
 // cond gets nil).
 func (m *Machines) waitServer(ctx context.Context, cluster, id string, cond func(*servers.Server) bool) (*servers.Server, error) {
-	var (
-		last time.Time
-		srv  *servers.Server
-	)
+	// The first look needs a list started now: an older one may predate
+	// the server.
+	last := time.Now()
+	var srv *servers.Server
 	err := retry.Until(ctx, m.opts.wait, func(ctx context.Context) (bool, error) {
 		now := time.Now()
 		list, err := m.lists.since(ctx, m, cluster, last)
