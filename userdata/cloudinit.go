@@ -158,16 +158,22 @@ func gzipBytes(b []byte) []byte {
 	return buf.Bytes()
 }
 
+// maxDecompressed bounds what gunzip inflates (a guard against gzip bombs).
+const maxDecompressed = 4 << 20
+
 func gunzip(b []byte) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
 	defer zr.Close()
-	// Bound decompression: real user data is far below this.
-	out, err := io.ReadAll(io.LimitReader(zr, 64<<20))
+	// Bound decompression: Nova's limit keeps real user data far below this.
+	out, err := io.ReadAll(io.LimitReader(zr, maxDecompressed+1))
 	if err != nil {
 		return nil, err
+	}
+	if len(out) > maxDecompressed {
+		return nil, fmt.Errorf("decompresses to more than %d bytes", maxDecompressed)
 	}
 	return out, nil
 }

@@ -325,6 +325,11 @@ func TestParseRejects(t *testing.T) {
 			t.Errorf("%s: Parse succeeded", name)
 		}
 	}
+	// A gzip bomb is refused instead of inflated.
+	bomb := gzipBytes(append([]byte("#cloud-config\n"), make([]byte, 64<<20)...))
+	if _, err := Parse(bomb); err == nil || !strings.Contains(err.Error(), "decompresses to more than") {
+		t.Errorf("gzip bomb: %v", err)
+	}
 }
 
 func TestParseClusterAPIStyleCloudInit(t *testing.T) {

@@ -357,14 +357,18 @@ func NewCertificateKey() (string, error) {
 }
 
 var (
-	certKeyRE  = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	caHashRE   = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	permRE     = regexp.MustCompile(`^0?[0-7]{3,4}$`)
-	ownerRE    = regexp.MustCompile(`^[a-z_][a-z0-9_.-]*(:[a-z_][a-z0-9_.-]*)?$`)
-	userRE     = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
-	argNameRE  = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`)
-	gateNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
-	deviceRE   = regexp.MustCompile(`^(/dev/[A-Za-z0-9/_.-]+|LABEL=[A-Za-z0-9_.-]+|ephemeral[0-9]|swap)$`)
+	certKeyRE     = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	caHashRE      = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	permRE        = regexp.MustCompile(`^0?[0-7]{3,4}$`)
+	ownerRE       = regexp.MustCompile(`^[a-z_][a-z0-9_.-]*(:[a-z_][a-z0-9_.-]*)?$`)
+	userRE        = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	argNameRE     = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`)
+	gateNameRE    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
+	mbrTypeRE     = regexp.MustCompile(`^[0-9a-fA-F]{1,2}$`)
+	fsTypeRE      = regexp.MustCompile(`^[a-z0-9]+$`)
+	fsLabelRE     = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,16}$`)
+	fsPartitionRE = regexp.MustCompile(`^(auto|any|none|[0-9]{1,3})$`)
+	deviceRE      = regexp.MustCompile(`^(/dev/[A-Za-z0-9/_.-]+|LABEL=[A-Za-z0-9_.-]+|ephemeral[0-9]|swap)$`)
 )
 
 func isDNSName(s string) bool { return len(validation.IsDNS1123Subdomain(strings.ToLower(s))) == 0 }
@@ -595,7 +599,7 @@ func (m Machine) validate(f string) error {
 			if l.Percentage < 1 || l.Percentage > 100 {
 				return fieldErr(fmt.Sprintf("%s.Layout[%d].Percentage", pf, j), "must be 1-100")
 			}
-			if l.Type != "" && !regexp.MustCompile(`^[0-9a-fA-F]{1,2}$`).MatchString(l.Type) {
+			if l.Type != "" && !mbrTypeRE.MatchString(l.Type) {
 				return fieldErr(fmt.Sprintf("%s.Layout[%d].Type", pf, j), "%q is not an MBR type code", l.Type)
 			}
 			total += l.Percentage
@@ -609,13 +613,13 @@ func (m Machine) validate(f string) error {
 		if !deviceRE.MatchString(fs.Device) {
 			return fieldErr(ff+".Device", "%q is not a device", fs.Device)
 		}
-		if !regexp.MustCompile(`^[a-z0-9]+$`).MatchString(fs.Filesystem) {
+		if !fsTypeRE.MatchString(fs.Filesystem) {
 			return fieldErr(ff+".Filesystem", "%q is not a file system type", fs.Filesystem)
 		}
-		if fs.Label != "" && !regexp.MustCompile(`^[A-Za-z0-9_.-]{1,16}$`).MatchString(fs.Label) {
+		if fs.Label != "" && !fsLabelRE.MatchString(fs.Label) {
 			return fieldErr(ff+".Label", "%q must be 1-16 of [A-Za-z0-9_.-]", fs.Label)
 		}
-		if fs.Partition != "" && !regexp.MustCompile(`^(auto|any|none|[0-9]{1,3})$`).MatchString(fs.Partition) {
+		if fs.Partition != "" && !fsPartitionRE.MatchString(fs.Partition) {
 			return fieldErr(ff+".Partition", "%q is not auto, any, none or a number", fs.Partition)
 		}
 		for _, o := range fs.ExtraOpts {
@@ -632,7 +636,7 @@ func (m Machine) validate(f string) error {
 		if !path.IsAbs(mt.MountPoint) || path.Clean(mt.MountPoint) != mt.MountPoint || strings.ContainsAny(mt.MountPoint, " \t\n") {
 			return fieldErr(mf+".MountPoint", "%q must be a clean absolute path without spaces", mt.MountPoint)
 		}
-		if mt.FSType != "" && !regexp.MustCompile(`^[a-z0-9]+$`).MatchString(mt.FSType) {
+		if mt.FSType != "" && !fsTypeRE.MatchString(mt.FSType) {
 			return fieldErr(mf+".FSType", "%q is not a file system type", mt.FSType)
 		}
 		if strings.ContainsAny(mt.Options, " \t\n") {

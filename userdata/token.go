@@ -19,7 +19,10 @@ const (
 )
 
 // tokenRE is kubeadm's bootstrap token format (k8s.io/cluster-bootstrap).
-var tokenRE = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})$`)
+var (
+	tokenRE      = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})$`)
+	tokenGroupRE = regexp.MustCompile(`^system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]$`)
+)
 
 const tokenChars = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -126,7 +129,7 @@ func (t BootstrapToken) Validate(field string) error {
 		}
 	}
 	for _, g := range t.Groups {
-		if !regexp.MustCompile(`^system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]$`).MatchString(g) {
+		if !tokenGroupRE.MatchString(g) {
 			return fieldErr(field+".Groups", "%q must match system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]", g)
 		}
 	}

@@ -25,7 +25,7 @@ func KubeadmAPIVersion(kubernetesVersion string) (kubeadm.APIVersion, error) {
 		return "", err
 	}
 	if v.Major() != 1 || v.Minor() < minMinorV1Beta3 {
-		return "", fmt.Errorf("%w: %s: kubeadm configuration files need v1.%d or newer", ErrUnsupportedVersion, kubernetesVersion, minMinorV1Beta3)
+		return "", fmt.Errorf("%w: %s: openstrap writes kubeadm configuration for Kubernetes v1.%d and newer 1.x releases", ErrUnsupportedVersion, kubernetesVersion, minMinorV1Beta3)
 	}
 	if v.Minor() < minMinorV1Beta4 {
 		return kubeadm.V1Beta3, nil
