@@ -87,8 +87,21 @@ var netListParams = map[string]bool{
 // writeNeutronList answers a list request for collection plural with
 // Neutron's filters (any attribute, several values meaning any of them),
 // tag filters, sorting, pagination (limit, marker and <plural>_links) and
-// field selection.
-func (s *Server) writeNeutronList(w http.ResponseWriter, r *http.Request, plural string, items []map[string]any) {
+// field selection. sample is the resource rendered from its zero value: its
+// keys are the attributes a filter may name, as Neutron's filter validation
+// allows; another name is a 400.
+func (s *Server) writeNeutronList(w http.ResponseWriter, r *http.Request, plural string, items []map[string]any, sample map[string]any) {
+	var bad []string
+	for k := range r.URL.Query() {
+		if _, ok := sample[k]; !ok && !netListParams[k] && k != "changed_since" {
+			bad = append(bad, "'"+k+"'")
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		s.writeError(w, svcNetwork, errorf(http.StatusBadRequest, "HTTPBadRequest", "[%s] is invalid attribute for filtering", strings.Join(bad, ", ")))
+		return
+	}
 	s.writeList(w, r, svcNetwork, plural, items)
 }
 
@@ -722,3 +735,7 @@ func normalizePairs(pairs []netAddressPair, mac string) ([]netAddressPair, *apiE
 	}
 	return out, nil
 }
+
+// adminSample is the token list samples are rendered for, so that they hold
+// every attribute, admin-only ones included.
+func adminSample() *token { return &token{Roles: []string{"admin"}} }

@@ -439,6 +439,10 @@ func TestNetworkErrors(t *testing.T) {
 			_, err := c.Post(ctx, c.ServiceURL("networks"), map[string]any{"network": map[string]any{"colour": "red"}}, nil, nil)
 			return err
 		}, 400, "HTTPBadRequest", "Unrecognized attribute(s) 'colour'"},
+		{"unknown filter", func() error {
+			_, err := c.Get(ctx, c.ServiceURL("networks")+"?colour=red", nil, nil)
+			return err
+		}, 400, "HTTPBadRequest", "['colour'] is invalid attribute for filtering"},
 		{"default group by a member", func() error {
 			pages, err := groups.List(c, groups.ListOpts{Name: "default"}).AllPages(ctx)
 			if err != nil {

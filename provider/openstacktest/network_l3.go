@@ -65,7 +65,7 @@ func (s *Server) listRouters(w http.ResponseWriter, r *http.Request, tok *token)
 			items = append(items, s.renderRouter(rt, tok))
 		}
 	}
-	s.writeNeutronList(w, r, "routers", items)
+	s.writeNeutronList(w, r, "routers", items, s.renderRouter(&netRouter{}, adminSample()))
 }
 
 func (s *Server) findRouter(id string, tok *token) (*netRouter, *apiError) {
@@ -463,7 +463,7 @@ func (s *Server) listFloatingIPs(w http.ResponseWriter, r *http.Request, tok *to
 			items = append(items, s.renderFloatingIP(f))
 		}
 	}
-	s.writeNeutronList(w, r, "floatingips", items)
+	s.writeNeutronList(w, r, "floatingips", items, s.renderFloatingIP(&netFloatingIP{}))
 }
 
 func (s *Server) findFloatingIP(id string, tok *token) (*netFloatingIP, *apiError) {

@@ -111,7 +111,7 @@ func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request, tok *token
 			items = append(items, s.renderNetwork(n, tok))
 		}
 	}
-	s.writeNeutronList(w, r, "networks", items)
+	s.writeNeutronList(w, r, "networks", items, s.renderNetwork(&netNetwork{}, adminSample()))
 }
 
 func (s *Server) findNetwork(id string, tok *token) (*netNetwork, *apiError) {
@@ -333,7 +333,7 @@ func (s *Server) listSubnets(w http.ResponseWriter, r *http.Request, tok *token)
 			items = append(items, s.renderSubnet(sub))
 		}
 	}
-	s.writeNeutronList(w, r, "subnets", items)
+	s.writeNeutronList(w, r, "subnets", items, s.renderSubnet(&netSubnet{}))
 }
 
 func (s *Server) findSubnet(id string, tok *token) (*netSubnet, *apiError) {

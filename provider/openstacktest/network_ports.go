@@ -113,7 +113,7 @@ func (s *Server) listPorts(w http.ResponseWriter, r *http.Request, tok *token) {
 			items = append(items, s.renderPort(p, tok))
 		}
 	}
-	s.writeNeutronList(w, r, "ports", items)
+	s.writeNeutronList(w, r, "ports", items, s.renderPort(&netPort{}, adminSample()))
 }
 
 func (s *Server) findPort(id string, tok *token) (*netPort, *apiError) {

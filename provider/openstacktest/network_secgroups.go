@@ -79,7 +79,7 @@ func (s *Server) listSecGroups(w http.ResponseWriter, r *http.Request, tok *toke
 			items = append(items, s.renderSecGroup(g))
 		}
 	}
-	s.writeNeutronList(w, r, "security_groups", items)
+	s.writeNeutronList(w, r, "security_groups", items, s.renderSecGroup(&netSecGroup{}))
 }
 
 func (s *Server) findSecGroup(id string, tok *token) (*netSecGroup, *apiError) {
@@ -269,7 +269,7 @@ func (s *Server) listSGRules(w http.ResponseWriter, r *http.Request, tok *token)
 			items = append(items, s.renderSGRule(rule))
 		}
 	}
-	s.writeNeutronList(w, r, "security_group_rules", items)
+	s.writeNeutronList(w, r, "security_group_rules", items, s.renderSGRule(&netSGRule{}))
 }
 
 func (s *Server) getSGRule(w http.ResponseWriter, r *http.Request, tok *token) {
