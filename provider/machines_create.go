@@ -61,6 +61,10 @@ func (p *machinePlan) volumeGiB() int {
 // plan resolves every reference of spec.
 func (m *Machines) plan(ctx context.Context, spec MachineSpec, res *resolver) (*machinePlan, error) {
 	p := &machinePlan{spec: spec}
+	if (spec.RootVolume != nil || len(spec.Volumes) > 0) && m.cloud.BlockStorage == nil {
+		return nil, &Error{Op: "plan", Kind: "volumes", Name: spec.Name, Cloud: m.cloud.Name,
+			Err: fmt.Errorf("%w: the spec asks for volumes and the cloud has no block storage service", ErrInvalidSpec)}
+	}
 	var err error
 	if p.flavor, err = res.flavor(ctx, spec.Flavor); err != nil {
 		return nil, err
@@ -175,6 +179,11 @@ func (m *Machines) create(ctx context.Context, spec MachineSpec, res *resolver) 
 			// The caller gave up; Create again resumes, Delete cleans up.
 			return nil, err
 		}
+		// A server POST whose every answer was lost may still have
+		// created the server: then keep everything for Create again.
+		if srv, ferr := m.findServer(ctx, spec.Cluster, spec.Name); ferr != nil || srv != nil {
+			return nil, err
+		}
 		log.V(0).Info("creating machine failed before its server existed; deleting what was created", "error", Describe(err))
 		if cerr := m.deleteResources(ctx, spec.Cluster, spec.Name, b.groupID); cerr != nil {
 			return nil, errors.Join(err, fmt.Errorf("clean up after the failure: %w", cerr))
@@ -225,10 +234,6 @@ func (m *Machines) build(ctx context.Context, p *machinePlan, b *built) (string,
 	}
 	var bdm []servers.BlockDevice
 	if spec.RootVolume != nil || len(spec.Volumes) > 0 {
-		if m.cloud.BlockStorage == nil {
-			return "", &Error{Op: "create", Kind: "volume", Name: spec.Name, Cloud: m.cloud.Name,
-				Err: fmt.Errorf("%w: the cloud has no block storage service", ErrInvalidSpec)}
-		}
 		vols, err := m.ensureVolumes(ctx, p)
 		if err != nil {
 			return "", err

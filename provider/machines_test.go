@@ -158,14 +158,36 @@ func TestMachinesRoundTrip(t *testing.T) {
 	tests := []struct {
 		name   string
 		mutate func(*provider.MachineSpec)
+		verify func(*testing.T, *provider.Machine)
 	}{
-		{"minimal worker", func(*provider.MachineSpec) {}},
-		{"control plane with default server group", func(s *provider.MachineSpec) { s.Role = provider.ControlPlane }},
+		{"minimal worker", func(*provider.MachineSpec) {}, nil},
+		{"control plane with default server group", func(s *provider.MachineSpec) { s.Role = provider.ControlPlane }, nil},
 		{"two ports, subnet, fixed IP, security groups by name and ID, address pairs", func(s *provider.MachineSpec) {
 			s.Ports = []provider.PortSpec{
 				{Subnet: "demo-subnet", FixedIP: "10.6.0.77", SecurityGroups: []string{"demo-nodes", "default"},
 					AllowedAddressPairs: []provider.AddressPair{{IPAddress: "10.6.0.250"}}},
 				{Network: e.netID, SecurityGroups: []string{sg.ID}},
+			}
+		}, func(t *testing.T, m *provider.Machine) {
+			if m.InternalAddress != "10.6.0.77" {
+				t.Errorf("InternalAddress = %q, want the fixed IP 10.6.0.77", m.InternalAddress)
+			}
+			p0, err := ports.Get(ctx, e.cloud.Network, m.PortIDs[0]).Extract()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p0.SecurityGroups) != 2 || !has(p0.SecurityGroups, sg.ID) {
+				t.Errorf("port 0 security groups = %v, want demo-nodes and default", p0.SecurityGroups)
+			}
+			if len(p0.AllowedAddressPairs) != 1 || p0.AllowedAddressPairs[0].IPAddress != "10.6.0.250" {
+				t.Errorf("port 0 address pairs = %v", p0.AllowedAddressPairs)
+			}
+			p1, err := ports.Get(ctx, e.cloud.Network, m.PortIDs[1]).Extract()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p1.SecurityGroups) != 1 || p1.SecurityGroups[0] != sg.ID {
+				t.Errorf("port 1 security groups = %v, want only %s", p1.SecurityGroups, sg.ID)
 			}
 		}},
 		{"image by tags, key, metadata, tags, config drive, AZ", func(s *provider.MachineSpec) {
@@ -175,15 +197,42 @@ func TestMachinesRoundTrip(t *testing.T) {
 			s.Tags = []string{"pool-a"}
 			s.ConfigDrive = true
 			s.AvailabilityZone = "nova"
-		}},
+		}, nil},
 		{"boot from volume and an extra volume", func(s *provider.MachineSpec) {
 			s.RootVolume = &provider.RootVolumeSpec{}
 			s.Volumes = []provider.VolumeSpec{{Name: "etcd", SizeGiB: 2}}
+		}, func(t *testing.T, m *provider.Machine) {
+			root, err := volumes.Get(ctx, e.cloud.BlockStorage, m.VolumeIDs[0]).Extract()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// m1.small's disk, larger than the image's minimum.
+			if root.Name != m.Name+"-root" || root.Size != 20 || root.Status != "in-use" {
+				t.Errorf("root volume %s size %d status %s", root.Name, root.Size, root.Status)
+			}
+			etcd, err := volumes.Get(ctx, e.cloud.BlockStorage, m.VolumeIDs[1]).Extract()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if etcd.Name != m.Name+"-etcd" || etcd.Size != 2 || etcd.Status != "in-use" {
+				t.Errorf("etcd volume %s size %d status %s", etcd.Name, etcd.Size, etcd.Status)
+			}
 		}},
-		{"floating IP", func(s *provider.MachineSpec) { s.FloatingIP = &provider.FloatingIPSpec{} }},
+		{"extra volume on an image-booted server", func(s *provider.MachineSpec) {
+			s.Volumes = []provider.VolumeSpec{{Name: "data", SizeGiB: 1, Type: "lvmdriver-1"}}
+		}, func(t *testing.T, m *provider.Machine) {
+			v, err := volumes.Get(ctx, e.cloud.BlockStorage, m.VolumeIDs[0]).Extract()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.VolumeType != "lvmdriver-1" || v.Status != "in-use" {
+				t.Errorf("data volume type %q status %q", v.VolumeType, v.Status)
+			}
+		}},
+		{"floating IP", func(s *provider.MachineSpec) { s.FloatingIP = &provider.FloatingIPSpec{} }, nil},
 		{"explicit anti-affinity group by name", func(s *provider.MachineSpec) {
 			s.ServerGroup = &provider.ServerGroupSpec{Name: "demo-spread", Policy: provider.PolicyAntiAffinity}
-		}},
+		}, nil},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -197,6 +246,9 @@ func TestMachinesRoundTrip(t *testing.T) {
 				t.Fatalf("Create: %v", err)
 			}
 			checkMachine(t, e, got, spec)
+			if tt.verify != nil {
+				tt.verify(t, got)
+			}
 
 			nova := *e.cloud.Compute
 			nova.Microversion = "2.52" // tags in the answer
