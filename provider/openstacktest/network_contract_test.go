@@ -913,3 +913,50 @@ func TestNetworkFloatingIPPool(t *testing.T) {
 	_, err := floatingips.Create(ctx, c, floatingips.CreateOpts{FloatingNetworkID: pub.ID}).Extract()
 	wantNeutronError(t, err, 400, "ExternalIpAddressExhausted")
 }
+
+// TestNetworkRouterInterfaceByPort attaches a router through a port the
+// user made and detaches it again, which deletes the port.
+func TestNetworkRouterInterfaceByPort(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	c := memberCloud(t, s).Network
+	f := makeNet(t, ctx, c, "ifport", "10.15.0.0/24")
+	rt, err := routers.Create(ctx, c, routers.CreateOpts{Name: "ifport"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.GatewayInfo.NetworkID != "" || rt.Status != "ACTIVE" {
+		t.Errorf("router without gateway: %+v", rt)
+	}
+	p, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: f.net.ID, FixedIPs: []ports.IP{{SubnetID: f.sub.ID, IPAddress: "10.15.0.254"}}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := routers.AddInterface(ctx, c, rt.ID, routers.AddInterfaceOpts{PortID: p.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.PortID != p.ID || info.SubnetID != f.sub.ID || info.ID != rt.ID {
+		t.Errorf("interface info: %+v", info)
+	}
+	got, err := ports.Get(ctx, c, p.ID).Extract()
+	if err != nil || got.DeviceOwner != "network:router_interface" || got.DeviceID != rt.ID || got.Status != "ACTIVE" {
+		t.Errorf("interface port: %+v, %v", got, err)
+	}
+	// The same port cannot be attached twice, nor a second interface on
+	// the subnet.
+	_, err = routers.AddInterface(ctx, c, rt.ID, routers.AddInterfaceOpts{PortID: p.ID}).Extract()
+	wantNeutronError(t, err, 409, "PortInUse")
+	_, err = routers.AddInterface(ctx, c, rt.ID, routers.AddInterfaceOpts{SubnetID: f.sub.ID}).Extract()
+	wantNeutronError(t, err, 400, "BadRequest")
+
+	if _, err := routers.RemoveInterface(ctx, c, rt.ID, routers.RemoveInterfaceOpts{PortID: p.ID}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ports.Get(ctx, c, p.ID).Extract(); !gophercloud.ResponseCodeIs(err, 404) {
+		t.Errorf("interface port after removal: %v, want 404", err)
+	}
+	if err := routers.Delete(ctx, c, rt.ID).ExtractErr(); err != nil {
+		t.Errorf("delete router without interfaces: %v", err)
+	}
+}
