@@ -399,8 +399,18 @@ func decodeOctavia(r *http.Request, key string, allowed []string, v any) (map[st
 	return attrs, nil
 }
 
-// lbMutable is Octavia's 409 for a load balancer that is busy.
+// lbMutable is Octavia's 409 for a change to a child (listener, pool,
+// member, health monitor) of a load balancer that is busy.
 func lbMutable(lb *lbLoadBalancer) *apiError {
+	if lb.pending() {
+		return lbErr(http.StatusConflict, "Load Balancer %s is immutable and cannot be updated.", lb.ID)
+	}
+	return nil
+}
+
+// lbSelfMutable is Octavia's 409 for an update or delete of a load balancer
+// that is busy.
+func lbSelfMutable(lb *lbLoadBalancer) *apiError {
 	if lb.pending() {
 		return lbErr(http.StatusConflict, "Invalid state %s of loadbalancer resource %s", lb.Provisioning, lb.ID)
 	}

@@ -232,25 +232,32 @@ func TestLoadBalancerPendingConflict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("Invalid state PENDING_CREATE of loadbalancer resource %s", lb.ID)
-	for name, call := range map[string]func() error{
-		"listener": func() error {
+	// Octavia answers changes to the load balancer itself with its state,
+	// changes to its children with "immutable".
+	self := fmt.Sprintf("Invalid state PENDING_CREATE of loadbalancer resource %s", lb.ID)
+	child := fmt.Sprintf("Load Balancer %s is immutable and cannot be updated.", lb.ID)
+	for _, tc := range []struct {
+		name string
+		call func() error
+		want string
+	}{
+		{"listener", func() error {
 			_, err := listeners.Create(ctx, c, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: listeners.ProtocolTCP, ProtocolPort: 80}).Extract()
 			return err
-		},
-		"pool": func() error {
+		}, child},
+		{"pool", func() error {
 			_, err := pools.Create(ctx, c, pools.CreateOpts{LoadbalancerID: lb.ID, Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodRoundRobin}).Extract()
 			return err
-		},
-		"update": func() error {
+		}, child},
+		{"update", func() error {
 			name := "renamed"
 			_, err := loadbalancers.Update(ctx, c, lb.ID, loadbalancers.UpdateOpts{Name: &name}).Extract()
 			return err
-		},
-		"delete": func() error { return loadbalancers.Delete(ctx, c, lb.ID, nil).ExtractErr() },
+		}, self},
+		{"delete", func() error { return loadbalancers.Delete(ctx, c, lb.ID, nil).ExtractErr() }, self},
 	} {
-		if msg := wantOctaviaError(t, call(), 409); msg != want {
-			t.Errorf("%s: %q, want %q", name, msg, want)
+		if msg := wantOctaviaError(t, tc.call(), 409); msg != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, msg, tc.want)
 		}
 	}
 }

@@ -187,7 +187,7 @@ func (s *Server) updateLB(w http.ResponseWriter, r *http.Request, tok *token) {
 		s.writeError(w, svcLoadBalancer, e)
 		return
 	}
-	if e := lbMutable(lb); e != nil {
+	if e := lbSelfMutable(lb); e != nil {
 		s.writeError(w, svcLoadBalancer, e)
 		return
 	}
@@ -202,7 +202,7 @@ func (s *Server) deleteLB(w http.ResponseWriter, r *http.Request, tok *token) {
 		s.writeError(w, svcLoadBalancer, e)
 		return
 	}
-	if e := lbMutable(lb); e != nil {
+	if e := lbSelfMutable(lb); e != nil {
 		s.writeError(w, svcLoadBalancer, e)
 		return
 	}
