@@ -1,0 +1,624 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/openstrap/openstrap/bootstrap"
+	"github.com/openstrap/openstrap/infra"
+	"github.com/openstrap/openstrap/internal/retry"
+	"github.com/openstrap/openstrap/internal/simhost"
+	"github.com/openstrap/openstrap/pivot"
+	"github.com/openstrap/openstrap/provider"
+	"github.com/openstrap/openstrap/provider/openstacktest"
+	"github.com/openstrap/openstrap/userdata"
+)
+
+// config is what the flags say.
+type config struct {
+	Name, Dir, Cloud                       string
+	Image, Flavor, ExternalNetwork, SSHKey string
+	KubernetesVersion, NodeCIDR, Bootstrap string
+	Addons                                 string
+	ControlPlanes, Workers                 int
+	DryRun                                 bool
+	JoinTimeout                            time.Duration
+	Out                                    io.Writer
+	Log                                    logr.Logger
+
+	// simCommand starts the background simulator: the binary and its
+	// arguments before the directory. Default: a copy of this binary.
+	simCommand []string
+	// beforeStep, when set, is called before each step (tests cancel there).
+	beforeStep func(step int)
+}
+
+// summary is what the flow made.
+type summary struct {
+	Endpoint   string
+	Kubeconfig string
+	Machines   []*provider.Machine
+	NotJoined  map[string]string
+	Steps      [7]time.Duration
+	Total      time.Duration
+}
+
+var stepTitles = [7]string{
+	"infrastructure", "bootstrap cluster", "Cluster API objects", "control plane",
+	"add-ons", "pivot", "workers",
+}
+
+// flow carries the state between steps.
+type flow struct {
+	cfg   *config
+	sum   *summary
+	cloud *provider.Cloud
+	inf   *infra.Infra
+	st    infra.Status
+	mgmt  bootstrap.Cluster
+	pki   *userdata.ClusterPKI
+	token userdata.BootstrapToken
+
+	machines   *provider.Machines
+	cpUserData map[string][]byte
+	workerData map[string][]byte
+	target     *rest.Config
+	targetCS   kubernetes.Interface
+	kubeconfig []byte
+	created    map[string]*provider.Machine
+}
+
+func run(ctx context.Context, cfg *config) (*summary, error) {
+	start := time.Now()
+	f := &flow{cfg: cfg, sum: &summary{NotJoined: map[string]string{}}, created: map[string]*provider.Machine{}}
+	ctx = logr.NewContext(ctx, cfg.Log)
+	fmt.Fprintf(cfg.Out, "openstrap create-cluster %q, local state in %s\n", cfg.Name, cfg.Dir)
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := f.connect(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.DryRun {
+		return nil, f.dryRun(ctx)
+	}
+	steps := [7]func(context.Context) error{f.infra, f.bootstrapCluster, f.install, f.controlPlane, f.addons, f.pivot, f.workers}
+	for i, step := range steps {
+		if cfg.beforeStep != nil {
+			cfg.beforeStep(i + 1)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("step %d (%s): %w", i+1, stepTitles[i], err)
+		}
+		fmt.Fprintf(cfg.Out, "[%d/7] %s\n", i+1, stepTitles[i])
+		t := time.Now()
+		if err := step(ctx); err != nil {
+			return nil, fmt.Errorf("step %d (%s): %w", i+1, stepTitles[i], err)
+		}
+		f.sum.Steps[i] = time.Since(t)
+		fmt.Fprintf(cfg.Out, "      done in %v\n", f.sum.Steps[i].Round(time.Millisecond))
+	}
+	f.sum.Total = time.Since(start)
+	f.printSummary()
+	if len(f.sum.NotJoined) > 0 {
+		return f.sum, fmt.Errorf("%d worker(s) did not join", len(f.sum.NotJoined))
+	}
+	return f.sum, nil
+}
+
+func (f *flow) say(format string, args ...any) {
+	fmt.Fprintf(f.cfg.Out, "      "+format+"\n", args...)
+}
+
+// connect reaches the cloud: the one named, or the local simulator.
+func (f *flow) connect(ctx context.Context) error {
+	cfg := f.cfg
+	var opts []provider.Option
+	if cfg.Cloud == "" {
+		simDir := filepath.Join(cfg.Dir, "cloud")
+		cmd, err := f.simCommand()
+		if err != nil {
+			return err
+		}
+		t := time.Now()
+		clouds, err := simhost.Start(ctx, simDir, cmd[0], append(cmd[1:], simDir)...)
+		if err != nil {
+			return fmt.Errorf("start the simulated OpenStack: %w", err)
+		}
+		fmt.Fprintf(cfg.Out, "      simulated OpenStack running (clouds.yaml %s, log %s) in %v\n",
+			clouds, simhost.Paths{Dir: simDir}.Log(), time.Since(t).Round(time.Millisecond))
+		opts = append(opts, provider.WithCloudsYAML(clouds), provider.WithCloud(simhost.CloudName))
+		setDefault(&cfg.Image, openstacktest.ImageName)
+		setDefault(&cfg.Flavor, "m1.medium")
+		setDefault(&cfg.ExternalNetwork, openstacktest.ExternalNetwork)
+	} else {
+		opts = append(opts, provider.WithCloud(cfg.Cloud))
+	}
+	cloud, err := provider.Connect(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	f.cloud = cloud
+	f.inf = infra.New(cloud, infra.WithLogger(cfg.Log), infra.WithProgress(func(e infra.Event) { f.say("%s", e) }))
+	return nil
+}
+
+func setDefault(s *string, v string) {
+	if *s == "" {
+		*s = v
+	}
+}
+
+// simCommand copies this binary next to the simulator's state, so that the
+// background process does not depend on a `go run` build that is removed
+// when this process exits.
+func (f *flow) simCommand() ([]string, error) {
+	if f.cfg.simCommand != nil {
+		return f.cfg.simCommand, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	dst := filepath.Join(f.cfg.Dir, "bin", "openstrap-sim")
+	if err := copyFile(exe, dst); err != nil {
+		return nil, fmt.Errorf("copy the simulator binary: %w", err)
+	}
+	return []string{dst, serveSimCommand}, nil
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o700); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+func (f *flow) infraSpec() infra.Spec {
+	return infra.Spec{Cluster: f.cfg.Name, NodeCIDR: f.cfg.NodeCIDR, ExternalNetwork: f.cfg.ExternalNetwork}
+}
+
+// Step 1.
+func (f *flow) infra(ctx context.Context) error {
+	st, err := f.inf.Ensure(ctx, f.infraSpec())
+	if err != nil {
+		return err
+	}
+	f.st = st
+	f.sum.Endpoint = "https://" + st.APIEndpoint.String()
+	f.say("API endpoint %s", f.sum.Endpoint)
+	f.machines = provider.NewMachines(f.cloud, provider.WithMachinesLogger(f.cfg.Log),
+		provider.WithAPIServerPool(f.inf.APIServerPool(st)),
+		provider.WithMachinesProgress(func(e provider.MachineEvent) {
+			if e.Done {
+				f.say("%s %s %s %s", e.Machine, e.Phase, e.Name, e.ID)
+			}
+		}))
+	return nil
+}
+
+// Step 2.
+func (f *flow) bootstrapCluster(ctx context.Context) error {
+	progress := bootstrap.WithProgress(func(e bootstrap.Event) {
+		if e.Done {
+			f.say("%s", e)
+		}
+	})
+	var err error
+	switch b := f.cfg.Bootstrap; {
+	case b == "local":
+		f.mgmt, err = bootstrap.Local(ctx, f.cfg.Name+"-bootstrap", bootstrap.Dir(filepath.Join(f.cfg.Dir, "bootstrap")), bootstrap.KeepData(), progress)
+	case b == "kind":
+		f.mgmt, err = bootstrap.Kind(ctx, f.cfg.Name+"-bootstrap", progress)
+	case strings.HasPrefix(b, "kubeconfig="):
+		f.mgmt, err = bootstrap.Existing(ctx, bootstrap.KubeconfigFile(strings.TrimPrefix(b, "kubeconfig=")), progress)
+	default:
+		return fmt.Errorf("--bootstrap %q: want local, kind or kubeconfig=PATH", b)
+	}
+	if err != nil {
+		return err
+	}
+	f.say("management cluster %s at %s", f.mgmt.Name(), f.mgmt.RESTConfig().Host)
+	return nil
+}
+
+// Step 3.
+func (f *flow) install(ctx context.Context) error {
+	if err := f.loadSecrets(); err != nil {
+		return err
+	}
+	endpoint := f.st.APIEndpoint.String()
+	f.cpUserData = map[string][]byte{}
+	f.workerData = map[string][]byte{}
+	var objs []machineObject
+	for i := 0; i < f.cfg.ControlPlanes; i++ {
+		name := fmt.Sprintf("%s-control-plane-%d", f.cfg.Name, i)
+		data, err := userdata.Render(userdata.Init{Cluster: f.cfg.Name, KubernetesVersion: f.cfg.KubernetesVersion,
+			Endpoint: endpoint, PKI: f.pki, BootstrapTokens: []userdata.BootstrapToken{f.token},
+			Node: userdata.Node{ExternalCloudProvider: true}})
+		if err != nil {
+			return err
+		}
+		f.cpUserData[name] = data
+		objs = append(objs, machineObject{name: name, role: provider.ControlPlane, userData: data})
+	}
+	for i := 0; i < f.cfg.Workers; i++ {
+		name := fmt.Sprintf("%s-worker-%d", f.cfg.Name, i)
+		data, err := userdata.Render(userdata.JoinWorker{Cluster: f.cfg.Name, KubernetesVersion: f.cfg.KubernetesVersion,
+			Endpoint: endpoint, Token: f.token, CACertHashes: []string{f.pki.CACertHash()},
+			Node: userdata.Node{ExternalCloudProvider: true}})
+		if err != nil {
+			return err
+		}
+		f.workerData[name] = data
+		objs = append(objs, machineObject{name: name, role: provider.Worker, userData: data})
+	}
+	kubeconfig, err := userdata.AdminKubeconfig(f.pki, f.cfg.Name, "https://"+endpoint)
+	if err != nil {
+		return err
+	}
+	f.kubeconfig = kubeconfig
+	f.sum.Kubeconfig = filepath.Join(f.cfg.Dir, "kubeconfig")
+	if err := os.WriteFile(f.sum.Kubeconfig, kubeconfig, 0o600); err != nil {
+		return err
+	}
+	if f.target, err = clientcmd.RESTConfigFromKubeConfig(kubeconfig); err != nil {
+		return err
+	}
+	f.target.Timeout = 15 * time.Second
+	if f.targetCS, err = kubernetes.NewForConfig(f.target); err != nil {
+		return err
+	}
+	if f.pivoted(ctx) {
+		f.say("the cluster's objects already live in the cluster itself (pivoted): nothing to install")
+		return nil
+	}
+	crds, err := crdManifests(ctx)
+	if err != nil {
+		return err
+	}
+	secrets, err := f.pki.Secrets(f.cfg.Name, namespace)
+	if err != nil {
+		return err
+	}
+	secrets = append(secrets, userdata.KubeconfigSecret(f.cfg.Name, namespace, kubeconfig))
+	objects, err := clusterManifests(f.cfg, f.st.APIEndpoint.Host, f.st.APIEndpoint.Port, secrets, objs)
+	if err != nil {
+		return err
+	}
+	if err := bootstrap.Install(ctx, f.mgmt, crds, bootstrap.FieldManager("openstrap")); err != nil {
+		return err
+	}
+	f.say("installed %d CRDs", len(crds))
+	if err := bootstrap.Install(ctx, f.mgmt, objects, bootstrap.FieldManager("openstrap")); err != nil {
+		return err
+	}
+	mc, err := newClient(f.mgmt.RESTConfig())
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(objs))
+	for _, o := range objs {
+		names = append(names, o.name)
+	}
+	if err := setOwners(ctx, mc, f.cfg.Name, names); err != nil {
+		return err
+	}
+	f.say("installed %d objects (Cluster, %d Machines with infrastructure and bootstrap data, PKI and kubeconfig Secrets)", len(objects), len(objs))
+	return nil
+}
+
+// loadSecrets reads the cluster's PKI and bootstrap token from the state
+// directory, or makes and saves them, so that a resumed run renders the same
+// user data.
+func (f *flow) loadSecrets() error {
+	dir := filepath.Join(f.cfg.Dir, "pki")
+	pki, err := userdata.LoadClusterPKI(dir)
+	if err != nil {
+		if pki, err = userdata.NewClusterPKI(); err != nil {
+			return err
+		}
+		if err := pki.WriteDir(dir); err != nil {
+			return err
+		}
+	}
+	f.pki = pki
+	tokenFile := filepath.Join(dir, "bootstrap-token")
+	if b, err := os.ReadFile(tokenFile); err == nil {
+		if f.token, err = userdata.ParseBootstrapToken(strings.TrimSpace(string(b))); err != nil {
+			return fmt.Errorf("%s: %w", tokenFile, err)
+		}
+		return nil
+	}
+	if f.token, err = userdata.NewBootstrapToken(); err != nil {
+		return err
+	}
+	return os.WriteFile(tokenFile, []byte(f.token.Value()+"\n"), 0o600)
+}
+
+// pivoted reports whether the target cluster answers and holds the Cluster.
+func (f *flow) pivoted(ctx context.Context) bool {
+	c, err := newClient(f.target)
+	if err != nil {
+		return false
+	}
+	var cl clusterv1.Cluster
+	return c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: f.cfg.Name}, &cl) == nil
+}
+
+// machineSpec is the OpenStack side of one machine.
+func (f *flow) machineSpec(name string, role provider.Role, data []byte) provider.MachineSpec {
+	var groups []string
+	for _, r := range []infra.Role{infra.RoleNode, infra.Role(role)} {
+		if id, ok := f.st.SecurityGroups[r]; ok {
+			groups = append(groups, id)
+		}
+	}
+	return provider.MachineSpec{Cluster: f.cfg.Name, Name: name, Role: role, Flavor: f.cfg.Flavor, Image: f.cfg.Image,
+		KeyName: f.cfg.SSHKey, UserData: data,
+		Ports: []provider.PortSpec{{Network: f.st.NetworkID, Subnet: f.st.SubnetID, SecurityGroups: groups}}}
+}
+
+// Step 4.
+func (f *flow) controlPlane(ctx context.Context) error {
+	names := sortedKeys(f.cpUserData)
+	for _, name := range names {
+		m, err := f.machines.Create(ctx, f.machineSpec(name, provider.ControlPlane, f.cpUserData[name]))
+		if err != nil {
+			return err
+		}
+		f.created[name] = m
+		f.say("machine %s %s %s", m.Name, m.Status, m.InternalAddress)
+	}
+	t := time.Now()
+	err := retry.Until(ctx, retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: f.cfg.JoinTimeout},
+		func(ctx context.Context) (bool, error) {
+			_, err := f.targetCS.Discovery().ServerVersion()
+			return err == nil, nil
+		})
+	if err != nil {
+		return fmt.Errorf("the API server at %s did not answer within %v: %w", f.sum.Endpoint, f.cfg.JoinTimeout, err)
+	}
+	v, _ := f.targetCS.Discovery().ServerVersion()
+	f.say("API server %s answers (Kubernetes %s) after %v", f.sum.Endpoint, v.GitVersion, time.Since(t).Round(time.Millisecond))
+	if f.pivoted(ctx) {
+		return nil
+	}
+	mc, err := newClient(f.mgmt.RESTConfig())
+	if err != nil {
+		return err
+	}
+	return markProvisioned(ctx, mc, f.cfg.Name, f.created)
+}
+
+// Step 5.
+func (f *flow) addons(ctx context.Context) error {
+	if f.cfg.Addons == "" {
+		f.say("no --addons given")
+		return nil
+	}
+	manifests, err := readManifests(f.cfg.Addons)
+	if err != nil {
+		return err
+	}
+	target, err := bootstrap.Existing(ctx, bootstrap.KubeconfigBytes(f.kubeconfig))
+	if err != nil {
+		return err
+	}
+	vars := map[string]string{"CLUSTER_NAME": f.cfg.Name, "API_ENDPOINT": f.sum.Endpoint,
+		"NODE_CIDR": f.cfg.NodeCIDR, "KUBERNETES_VERSION": f.cfg.KubernetesVersion}
+	if err := bootstrap.Install(ctx, target, manifests, bootstrap.Variables(vars), bootstrap.VariablesFromEnv(),
+		bootstrap.FieldManager("openstrap")); err != nil {
+		return err
+	}
+	f.say("applied %d manifest file(s) from %s", len(manifests), f.cfg.Addons)
+	return nil
+}
+
+func readManifests(path string) ([][]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("--addons: %w", err)
+	}
+	files := []string{path}
+	if fi.IsDir() {
+		files = nil
+		for _, pat := range []string{"*.yaml", "*.yml"} {
+			m, _ := filepath.Glob(filepath.Join(path, pat))
+			files = append(files, m...)
+		}
+		sort.Strings(files)
+		if len(files) == 0 {
+			return nil, fmt.Errorf("--addons %s: no .yaml or .yml files", path)
+		}
+	}
+	var out [][]byte
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// Step 6.
+func (f *flow) pivot(ctx context.Context) error {
+	target, err := bootstrap.Existing(ctx, bootstrap.KubeconfigBytes(f.kubeconfig))
+	if err != nil {
+		return err
+	}
+	crds, err := crdManifests(ctx)
+	if err != nil {
+		return err
+	}
+	if err := bootstrap.Install(ctx, target, crds, bootstrap.FieldManager("openstrap")); err != nil {
+		return err
+	}
+	rep, err := pivot.Move(ctx, f.mgmt.RESTConfig(), f.target, pivot.Options{Namespace: namespace,
+		Clusters: []string{f.cfg.Name}, Progress: func(e pivot.Event) {
+			if e.Kind == "" {
+				f.say("%s", e)
+			}
+		}})
+	if err != nil {
+		return err
+	}
+	f.say("%s", rep)
+	return nil
+}
+
+// Step 7.
+func (f *flow) workers(ctx context.Context) error {
+	names := sortedKeys(f.workerData)
+	specs := make([]provider.MachineSpec, 0, len(names))
+	for _, name := range names {
+		specs = append(specs, f.machineSpec(name, provider.Worker, f.workerData[name]))
+	}
+	if len(specs) > 0 {
+		ms, err := f.machines.CreateBatch(ctx, specs)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			f.created[m.Name] = m
+		}
+	}
+	pending := map[string]bool{}
+	for _, n := range names {
+		pending[n] = true
+	}
+	t := time.Now()
+	_ = retry.Until(ctx, retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: f.cfg.JoinTimeout},
+		func(ctx context.Context) (bool, error) {
+			for n := range pending {
+				if _, err := f.targetCS.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{}); err == nil {
+					f.say("node %s joined after %v", n, time.Since(t).Round(time.Millisecond))
+					delete(pending, n)
+				}
+			}
+			return len(pending) == 0, nil
+		})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for n := range pending {
+		reason := "no Node registered in time"
+		if m, err := f.machines.Get(ctx, f.cfg.Name, n); err == nil {
+			reason = fmt.Sprintf("server %s is %s but no Node registered within %v", m.ServerID, m.Status, f.cfg.JoinTimeout)
+			if m.Fault != "" {
+				reason += ": " + m.Fault
+			}
+		}
+		f.sum.NotJoined[n] = reason
+		f.say("node %s did not join: %s", n, reason)
+	}
+	joined := map[string]*provider.Machine{}
+	for n, m := range f.created {
+		if m.Role == provider.Worker && !pending[n] {
+			joined[n] = m
+		}
+	}
+	if len(joined) == 0 {
+		return nil
+	}
+	// The management state now lives in the target: record the workers there.
+	tc, err := newClient(f.target)
+	if err != nil {
+		return err
+	}
+	return markMachines(ctx, tc, joined)
+}
+
+// markMachines records Machines' node references.
+func markMachines(ctx context.Context, c client.Client, machines map[string]*provider.Machine) error {
+	var errs []error
+	for name, m := range machines {
+		var mo clusterv1.Machine
+		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &mo); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		mo.Status.NodeRef = clusterv1.MachineNodeReference{Name: name}
+		mo.Status.Phase = string(clusterv1.MachinePhaseRunning)
+		if err := c.Status().Update(ctx, &mo); err != nil {
+			errs = append(errs, err)
+		}
+		_ = m
+	}
+	return errors.Join(errs...)
+}
+
+func (f *flow) dryRun(ctx context.Context) error {
+	fmt.Fprintln(f.cfg.Out, "[1/7] infrastructure (plan)")
+	plan, err := f.inf.Plan(ctx, f.infraSpec())
+	if err != nil {
+		return err
+	}
+	f.say("%s", plan)
+	fmt.Fprintf(f.cfg.Out, "[2/7] bootstrap cluster: %s, state under %s\n", f.cfg.Bootstrap, filepath.Join(f.cfg.Dir, "bootstrap"))
+	fmt.Fprintf(f.cfg.Out, "[3/7] install Cluster API CRDs and Cluster %q with %d Machines\n", f.cfg.Name, f.cfg.ControlPlanes+f.cfg.Workers)
+	fmt.Fprintf(f.cfg.Out, "[4/7] create %d control-plane machine(s) (%s, %s) with kubeadm init user data\n", f.cfg.ControlPlanes, f.cfg.Flavor, f.cfg.Image)
+	fmt.Fprintf(f.cfg.Out, "[5/7] add-ons: %s\n", orNone(f.cfg.Addons))
+	fmt.Fprintf(f.cfg.Out, "[6/7] pivot the objects of Cluster %q to the new cluster\n", f.cfg.Name)
+	fmt.Fprintf(f.cfg.Out, "[7/7] create %d worker machine(s) that join with a bootstrap token\n", f.cfg.Workers)
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func (f *flow) printSummary() {
+	out := f.cfg.Out
+	fmt.Fprintln(out, "Summary")
+	fmt.Fprintf(out, "  endpoint    %s\n", f.sum.Endpoint)
+	fmt.Fprintf(out, "  kubeconfig  %s\n", f.sum.Kubeconfig)
+	names := sortedKeys(f.created)
+	for _, n := range names {
+		m := f.created[n]
+		f.sum.Machines = append(f.sum.Machines, m)
+		fmt.Fprintf(out, "  machine     %-28s %-8s %s\n", n, m.Status, m.InternalAddress)
+	}
+	for i, d := range f.sum.Steps {
+		fmt.Fprintf(out, "  step %d      %-22s %v\n", i+1, stepTitles[i], d.Round(time.Millisecond))
+	}
+	fmt.Fprintf(out, "  total       %v\n", f.sum.Total.Round(time.Millisecond))
+	fmt.Fprintf(out, "Try: kubectl --kubeconfig %s get nodes\n", f.sum.Kubeconfig)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

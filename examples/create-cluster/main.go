@@ -1,0 +1,135 @@
+// Command create-cluster bootstraps a Kubernetes cluster on OpenStack in the
+// seven steps of the Cluster API way, with openstrap's primitives:
+//
+//  1. infrastructure (network, router, security groups, API load balancer);
+//  2. a bootstrap (management) cluster;
+//  3. Cluster API CRDs and the cluster's own objects in it;
+//  4. the first control-plane machine with kubeadm init user data;
+//  5. add-ons applied to the new cluster;
+//  6. the pivot of the management objects to the new cluster;
+//  7. the worker machines, which join with a bootstrap token.
+//
+// With no --cloud (and no OS_CLOUD) it runs on a simulated OpenStack in a
+// background process, whose machines boot real kube-apiservers, so the whole
+// flow runs on one machine without Docker or a cloud account. What it starts
+// outlives it; run it again to resume, and delete-cluster to tear down.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/openstrap/openstrap/internal/simhost"
+)
+
+// serveSimCommand is the hidden first argument that makes this binary the
+// background simulator.
+const serveSimCommand = "__serve-sim"
+
+func main() {
+	if len(os.Args) > 2 && os.Args[1] == serveSimCommand {
+		os.Exit(serveSim(os.Args[2]))
+	}
+	cfg, err := parseFlags(os.Args[1:], os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "create-cluster:", err)
+		os.Exit(2)
+	}
+	ctrllog.SetLogger(cfg.Log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "create-cluster:", err)
+		if ctx.Err() != nil {
+			fmt.Fprintf(os.Stderr, "interrupted: run the same command again to resume, or `go run ./examples/delete-cluster --name %s --dir %s` to clean up\n", cfg.Name, cfg.Dir)
+			os.Exit(130)
+		}
+		os.Exit(1)
+	}
+}
+
+// serveSim runs the simulated cloud until SIGTERM or SIGINT.
+func serveSim(dir string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := funcr.New(func(prefix, args string) {
+		fmt.Fprintln(os.Stderr, time.Now().UTC().Format(time.RFC3339), prefix, args)
+	}, funcr.Options{})
+	if err := simhost.Serve(ctx, dir, log); err != nil {
+		fmt.Fprintln(os.Stderr, "simulator:", err)
+		return 1
+	}
+	return 0
+}
+
+func parseFlags(args []string, out io.Writer) (*config, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	cfg := &config{Out: out, Log: logr.Discard()}
+	fs := flag.NewFlagSet("create-cluster", flag.ContinueOnError)
+	fs.StringVar(&cfg.Name, "name", "demo", "cluster name; prefixes every resource")
+	fs.StringVar(&cfg.Dir, "dir", "", "directory for the cluster's local state (default <user cache>/openstrap/create-cluster/<name>)")
+	fs.StringVar(&cfg.Cloud, "cloud", os.Getenv("OS_CLOUD"), "clouds.yaml entry of a real OpenStack (default $OS_CLOUD); empty: a local simulated OpenStack")
+	fs.StringVar(&cfg.Image, "image", "", "image name or ID for the machines (default on the simulator: its Ubuntu image)")
+	fs.StringVar(&cfg.Flavor, "flavor", "", "flavor name or ID for the machines (default on the simulator: m1.medium)")
+	fs.StringVar(&cfg.ExternalNetwork, "external-network", "", "external network for the router and floating IPs (default on the simulator: public)")
+	fs.StringVar(&cfg.SSHKey, "ssh-key", "", "Nova key pair name for the machines")
+	fs.StringVar(&cfg.KubernetesVersion, "kubernetes-version", "v1.37.2", "Kubernetes version")
+	fs.StringVar(&cfg.NodeCIDR, "node-cidr", "10.6.0.0/24", "CIDR of the cluster's subnet")
+	fs.IntVar(&cfg.ControlPlanes, "control-plane-count", 1, "control-plane machines")
+	fs.IntVar(&cfg.Workers, "worker-count", 2, "worker machines")
+	fs.StringVar(&cfg.Bootstrap, "bootstrap", "local", "bootstrap cluster: local (kube-apiserver and etcd processes, no Docker), kind, or kubeconfig=PATH")
+	fs.StringVar(&cfg.Addons, "addons", "", "add-on manifests (a YAML file or a directory of them) to apply to the new cluster in step 5")
+	fs.BoolVar(&cfg.DryRun, "dry-run", false, "print what every step would do, change nothing")
+	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", 5*time.Minute, "how long to wait for the control plane and for workers to join")
+	verbose := fs.Bool("v", false, "log what the library decides")
+	fs.SetOutput(out)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if cfg.Dir == "" {
+		cfg.Dir = filepath.Join(cache, "openstrap", "create-cluster", cfg.Name)
+	}
+	if *verbose {
+		cfg.Log = funcr.New(func(prefix, args string) { fmt.Fprintln(out, "      log:", prefix, args) }, funcr.Options{Verbosity: 1})
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if c.ControlPlanes != 1 {
+		errs = append(errs, fmt.Errorf("--control-plane-count=%d: only 1 is supported so far (more join as nodes but run no API server)", c.ControlPlanes))
+	}
+	if c.Workers < 0 {
+		errs = append(errs, fmt.Errorf("--worker-count=%d: must not be negative", c.Workers))
+	}
+	if c.Cloud != "" {
+		for flag, v := range map[string]string{"--image": c.Image, "--flavor": c.Flavor, "--external-network": c.ExternalNetwork} {
+			if v == "" {
+				errs = append(errs, fmt.Errorf("%s is required with --cloud %q", flag, c.Cloud))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
