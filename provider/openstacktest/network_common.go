@@ -388,7 +388,7 @@ func (s *Server) taggable(r *http.Request, tok *token) (*netStd, *apiError) {
 
 // netOwns reports whether tok may see a resource of projectID.
 func netOwns(tok *token, projectID string) bool {
-	return tok.isAdmin() || tok.ProjectID == projectID
+	return tok.isAdmin() || (tok.ProjectID != "" && tok.ProjectID == projectID)
 }
 
 func netValidTag(t string) *apiError {

@@ -9,12 +9,12 @@ import (
 // networkVisible reports whether tok sees n: admins see every network,
 // projects their own, shared and external ones.
 func (s *Server) networkVisible(n *netNetwork, tok *token) bool {
-	return tok.isAdmin() || n.ProjectID == tok.ProjectID || n.Shared || n.External
+	return netOwns(tok, n.ProjectID) || n.Shared || n.External
 }
 
 // subnetVisible follows the subnet's network.
 func (s *Server) subnetVisible(sub *netSubnet, tok *token) bool {
-	if tok.isAdmin() || sub.ProjectID == tok.ProjectID {
+	if netOwns(tok, sub.ProjectID) {
 		return true
 	}
 	n := s.nst().Networks[sub.NetworkID]
