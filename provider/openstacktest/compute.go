@@ -600,7 +600,9 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 		v.Metadata[k] = val
 	}
 
-	// Create ports and volumes; undo them all if one fails.
+	// Create ports and volumes; undo them all if one fails: what this
+	// request created is deleted, what existed is released.
+	createdVols := map[string]bool{}
 	undo := func() {
 		for _, p := range v.Ports {
 			if p.Created {
@@ -610,11 +612,10 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 			}
 		}
 		for _, vol := range v.Volumes {
-			if vol.DeleteOnTermination || s.st.Volume.Volumes[vol.ID] != nil && s.st.Volume.Volumes[vol.ID].Status == "creating" {
-				s.volDetach(vol.ID, v.ID, true)
-			} else {
-				s.volDetach(vol.ID, v.ID, false)
-			}
+			s.volDetach(vol.ID, v.ID, createdVols[vol.ID])
+		}
+		for id := range createdVols {
+			s.volDetach(id, v.ID, true)
 		}
 	}
 	for i, nr := range nets {
@@ -667,6 +668,7 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 				return nil, badRequest("Block Device Mapping is Invalid: %s", aerr.Message)
 			}
 			volID = vol.ID
+			createdVols[volID] = true
 			if vol.ReadyAt.After(v.ReadyAt) {
 				v.ReadyAt = vol.ReadyAt.Add(s.opts.bootDelay)
 			}

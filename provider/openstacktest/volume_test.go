@@ -211,8 +211,29 @@ func TestBootFromVolume(t *testing.T) {
 	waitServer(t, c.Compute, srv.ID, "DELETED")
 	waitVolume(t, c.BlockStorage, vol.ID, "DELETED")
 
-	// A BDM without a size is refused before anything is created.
+	// A failure half way (the same volume mapped twice) undoes what the
+	// request created and leaves the caller's volume alone, even with
+	// delete_on_termination.
+	own, err := volumes.Create(ctx, c.BlockStorage, volumes.CreateOpts{Size: 1, Name: "mine"}, nil).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitVolume(t, c.BlockStorage, own.ID, "available")
 	before := s.Snapshot()
+	_, err = servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "half", FlavorRef: "1",
+		Networks: []servers.Network{{UUID: net.ID}},
+		BlockDevice: []servers.BlockDevice{
+			{SourceType: servers.SourceImage, DestinationType: servers.DestinationVolume, UUID: img, BootIndex: 0, VolumeSize: 5, DeleteOnTermination: true},
+			{SourceType: servers.SourceVolume, DestinationType: servers.DestinationVolume, UUID: own.ID, BootIndex: 1, DeleteOnTermination: true},
+			{SourceType: servers.SourceVolume, DestinationType: servers.DestinationVolume, UUID: own.ID, BootIndex: 2},
+		}}, nil).Extract()
+	apiFault(t, err, 400)
+	if diff := cmp.Diff(before, s.Snapshot()); diff != "" {
+		t.Errorf("half-done create left changes (-before +after):\n%s", diff)
+	}
+	waitVolume(t, c.BlockStorage, own.ID, "available")
+
+	// A BDM without a size is refused before anything is created.
 	_, err = servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "bfv", FlavorRef: "1",
 		Networks: []servers.Network{{UUID: net.ID}},
 		BlockDevice: []servers.BlockDevice{{SourceType: servers.SourceImage, DestinationType: servers.DestinationVolume,
