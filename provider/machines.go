@@ -153,7 +153,12 @@ func WithMachinesConcurrency(n int) MachinesOption {
 // "<machine>-root" volumes) plus the ownership marker
 // "openstrap-cluster=<cluster>" (tag, description or metadata), so a call
 // made after a crash or a lost answer picks up what an earlier call created
-// instead of duplicating it.
+// instead of duplicating it. Two processes must not create the same machine
+// at the same moment (controllers elect a leader for this): the look before
+// each create cannot see a create of another process still in flight.
+//
+// Waiting is cheap: the machines of a cluster that wait for their servers at
+// the same time share one server list call per poll.
 type Machines struct {
 	cloud   *Cloud
 	compute *gophercloud.ServiceClient

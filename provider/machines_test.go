@@ -17,6 +17,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/imagedata"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+	netquotas "github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/quotas"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 
@@ -611,6 +612,23 @@ func TestMachinesQuotaPreflight(t *testing.T) {
 	}
 	e.assertClean(t)
 
+	// Neutron's quota: two floating IPs left, three asked for.
+	admin, err := e.s.AdminCloud(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := 2
+	if _, err := netquotas.Update(ctx, admin.Network, e.cloud.ProjectID, netquotas.UpdateOpts{FloatingIP: &two}).Extract(); err != nil {
+		t.Fatalf("lower the floating IP quota: %v", err)
+	}
+	err = m.CheckQuota(ctx, specs[:3])
+	if !errors.As(err, &qe) {
+		t.Fatalf("CheckQuota with 2 floating IPs left = %v, want a *QuotaError", err)
+	}
+	if diff := cmp.Diff([]provider.QuotaShortage{{Resource: "floating IPs", Need: 3, InUse: 0, Limit: 2}}, qe.Shortages); diff != "" {
+		t.Errorf("shortages (-want +got):\n%s", diff)
+	}
+
 	// CheckQuota passes for a small batch.
 	if err := m.CheckQuota(ctx, specs[:1]); err != nil {
 		t.Errorf("CheckQuota of one machine: %v", err)
@@ -646,4 +664,50 @@ func TestMachinesContextCancelStopsWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.assertClean(t)
+}
+
+func TestMachinesUserDataArrivesVerbatim(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	got := map[string][]byte{}
+	e := newSimEnv(t, openstacktest.WithBootDelay(10*time.Millisecond), openstacktest.WithServerHooks(openstacktest.ServerHooks{
+		OnActive: func(_ context.Context, ev openstacktest.BootEvent) error {
+			mu.Lock()
+			defer mu.Unlock()
+			got[ev.Name] = ev.UserData
+			return nil
+		},
+	}))
+	ctx := testCtx(t, time.Minute)
+	m := e.machines()
+	tests := map[string][]byte{
+		"demo-text":   []byte("#cloud-config\nruncmd: [kubeadm init]\n"),
+		"demo-base64": []byte("aGVsbG8="), // valid base64 must not be taken as encoded
+		"demo-binary": {0x1f, 0x8b, 0x08, 0x00, 0xff},
+		"demo-none":   nil,
+	}
+	for name, data := range tests {
+		spec := e.worker(name)
+		spec.UserData = data
+		if _, err := m.Create(ctx, spec); err != nil {
+			t.Fatalf("Create %s: %v", name, err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n == len(tests) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for name, data := range tests {
+		if diff := cmp.Diff(data, got[name], cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: user data at boot (-sent +booted):\n%s", name, diff)
+		}
+	}
 }
