@@ -1015,10 +1015,14 @@ func (m *mover) runDAG(ctx context.Context, phase Phase, nodes []*Node, deps fun
 			}
 		})
 	}
+	var roots []*Node // collected before any start: started calls change pending
 	for _, n := range nodes {
 		if pending[n] == 0 {
-			start(n)
+			roots = append(roots, n)
 		}
+	}
+	for _, n := range roots {
+		start(n)
 	}
 	wg.Wait()
 	if len(errs) > 0 {

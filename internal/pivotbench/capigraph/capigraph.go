@@ -102,8 +102,20 @@ func (g *gen) add(kind, name string, owners []string, body map[string]any) *unst
 		})
 	}
 	u.SetOwnerReferences(refs)
+	if f, ok := finalizers[kind]; ok {
+		u.SetFinalizers([]string{f})
+	}
 	g.objs = append(g.objs, u)
 	return u
+}
+
+// finalizers are the finalizers the providers' controllers put on their objects.
+var finalizers = map[string]string{
+	"Cluster":             "cluster.cluster.x-k8s.io",
+	"Machine":             "machine.cluster.x-k8s.io",
+	"KubeadmControlPlane": "kubeadm.controlplane.cluster.x-k8s.io",
+	"OpenStackCluster":    "openstackcluster.infrastructure.cluster.x-k8s.io",
+	"OpenStackMachine":    "openstackmachine.infrastructure.cluster.x-k8s.io",
 }
 
 func (g *gen) condition(typ string) map[string]any {
