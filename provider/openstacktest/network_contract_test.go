@@ -960,3 +960,32 @@ func TestNetworkRouterInterfaceByPort(t *testing.T) {
 		t.Errorf("delete router without interfaces: %v", err)
 	}
 }
+
+// TestNetworkDualStack gives a port one address from each IP version when
+// its network has an IPv4 and an IPv6 subnet.
+func TestNetworkDualStack(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	c := memberCloud(t, s).Network
+	f := makeNet(t, ctx, c, "dual", "10.16.0.0/24")
+	v6, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: f.net.ID, CIDR: "fd00:16::/64", IPVersion: 6}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v6.GatewayIP != "fd00:16::1" || v6.AllocationPools[0].Start != "fd00:16::2" || v6.AllocationPools[0].End != "fd00:16::ffff:ffff:ffff:ffff" {
+		t.Errorf("IPv6 subnet: gateway %s pools %+v", v6.GatewayIP, v6.AllocationPools)
+	}
+	p, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: f.net.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ip := range p.FixedIPs {
+		got = append(got, ip.IPAddress)
+	}
+	if diff := cmp.Diff([]string{"10.16.0.2", "fd00:16::2"}, got); diff != "" {
+		t.Errorf("dual-stack port (-want +got):\n%s", diff)
+	}
+	_, err = subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: f.net.ID, CIDR: "fd00:17::/64", IPVersion: 4}).Extract()
+	wantNeutronError(t, err, 400, "InvalidInput")
+}
