@@ -176,6 +176,14 @@ func TestDriftCorrection(t *testing.T) {
 	if w := e.srv.Calls().Writes(); w != 0 {
 		t.Errorf("Ensure after correction made %d writes", w)
 	}
+	// A changed spec: the subnet's DNS nameservers are updated in place.
+	spec.DNSNameservers = []string{"192.0.2.53"}
+	if _, err := inf.Ensure(ctx, spec, infra.WithStatus(st)); err != nil {
+		t.Fatal(err)
+	}
+	if got := getSubnet(t, ctx, c, st.SubnetID).DNSNameservers; !cmp.Equal(got, spec.DNSNameservers) {
+		t.Errorf("subnet DNS nameservers = %v, want %v", got, spec.DNSNameservers)
+	}
 	if err := inf.Delete(ctx, "demo"); err != nil {
 		t.Fatal(err)
 	}

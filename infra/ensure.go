@@ -388,11 +388,36 @@ func (r *run) ensureSubnet(ctx context.Context, d *discovered, n netRes, netCrea
 			})
 			return out, err
 		})
-	if err == nil && !created && sub.CIDR != "" && sub.CIDR != s.NodeCIDR {
+	if err != nil || created || sub.ID == "" {
+		return sub, created, err
+	}
+	if sub.CIDR != s.NodeCIDR {
 		return sub, false, r.fail("check", "subnet", name, sub.ID,
 			fmt.Sprintf("it has CIDR %s but Spec.NodeCIDR is %s; a subnet's CIDR cannot change", sub.CIDR, s.NodeCIDR), provider.ErrConflict)
 	}
-	return sub, created, err
+	if !slices.Equal(sub.DNS, s.DNSNameservers) && (len(sub.DNS) > 0 || len(s.DNSNameservers) > 0) {
+		detail := fmt.Sprintf("DNS nameservers %v -> %v", sub.DNS, s.DNSNameservers)
+		if r.dry {
+			r.planned(Change{Resource: "subnet", Name: name, ID: sub.ID, Action: ActionUpdate, Detail: detail})
+			return sub, false, nil
+		}
+		dns := slices.Clone(s.DNSNameservers)
+		if dns == nil {
+			dns = []string{}
+		}
+		start := now()
+		err := r.do(ctx, neutronPolicy, func(ctx context.Context) error {
+			return r.call(ctx, func(ctx context.Context) error {
+				_, err := subnets.Update(ctx, r.inf.cloud.Network, sub.ID, subnets.UpdateOpts{DNSNameservers: &dns}).Extract()
+				return err
+			})
+		})
+		err = r.fail("update", "subnet", name, sub.ID, hintFor(err), err)
+		r.event(Event{Resource: "subnet", Name: name, ID: sub.ID, Action: ActionUpdate, Duration: since(start), Err: err})
+		sub.DNS = dns
+		return sub, false, err
+	}
+	return sub, false, nil
 }
 
 // ensureRouter returns the cluster's router, nil when it has none.

@@ -312,9 +312,8 @@ func (r *run) event(e Event) {
 	if e.Duration > 0 {
 		kv = append(kv, "duration", e.Duration.Round(time.Millisecond))
 	}
-	if e.Err != nil {
-		r.log.V(1).Info("resource failed", append(kv, "error", e.Err.Error())...)
-	} else {
+	// A failure is returned to the caller, not logged here.
+	if e.Err == nil {
 		r.log.V(1).Info("resource", kv...)
 	}
 	if r.inf.o.progress != nil {

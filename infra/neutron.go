@@ -29,6 +29,7 @@ type netRes struct {
 type subRes struct {
 	ID, Name, NetworkID, CIDR string
 	Tags                      []string
+	DNS                       []string
 }
 
 type rtrRes struct {
@@ -96,7 +97,7 @@ func (r *run) createNetwork(ctx context.Context, name string, mtuSize int) (netR
 }
 
 func toSub(s subnets.Subnet) subRes {
-	return subRes{ID: s.ID, Name: s.Name, NetworkID: s.NetworkID, CIDR: s.CIDR, Tags: s.Tags}
+	return subRes{ID: s.ID, Name: s.Name, NetworkID: s.NetworkID, CIDR: s.CIDR, Tags: s.Tags, DNS: s.DNSNameservers}
 }
 
 func (r *run) listSubnets(ctx context.Context, qq query) (out []subRes, err error) {
