@@ -95,11 +95,31 @@ ExecStart=` + IgnitionScriptPath + `
 WantedBy=multi-user.target
 `
 
+// dataURL carries file contents as an RFC 2397 data URL: percent-encoded text
+// (readable in reviews and golden files), base64 for binary, gzip when asked.
 func dataURL(b []byte, gz bool) ignContents {
 	if gz {
 		return ignContents{Source: "data:;base64," + base64.StdEncoding.EncodeToString(gzipBytes(b)), Compression: "gzip"}
 	}
-	return ignContents{Source: "data:;base64," + base64.StdEncoding.EncodeToString(b)}
+	if !isPlainText(b) {
+		return ignContents{Source: "data:;base64," + base64.StdEncoding.EncodeToString(b)}
+	}
+	return ignContents{Source: "data:," + percentEncode(b)}
+}
+
+// percentEncode keeps RFC 3986 unreserved characters and sub-delimiters (and ':',
+// '@', '/') and percent-encodes everything else.
+func percentEncode(b []byte) string {
+	const keep = "-._~!$&'()*+,;=:@/"
+	var sb strings.Builder
+	for _, c := range b {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(keep, c) >= 0 {
+			sb.WriteByte(c)
+		} else {
+			fmt.Fprintf(&sb, "%%%02X", c)
+		}
+	}
+	return sb.String()
 }
 
 // bootScript is the shell script the Ignition unit runs: the same commands the
@@ -111,7 +131,8 @@ func bootScript(p *plan) string {
 		b.WriteString(c + "\n")
 	}
 	if p.nodeNameTemplate {
-		fmt.Fprintf(&b, "sed -i \"s/%s/$(hostname)/g\" %s\n", NodeNamePlaceholder, p.configPath)
+		// Node names must be lowercase DNS names; hostnames may not be.
+		fmt.Fprintf(&b, "sed -i \"s/%s/$(hostname | tr '[:upper:]' '[:lower:]')/g\" %s\n", NodeNamePlaceholder, p.configPath)
 	}
 	for _, c := range p.machine.PreKubeadmCommands {
 		b.WriteString(c + "\n")
