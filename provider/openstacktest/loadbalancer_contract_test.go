@@ -516,3 +516,62 @@ func TestLoadBalancerVIPPort(t *testing.T) {
 		t.Errorf("user's VIP port after delete: %+v, %v", got, err)
 	}
 }
+
+// TestLoadBalancerConcurrentMembers has many clients add members to one
+// pool at once: while the load balancer is busy the others get 409 and
+// retry, and every member ends up created exactly once.
+func TestLoadBalancerConcurrentMembers(t *testing.T) {
+	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(5*time.Millisecond))
+	ctx := testContext(t)
+	cloud := memberCloud(t, s)
+	c := cloud.LoadBalancer
+	f := makeNet(t, ctx, cloud.Network, "lbconc", "10.26.0.0/24")
+	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "conc", VipSubnetID: f.sub.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	pool, err := pools.Create(ctx, c, pools.CreateOpts{LoadbalancerID: lb.ID, Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodRoundRobin}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	const clients = 8
+	conflicts := make(chan int, clients)
+	errs := make(chan error, clients)
+	for i := 0; i < clients; i++ {
+		go func() {
+			n := 0
+			for {
+				_, err := pools.CreateMember(ctx, c, pool.ID, pools.CreateMemberOpts{Address: fmt.Sprintf("10.26.0.%d", 10+i), ProtocolPort: 6443}).Extract()
+				if gophercloud.ResponseCodeIs(err, 409) {
+					n++
+					time.Sleep(2 * time.Millisecond)
+					continue
+				}
+				conflicts <- n
+				errs <- err
+				return
+			}
+		}()
+	}
+	total := 0
+	for i := 0; i < clients; i++ {
+		total += <-conflicts
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitActive(t, ctx, c, lb.ID)
+	pages, err := pools.ListMembers(c, pool.ID, nil).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := pools.ExtractMembers(pages)
+	if len(ms) != clients {
+		t.Errorf("%d members, want %d", len(ms), clients)
+	}
+	if total == 0 {
+		t.Error("no client saw a 409 while the load balancer was busy")
+	}
+}
