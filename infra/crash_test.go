@@ -104,3 +104,56 @@ func sweepOne(t *testing.T, tc crashCase, mode string, k int, clean []string) bo
 	}
 	return reached
 }
+
+// TestDeleteCrashSweep aborts the k-th call of a Delete for every k (the
+// answer lost, or the caller's context cancelled), then Delete again must
+// leave the cloud as it was before Ensure.
+func TestDeleteCrashSweep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash sweep; run without -short")
+	}
+	tc := crashCases()[1]
+	e := tc.setup(t)
+	inf := infra.New(e.cloud)
+	if _, err := inf.Ensure(testCtx(t), tc.spec); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.ResetCalls()
+	if err := inf.Delete(testCtx(t), tc.spec.Cluster); err != nil {
+		t.Fatal(err)
+	}
+	n := e.srv.Calls().Total()
+	for _, mode := range []string{"drop-after", "cancel"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			for k := 1; k <= n; k++ {
+				func() {
+					e := tc.setup(t)
+					defer e.srv.Close()
+					inf := infra.New(e.cloud, infra.WithPollInterval(5*time.Millisecond, 100*time.Millisecond))
+					if _, err := inf.Ensure(testCtx(t), tc.spec); err != nil {
+						t.Fatal(err)
+					}
+					ctx, cancel := context.WithCancel(testCtx(t))
+					defer cancel()
+					if mode == "cancel" {
+						e.rt.arm(k, cancel)
+					} else {
+						e.srv.InjectFault(openstacktest.Fault{Path: `^/(network|load-balancer)/`, Skip: k - 1, Times: 1, Action: openstacktest.DropAfter})
+					}
+					firstErr := inf.Delete(ctx, tc.spec.Cluster)
+					e.srv.ClearFaults()
+					e.rt.arm(0, nil)
+					e.rt.wait()
+					if err := inf.Delete(testCtx(t), tc.spec.Cluster); err != nil {
+						t.Fatalf("%s at call %d: first Delete: %v; second: %v", mode, k, firstErr, err)
+					}
+					if diff := cmp.Diff(shape(e.base), shape(e.srv.Snapshot())); diff != "" {
+						t.Fatalf("%s at call %d: Delete left (-before +after):\n%s", mode, k, diff)
+					}
+				}()
+			}
+			t.Logf("Delete, %s: %d crash points swept", mode, n)
+		})
+	}
+}
