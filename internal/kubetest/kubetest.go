@@ -7,9 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/openstrap/openstrap/internal/tools"
 )
@@ -142,9 +145,17 @@ func clusterAPICRDs(ctx context.Context) ([]*apiextensionsv1.CustomResourceDefin
 	return all, nil
 }
 
+// quietControllerRuntime gives controller-runtime's global logger a sink, so
+// that envtest does not print a stack trace complaining that none was set.
+// Test entry points only: a test that wants those logs calls
+// ctrllog.SetLogger after them.
+func quietControllerRuntime() { ctrllog.SetLogger(logr.Discard()) }
+
 // ForTest starts an environment for one test and stops it when the test ends.
+// It discards controller-runtime's global logs (see Main).
 func ForTest(t testing.TB, opts Options) *Env {
 	t.Helper()
+	quietControllerRuntime()
 	env, err := Start(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +169,9 @@ func ForTest(t testing.TB, opts Options) *Env {
 }
 
 // Main runs a package's tests against one environment started with opts,
-// stored in *env before the tests run and stopped after them:
+// stored in *env before the tests run and stopped after them. It discards
+// controller-runtime's global logs, which envtest otherwise reports with a
+// stack trace; call ctrllog.SetLogger after it to see them.
 //
 //	var env *kubetest.Env
 //
@@ -168,6 +181,7 @@ func Main(m *testing.M, opts Options, env **Env) {
 }
 
 func run(m *testing.M, opts Options, env **Env) int {
+	quietControllerRuntime()
 	e, err := Start(context.Background(), opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -249,7 +249,13 @@ func ClusterAPICRDPaths(ctx context.Context) ([]string, error) {
 // goCommand runs the go command in dir and returns its standard output. On
 // failure the error carries the tail of the combined output.
 func goCommand(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "go", args...)
+	goBin := "go"
+	if _, err := exec.LookPath(goBin); err != nil {
+		// Not on PATH (a test run from an IDE, say): use the toolchain
+		// this binary was built with.
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck
+	}
+	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = dir
 	// The wrapper modules live inside the main module's tree; never let a
 	// go.work pull them into a workspace.
