@@ -263,6 +263,9 @@ func Connect(ctx context.Context, opts ...Option) (*Cloud, error) {
 		if p, err := cr.ExtractProject(); err == nil && p != nil {
 			c.ProjectID = p.ID
 		}
+		if c.Region == "" {
+			c.Region = computeRegion(cr, eo.Availability)
+		}
 	}
 	if c.Compute, err = openstack.NewComputeV2(pc, eo); err != nil {
 		return nil, endpointError(src, "compute", eo, err)
@@ -288,6 +291,29 @@ func Connect(ctx context.Context, opts ...Option) (*Cloud, error) {
 	log.Info("connected", "source", src.String(), "region", c.Region, "project", c.ProjectID,
 		"loadBalancer", c.LoadBalancer != nil, "blockStorage", c.BlockStorage != nil)
 	return c, nil
+}
+
+// computeRegion is the region of the first compute endpoint with the
+// interface, which is the one gophercloud picks when no region is set.
+func computeRegion(cr tokens3.CreateResult, iface gophercloud.Availability) string {
+	cat, err := cr.ExtractServiceCatalog()
+	if err != nil {
+		return ""
+	}
+	for _, e := range cat.Entries {
+		if e.Type != "compute" {
+			continue
+		}
+		for _, ep := range e.Endpoints {
+			if ep.Interface == string(iface) {
+				if ep.Region != "" {
+					return ep.Region
+				}
+				return ep.RegionID
+			}
+		}
+	}
+	return ""
 }
 
 func isEndpointNotFound(err error) bool {

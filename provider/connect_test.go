@@ -170,8 +170,8 @@ func TestConnectSources(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Name != tt.wantCloud || c.ProjectID != tt.wantProject {
-				t.Errorf("cloud %q project %q, want %q %q", c.Name, c.ProjectID, tt.wantCloud, tt.wantProject)
+			if c.Name != tt.wantCloud || c.ProjectID != tt.wantProject || c.Region != openstacktest.Region {
+				t.Errorf("cloud %q project %q region %q, want %q %q %q", c.Name, c.ProjectID, c.Region, tt.wantCloud, tt.wantProject, openstacktest.Region)
 			}
 			if c.Compute == nil || c.Network == nil || c.Image == nil || c.LoadBalancer == nil || c.BlockStorage == nil {
 				t.Fatalf("missing service client: %+v", c)
