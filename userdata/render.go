@@ -86,3 +86,13 @@ func renderPlan(p *plan) (*Output, error) {
 	}
 	return out, nil
 }
+
+// Validate checks spec as Render would (including the kubeadm API version and
+// that the kubeadm configuration can be expressed in it) without producing output.
+func Validate(spec Spec) error {
+	if spec == nil {
+		return fieldErr("Spec", "required")
+	}
+	_, err := spec.plan()
+	return err
+}

@@ -189,7 +189,11 @@ func TestInvalidInputNamesTheField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Render(tt.spec(t))
+			spec := tt.spec(t)
+			if verr := Validate(spec); verr == nil {
+				t.Errorf("Validate accepted what Render should refuse")
+			}
+			_, err := Render(spec)
 			var fe *FieldError
 			if !errors.As(err, &fe) || !errors.Is(err, ErrInvalidSpec) {
 				t.Fatalf("err = %v, want *FieldError", err)
