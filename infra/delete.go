@@ -57,8 +57,10 @@ func CloudProviderResources() DeleteOption {
 func CSIVolumes() DeleteOption { return deleteOptionFunc(func(o *deleteOptions) { o.csi = true }) }
 
 // ErrInUse is returned (wrapped, also matching provider.ErrConflict) when
-// Delete finds servers on the cluster's network and Force was not given.
-var ErrInUse = errors.New("in use by servers")
+// Delete finds the cluster's network in use: by servers (unless Force), or
+// by ports of resources it does not remove (another load balancer's VIP,
+// say).
+var ErrInUse = errors.New("in use")
 
 // inUseError matches both ErrInUse and provider.ErrConflict.
 type inUseError struct{ msg string }

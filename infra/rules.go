@@ -93,7 +93,7 @@ func (s Spec) desiredRules() map[Role][]desiredRule {
 	tcp := func(port int, desc string, from Role) Rule {
 		return Rule{Description: desc, Protocol: "tcp", PortMin: port, RemoteRole: from}
 	}
-	for _, role := range Roles {
+	for _, role := range Roles() {
 		// Egress open, as Neutron's default rules of a new group have it.
 		add(role, Rule{Description: "egress IPv4", Direction: "egress", EtherType: "IPv4"})
 		add(role, Rule{Description: "egress IPv6", Direction: "egress", EtherType: "IPv6"})

@@ -17,10 +17,10 @@ func (r *run) ensureGroups(ctx context.Context, d *discovered) (map[Role]string,
 	if r.spec.SecurityGroups.Unmanaged {
 		return nil, nil
 	}
-	res := make([]sgRes, len(Roles))
-	created := make([]bool, len(Roles))
-	err := parallel(ctx, len(Roles), func(ctx context.Context, i int) (err error) {
-		role := Roles[i]
+	res := make([]sgRes, len(Roles()))
+	created := make([]bool, len(Roles()))
+	err := parallel(ctx, len(Roles()), func(ctx context.Context, i int) (err error) {
+		role := Roles()[i]
 		name := r.names.group(role)
 		res[i], created[i], err = ensureNamed(ctx, r, groupKind, name, r.known.SecurityGroups[role], d.groups, false,
 			func(ctx context.Context) ([]sgRes, error) { return r.listGroups(ctx, q("name", name)) },
@@ -42,7 +42,7 @@ func (r *run) ensureGroups(ctx context.Context, d *discovered) (map[Role]string,
 		return nil, err
 	}
 	ids := map[Role]string{}
-	for i, role := range Roles {
+	for i, role := range Roles() {
 		ids[role] = res[i].ID
 		if r.dry && res[i].ID == "" {
 			// A group to be created comes with Neutron's default egress
@@ -61,7 +61,7 @@ func (r *run) ensureGroups(ctx context.Context, d *discovered) (map[Role]string,
 		remove *observedRule
 	}
 	var ops []ruleOp
-	for i, role := range Roles {
+	for i, role := range Roles() {
 		missing, foreign := ruleDiff(desired[role], res[i].Rules, ids)
 		for j := range missing {
 			ops = append(ops, ruleOp{role: role, group: res[i], create: &missing[j]})

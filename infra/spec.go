@@ -38,7 +38,7 @@ const (
 )
 
 // Roles lists the managed security group roles in a fixed order.
-var Roles = []Role{RoleControlPlane, RoleWorker, RoleNode}
+func Roles() []Role { return []Role{RoleControlPlane, RoleWorker, RoleNode} }
 
 // Ref points at an existing resource the caller owns, by ID, by name or by
 // tags (all of them). The zero Ref points at nothing.
