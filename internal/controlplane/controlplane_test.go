@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -284,5 +286,39 @@ func TestConfigStringRedacts(t *testing.T) {
 		if strings.Contains(s, "PRIVATE") || strings.Contains(s, "BEGIN") {
 			t.Errorf("formatted Config leaks PEM: %s", s)
 		}
+	}
+}
+
+// TestConcurrentStartsShareOneControlPlane starts twice at once on one Dir:
+// the file lock lets one start the processes and the other attach to them.
+func TestConcurrentStartsShareOneControlPlane(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := Config{Dir: dir, Address: "127.0.0.10"}
+	procs := make([]*Process, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range procs {
+		wg.Go(func() { procs[i], errs[i] = Start(t.Context(), cfg) })
+	}
+	wg.Wait()
+	for i, p := range procs {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		t.Cleanup(func() { _ = p.Stop(context.Background()) })
+	}
+	if procs[0].Attached() == procs[1].Attached() {
+		t.Errorf("Attached() = %t, %t; want exactly one attached", procs[0].Attached(), procs[1].Attached())
+	}
+	if procs[0].Endpoint() != procs[1].Endpoint() {
+		t.Errorf("endpoints differ: %s, %s", procs[0].Endpoint(), procs[1].Endpoint())
+	}
+	out, err := exec.Command("pgrep", "-f", "--", "--data-dir="+filepath.Join(dir, "etcd")).Output()
+	if err != nil {
+		t.Fatalf("pgrep: %v", err)
+	}
+	if n := len(strings.Fields(string(out))); n != 1 {
+		t.Errorf("%d etcd processes on %s, want 1", n, dir)
 	}
 }

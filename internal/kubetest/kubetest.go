@@ -61,6 +61,11 @@ func (e *Env) String() string {
 // tools cache lacks them, and installs the requested CRDs. ctx bounds the
 // build and the CRD lookup; the processes outlive it until Stop.
 func Start(ctx context.Context, opts Options) (*Env, error) {
+	for _, p := range opts.CRDDirectoryPaths {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("kubetest: CRD path: %w", err)
+		}
+	}
 	assets, err := tools.KubebuilderAssets(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("kubetest: binaries: %w", err)

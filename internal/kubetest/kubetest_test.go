@@ -2,8 +2,12 @@ package kubetest
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -116,3 +120,18 @@ func widgetCRD() *apiextensionsv1.CustomResourceDefinition {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestStartMissingCRDPathFails fails before starting any process.
+func TestStartMissingCRDPathFails(t *testing.T) {
+	start := time.Now()
+	env, err := Start(t.Context(), Options{CRDDirectoryPaths: []string{filepath.Join(t.TempDir(), "missing")}})
+	if !errors.Is(err, fs.ErrNotExist) {
+		if env != nil {
+			_ = env.Stop()
+		}
+		t.Fatalf("Start with a missing CRD path: error = %v, want not exist", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("failing took %v: a control plane was started", took)
+	}
+}
