@@ -8,7 +8,6 @@ import (
 	"maps"
 	"net/http"
 	"sort"
-	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
@@ -184,7 +183,7 @@ func (m *Machines) create(ctx context.Context, spec MachineSpec, res *resolver) 
 		if srv, ferr := m.findServer(ctx, spec.Cluster, spec.Name); ferr != nil || srv != nil {
 			return nil, err
 		}
-		log.V(0).Info("creating machine failed before its server existed; deleting what was created", "error", Describe(err))
+		log.V(0).Info("creating machine failed before its server existed; deleting what was created")
 		if cerr := m.deleteResources(ctx, spec.Cluster, spec.Name, b.groupID); cerr != nil {
 			return nil, errors.Join(err, fmt.Errorf("clean up after the failure: %w", cerr))
 		}
@@ -474,7 +473,7 @@ func (m *Machines) ensureFloatingIP(ctx context.Context, spec MachineSpec, ext n
 	return &fip, nil
 }
 
-// volumeStatusError is a volume that Cinder failed to create.
+// errVolumeFailed: Cinder failed to create a volume.
 var errVolumeFailed = errors.New("volume went to status error")
 
 // ensureVolumes finds or creates the machine's volumes (root first) and
@@ -703,9 +702,4 @@ func (m *Machines) finish(ctx context.Context, spec MachineSpec, serverID string
 	}
 	log.V(0).Info("machine ready", "address", mc.InternalAddress, "status", mc.Status)
 	return mc, nil
-}
-
-// summary of a plan's ask, used in logs and quota errors.
-func (p *machinePlan) String() string {
-	return strings.Join([]string{p.spec.Name, p.flavor.Name, p.image.Name}, "/")
 }

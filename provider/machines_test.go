@@ -537,9 +537,15 @@ func TestMachinesCreateBatch(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		specs = append(specs, e.worker(fmt.Sprintf("demo-w-%d", i)))
 	}
+	e.s.ResetCalls()
 	got, err := m.CreateBatch(ctx, specs)
 	if err != nil {
 		t.Fatalf("CreateBatch: %v", err)
+	}
+	// Waiting machines share server lists rather than each GET its server.
+	calls := e.s.Calls()
+	if n := calls["GET /compute/v2.1/servers/{id}"]; n != 0 {
+		t.Errorf("%d single-server GETs while waiting, want 0 (shared lists: %d)", n, calls["GET /compute/v2.1/servers/detail"])
 	}
 	seen := map[string]bool{}
 	for i, mc := range got {
