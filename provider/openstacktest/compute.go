@@ -163,6 +163,9 @@ func (s *Server) routesCompute() {
 	s.handle(svcCompute, "GET "+p+"/servers/{id}/metadata", s.nova(s.getServerMetadata))
 	s.handle(svcCompute, "POST "+p+"/servers/{id}/metadata", s.nova(s.updateServerMetadata))
 	s.handle(svcCompute, "GET "+p+"/servers/{id}/os-volume_attachments", s.nova(s.listServerVolumes))
+	s.handle(svcCompute, "POST "+p+"/servers/{id}/os-volume_attachments", s.nova(s.attachServerVolume))
+	s.handle(svcCompute, "GET "+p+"/servers/{id}/os-volume_attachments/{volume}", s.nova(s.getServerVolume))
+	s.handle(svcCompute, "DELETE "+p+"/servers/{id}/os-volume_attachments/{volume}", s.nova(s.detachServerVolume))
 	s.handle(svcCompute, "GET "+p+"/servers/{id}/tags", s.nova(s.listServerTags))
 	s.handle(svcCompute, "PUT "+p+"/servers/{id}/tags", s.nova(s.replaceServerTags))
 	s.handle(svcCompute, "DELETE "+p+"/servers/{id}/tags", s.nova(s.deleteServerTags))
@@ -647,12 +650,17 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 		}
 		v.Ports = append(v.Ports, nServerPort{ID: info.ID, Created: true})
 	}
-	devices := "abcdefghijklmnopqrstuvwxyz"
-	for i, b := range in.BlockDevice {
+	// The root disk is vda; other volumes follow in order.
+	next := 'b'
+	for _, b := range in.BlockDevice {
 		if b.DestinationType != "volume" {
 			continue
 		}
-		dev := "/dev/vd" + string(devices[min(i, len(devices)-1)])
+		dev := "/dev/vda"
+		if b.BootIndex == nil || *b.BootIndex != 0 {
+			dev = "/dev/vd" + string(next)
+			next++
+		}
 		volID := b.UUID
 		if b.SourceType != "volume" {
 			spec := volumeSpec{ProjectID: tok.ProjectID, UserID: tok.UserID, Size: b.VolumeSize, VolumeType: b.VolumeType}
@@ -1110,6 +1118,14 @@ func (s *Server) updateServerMetadata(w http.ResponseWriter, r *http.Request, to
 	writeJSON(w, http.StatusOK, map[string]any{"metadata": v.Metadata})
 }
 
+func volumeAttachmentBody(v *nServer, vol nServerVolume, mv apiVersion) map[string]any {
+	b := map[string]any{"id": vol.ID, "volumeId": vol.ID, "serverId": v.ID, "device": vol.Device}
+	if mv.atLeast(2, 79) {
+		b["delete_on_termination"] = vol.DeleteOnTermination
+	}
+	return b
+}
+
 func (s *Server) listServerVolumes(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
 	v := s.serverFor(w, r, tok)
 	if v == nil {
@@ -1117,10 +1133,114 @@ func (s *Server) listServerVolumes(w http.ResponseWriter, r *http.Request, tok *
 	}
 	out := []any{}
 	for _, vol := range v.Volumes {
-		out = append(out, map[string]any{"id": vol.ID, "volumeId": vol.ID, "serverId": v.ID, "device": vol.Device,
-			"delete_on_termination": vol.DeleteOnTermination})
+		out = append(out, volumeAttachmentBody(v, vol, mv))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"volumeAttachments": out})
+}
+
+func (s *Server) getServerVolume(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	v := s.serverFor(w, r, tok)
+	if v == nil {
+		return
+	}
+	for _, vol := range v.Volumes {
+		if vol.ID == r.PathValue("volume") {
+			writeJSON(w, http.StatusOK, map[string]any{"volumeAttachment": volumeAttachmentBody(v, vol, mv)})
+			return
+		}
+	}
+	s.writeError(w, svcCompute, errorf(http.StatusNotFound, "", "Volume %s is not attached to instance %s.", r.PathValue("volume"), v.ID))
+}
+
+// attachServerVolume attaches a volume to a running server (ACTIVE only,
+// as Nova's attach needs a settled instance).
+func (s *Server) attachServerVolume(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	v := s.serverFor(w, r, tok)
+	if v == nil {
+		return
+	}
+	var req struct {
+		VolumeAttachment *struct {
+			VolumeID            string `json:"volumeId"`
+			Device              string `json:"device"`
+			DeleteOnTermination *bool  `json:"delete_on_termination"`
+		} `json:"volumeAttachment"`
+	}
+	if aerr := decodeJSON(r, &req); aerr != nil {
+		s.writeError(w, svcCompute, aerr)
+		return
+	}
+	in := req.VolumeAttachment
+	if in == nil || in.VolumeID == "" {
+		s.writeError(w, svcCompute, badRequest("Invalid input for field/attribute volumeAttachment. 'volumeId' is a required property"))
+		return
+	}
+	if in.DeleteOnTermination != nil && !mv.atLeast(2, 79) {
+		s.writeError(w, svcCompute, badRequest("Invalid input for field/attribute volumeAttachment. Additional properties are not allowed ('delete_on_termination' was unexpected)"))
+		return
+	}
+	if v.Status != "ACTIVE" || !v.DeleteAt.IsZero() {
+		s.writeError(w, svcCompute, errorf(http.StatusConflict, "", "Cannot 'attach_volume' instance %s while it is in vm_state %s", v.ID, strings.ToLower(v.Status)))
+		return
+	}
+	vol, ok := s.st.Volume.Volumes[in.VolumeID]
+	if !ok || (vol.ProjectID != tok.ProjectID && !tok.isAdmin()) {
+		s.writeError(w, svcCompute, errorf(http.StatusNotFound, "", "Volume %s could not be found.", in.VolumeID))
+		return
+	}
+	if vol.Status != "available" {
+		s.writeError(w, svcCompute, badRequest("Invalid volume: volume %s status must be available, but current status is: %s.", vol.ID, vol.Status))
+		return
+	}
+	used := map[string]bool{"/dev/vda": true}
+	for _, x := range v.Volumes {
+		used[x.Device] = true
+	}
+	dev := in.Device
+	for c := 'b'; dev == "" && c <= 'z'; c++ {
+		if d := "/dev/vd" + string(c); !used[d] {
+			dev = d
+		}
+	}
+	if used[dev] {
+		s.writeError(w, svcCompute, badRequest("The supplied device path (%s) is in use.", dev))
+		return
+	}
+	if aerr := s.volAttach(vol.ID, v.ID, dev); aerr != nil {
+		s.writeError(w, svcCompute, badRequest("%s", aerr.Message))
+		return
+	}
+	att := nServerVolume{ID: vol.ID, Device: dev, DeleteOnTermination: in.DeleteOnTermination != nil && *in.DeleteOnTermination}
+	v.Volumes = append(v.Volumes, att)
+	v.UpdatedAt = s.now()
+	writeJSON(w, http.StatusOK, map[string]any{"volumeAttachment": volumeAttachmentBody(v, att, mv)})
+}
+
+func (s *Server) detachServerVolume(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	v := s.serverFor(w, r, tok)
+	if v == nil {
+		return
+	}
+	id := r.PathValue("volume")
+	for i, vol := range v.Volumes {
+		if vol.ID != id {
+			continue
+		}
+		if vol.Device == "/dev/vda" {
+			s.writeError(w, svcCompute, badRequest("Cannot detach a root device volume"))
+			return
+		}
+		if v.Status != "ACTIVE" {
+			s.writeError(w, svcCompute, errorf(http.StatusConflict, "", "Cannot 'detach_volume' instance %s while it is in vm_state %s", v.ID, strings.ToLower(v.Status)))
+			return
+		}
+		s.volDetach(id, v.ID, false)
+		v.Volumes = append(v.Volumes[:i], v.Volumes[i+1:]...)
+		v.UpdatedAt = s.now()
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	s.writeError(w, svcCompute, errorf(http.StatusNotFound, "", "Volume %s is not attached to instance %s.", id, v.ID))
 }
 
 // Server tags (microversion 2.26 and later).

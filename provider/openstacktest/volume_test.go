@@ -13,6 +13,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/quotasets"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/volumeattach"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/openstrap/openstrap/provider"
@@ -241,5 +242,57 @@ func TestBootFromVolume(t *testing.T) {
 	apiFault(t, err, 400)
 	if diff := cmp.Diff(before, s.Snapshot()); diff != "" {
 		t.Errorf("refused create left resources:\n%s", diff)
+	}
+}
+
+func TestAttachVolumeToRunningServer(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	c := memberCloud(t, s)
+	net := newBootNet(t, c, "att-net", "10.16.0.0/24")
+	srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "att", ImageRef: imageID(t, c), FlavorRef: "1",
+		Networks: []servers.Network{{UUID: net.ID}}}, nil).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol, err := volumes.Create(ctx, c.BlockStorage, volumes.CreateOpts{Size: 2, Name: "data"}, nil).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := volumeattach.CreateOpts{VolumeID: vol.ID}
+	if _, err := volumeattach.Create(ctx, c.Compute, srv.ID, opts).Extract(); !gophercloud.ResponseCodeIs(err, 409) {
+		t.Errorf("attach while BUILD: %v, want 409", err)
+	}
+	waitServer(t, c.Compute, srv.ID, "ACTIVE")
+	waitVolume(t, c.BlockStorage, vol.ID, "available")
+	att, err := volumeattach.Create(ctx, c.Compute, srv.ID, opts).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if att.Device != "/dev/vdb" || att.VolumeID != vol.ID || att.ServerID != srv.ID {
+		t.Errorf("attachment: %+v", att)
+	}
+	if v := waitVolume(t, c.BlockStorage, vol.ID, "in-use"); v.Attachments[0].Device != "/dev/vdb" {
+		t.Errorf("volume attachments: %+v", v.Attachments)
+	}
+	if _, err := volumeattach.Create(ctx, c.Compute, srv.ID, opts).Extract(); !gophercloud.ResponseCodeIs(err, 400) {
+		t.Errorf("attach twice: %v, want 400", err)
+	}
+	if _, err := volumeattach.Create(ctx, c.Compute, srv.ID, volumeattach.CreateOpts{VolumeID: "nope"}).Extract(); !gophercloud.ResponseCodeIs(err, 404) {
+		t.Errorf("attach unknown volume: %v, want 404", err)
+	}
+	page, err := volumeattach.List(c.Compute, srv.ID).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := volumeattach.ExtractVolumeAttachments(page); len(l) != 1 {
+		t.Errorf("attachments listed: %+v", l)
+	}
+	if err := volumeattach.Delete(ctx, c.Compute, srv.ID, vol.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitVolume(t, c.BlockStorage, vol.ID, "available")
+	if _, err := volumeattach.Get(ctx, c.Compute, srv.ID, vol.ID).Extract(); !gophercloud.ResponseCodeIs(err, 404) {
+		t.Errorf("get detached: %v, want 404", err)
 	}
 }
