@@ -218,7 +218,10 @@ func Existing(ctx context.Context, src KubeconfigSource, opts ...Option) (*Exist
 		ctxName = raw.CurrentContext
 	}
 	kctx, ok := raw.Contexts[ctxName]
-	if !ok {
+	switch {
+	case ctxName == "":
+		return nil, fmt.Errorf("existing cluster: kubeconfig has no current context (use KubeContext)")
+	case !ok:
 		return nil, fmt.Errorf("existing cluster: kubeconfig has no context %q", ctxName)
 	}
 	name := o.name

@@ -10,9 +10,11 @@ type Phase string
 
 // Phases of Local, Kind, Existing, Delete and Install.
 const (
-	// PhaseCreate: a cluster is being created or started.
+	// PhaseCreate: a cluster is being created or started (for Local, this
+	// covers finding it already running).
 	PhaseCreate Phase = "Create"
-	// PhaseReuse: an already running cluster is used as it is.
+	// PhaseReuse: an already running cluster is used as it is; a single Done
+	// event, after PhaseCreate's for Local.
 	PhaseReuse Phase = "Reuse"
 	// PhaseConnect: an existing cluster is being checked for reachability.
 	PhaseConnect Phase = "Connect"

@@ -99,6 +99,9 @@ func TestExistingBadKubeconfigDoesNotEcho(t *testing.T) {
 	if _, err := Existing(t.Context(), KubeconfigFile(filepath.Join(t.TempDir(), "none"))); err == nil {
 		t.Errorf("Existing of a missing file succeeded")
 	}
+	if _, err := Existing(t.Context(), KubeconfigBytes([]byte("apiVersion: v1\nkind: Config\n"))); err == nil || !strings.Contains(err.Error(), "no current context") {
+		t.Errorf("kubeconfig without contexts: %v", err)
+	}
 	if _, err := Existing(t.Context(), nil); !errors.Is(err, ErrInvalidOption) {
 		t.Errorf("nil source: %v", err)
 	}
