@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -52,10 +53,12 @@ func TestLocalLifecycle(t *testing.T) {
 	})
 	opts := []Option{Dir(dir), Address("127.0.0.21"), KeepData(), progress}
 
+	start := time.Now()
 	c, err := Local(ctx, "lifecycle", opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("first start: %v", time.Since(start))
 	t.Cleanup(func() { _ = c.Stop(context.Background()) })
 	if c.Name() != "lifecycle" || c.Dir() != dir || !strings.HasPrefix(c.Endpoint(), "https://127.0.0.21:") {
 		t.Errorf("cluster = %s name %q dir %q", c, c.Name(), c.Dir())
@@ -76,18 +79,22 @@ func TestLocalLifecycle(t *testing.T) {
 	}
 
 	for i := range 3 {
+		stop := time.Now()
 		if err := c.Delete(ctx); err != nil { // KeepData: stops, keeps data
 			t.Fatalf("cycle %d: Delete: %v", i, err)
 		}
+		t.Logf("cycle %d: stop: %v", i, time.Since(stop))
 		if err := answers(ctx, c); err == nil {
 			t.Fatalf("cycle %d: server answers after Delete", i)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "etcd")); err != nil {
 			t.Fatalf("cycle %d: data removed despite KeepData: %v", i, err)
 		}
+		start := time.Now()
 		if c, err = Local(ctx, "lifecycle", opts...); err != nil {
 			t.Fatalf("cycle %d: restart: %v", i, err)
 		}
+		t.Logf("cycle %d: restart on kept data: %v", i, time.Since(start))
 		if c.Endpoint() != endpoint {
 			t.Errorf("cycle %d: endpoint %s, want %s", i, c.Endpoint(), endpoint)
 		}
