@@ -59,6 +59,7 @@ func (s *Server) routesImage() {
 	s.handle(svcImage, "POST /image/v2/images", s.createImage)
 	s.handle(svcImage, "GET /image/v2/images/{id}", s.getImage)
 	s.handle(svcImage, "DELETE /image/v2/images/{id}", s.deleteImage)
+	s.handle(svcImage, "PATCH /image/v2/images/{id}", s.patchImage)
 	s.handle(svcImage, "PUT /image/v2/images/{id}/file", s.uploadImage)
 	s.handle(svcImage, "GET /image/v2/images/{id}/file", s.downloadImage)
 	s.handle(svcImage, "PUT /image/v2/images/{id}/tags/{tag}", s.addImageTag)
@@ -314,6 +315,114 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request, tok *token)
 	}
 	delete(s.st.Image.Images, img.ID)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// patchImage applies a JSON patch (application/openstack-images-v2.1-json-patch)
+// to an image's writable fields and custom properties.
+func (s *Server) patchImage(w http.ResponseWriter, r *http.Request, tok *token) {
+	img := s.imageFor(w, r, tok)
+	if img == nil || !s.imageWritable(w, img, tok) {
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openstack-images-v2.1-json-patch") {
+		s.writeError(w, svcImage, errorf(http.StatusUnsupportedMediaType, "", "Unsupported Content-Type"))
+		return
+	}
+	var ops []struct {
+		Op    string `json:"op"`
+		Path  string `json:"path"`
+		Value any    `json:"value"`
+	}
+	if aerr := decodeJSON(r, &ops); aerr != nil {
+		s.writeError(w, svcImage, aerr)
+		return
+	}
+	next := *img
+	next.Tags = append([]string{}, img.Tags...)
+	next.Properties = map[string]string{}
+	for k, v := range img.Properties {
+		next.Properties[k] = v
+	}
+	for _, op := range ops {
+		name := strings.TrimPrefix(op.Path, "/")
+		if op.Op != "add" && op.Op != "replace" && op.Op != "remove" {
+			s.writeError(w, svcImage, errorf(http.StatusBadRequest, "", "Unable to find '%s' in JSON Schema change", op.Op))
+			return
+		}
+		str, isStr := op.Value.(string)
+		num, isNum := op.Value.(float64)
+		bad := func() {
+			s.writeError(w, svcImage, errorf(http.StatusBadRequest, "", "Invalid value for %s", name))
+		}
+		switch name {
+		case "name":
+			if !isStr {
+				bad()
+				return
+			}
+			next.Name = str
+		case "visibility":
+			if !isStr || !contains([]string{"public", "private", "shared", "community"}, str) {
+				bad()
+				return
+			}
+			if str == "public" && !tok.isAdmin() {
+				s.writeError(w, svcImage, errorf(http.StatusForbidden, "", "You are not authorized to complete publicize_image action."))
+				return
+			}
+			next.Visibility = str
+		case "min_disk", "min_ram":
+			if !isNum || num < 0 {
+				bad()
+				return
+			}
+			if name == "min_disk" {
+				next.MinDisk = int(num)
+			} else {
+				next.MinRAM = int(num)
+			}
+		case "protected":
+			b, ok := op.Value.(bool)
+			if !ok {
+				bad()
+				return
+			}
+			next.Protected = b
+		case "tags":
+			list, ok := op.Value.([]any)
+			if !ok {
+				bad()
+				return
+			}
+			next.Tags = []string{}
+			for _, t := range list {
+				if ts, ok := t.(string); ok && !contains(next.Tags, ts) {
+					next.Tags = append(next.Tags, ts)
+				}
+			}
+		default:
+			if imageReserved[name] || strings.Contains(name, "/") {
+				s.writeError(w, svcImage, errorf(http.StatusForbidden, "", "Attribute '%s' is read-only.", name))
+				return
+			}
+			if op.Op == "remove" {
+				if _, ok := next.Properties[name]; !ok {
+					s.writeError(w, svcImage, errorf(http.StatusConflict, "", "Property %s does not exist.", name))
+					return
+				}
+				delete(next.Properties, name)
+				continue
+			}
+			if !isStr {
+				bad()
+				return
+			}
+			next.Properties[name] = str
+		}
+	}
+	next.UpdatedAt = s.now()
+	*img = next
+	writeJSON(w, http.StatusOK, s.imageBody(img))
 }
 
 func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request, tok *token) {

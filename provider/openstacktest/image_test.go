@@ -106,6 +106,25 @@ func TestImages(t *testing.T) {
 		t.Fatalf("own image: %+v %v", own, err)
 	}
 
+	// JSON patch: rename, replace tags, add and remove properties.
+	patched, err := images.Update(ctx, c.Image, ids[1], images.UpdateOpts{
+		images.ReplaceImageName{NewName: "img-b2"},
+		images.ReplaceImageTags{NewTags: []string{"x"}},
+		images.UpdateImageProperty{Op: images.AddOp, Name: "hw_disk_bus", Value: "scsi"},
+		images.UpdateImageProperty{Op: images.RemoveOp, Name: "os_distro"},
+	}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if patched.Name != "img-b2" || !cmp.Equal(patched.Tags, []string{"x"}) || patched.Properties["hw_disk_bus"] != "scsi" ||
+		patched.Properties["os_distro"] != nil {
+		t.Errorf("patched: %+v", patched)
+	}
+	if _, err := images.Update(ctx, c.Image, ids[1], images.UpdateOpts{
+		images.UpdateImageProperty{Op: images.RemoveOp, Name: "os_distro"}}).Extract(); !gophercloud.ResponseCodeIs(err, 409) {
+		t.Errorf("remove a missing property: %v, want 409", err)
+	}
+
 	// Errors: Glance answers HTML.
 	_, err = images.Get(ctx, c.Image, "nope").Extract()
 	var code gophercloud.ErrUnexpectedResponseCode
