@@ -238,6 +238,10 @@ write_config() {
 debug = false
 [database]
 connection = $(DB keystone)
+[identity]
+# bcrypt's minimum: every token costs a password check, and these
+# passwords guard nothing but a throwaway test cloud.
+password_hash_rounds = 4
 [token]
 provider = fernet
 expiration = 7200
@@ -624,15 +628,16 @@ start_openstack() {
     --config-file "$ETC/neutron/ml2_conf.ini"
   # nova-api monkey-patches with eventlet: processes, not threads.
   uwsgi_app nova-api 8774 /usr/bin/nova-api-wsgi 2 1 --env "OS_NOVA_CONFIG_DIR=$ETC/nova"
-  start_proc nova-conductor nova-conductor --config-file "$ETC/nova/nova.conf"
-  start_proc nova-scheduler nova-scheduler --config-file "$ETC/nova/nova.conf"
   uwsgi_app octavia-api 9876 /usr/bin/octavia-wsgi 1 4 --pyargv "--config-file $ETC/octavia/octavia.conf"
   start_proc octavia-worker octavia-worker --config-file "$ETC/octavia/octavia.conf"
 }
 
-# nova-compute starts once the catalog has Placement, so that it registers
-# its node at once instead of at its next periodic task.
-start_compute() {
+# Nova's conductor, scheduler and compute authenticate to Placement as they
+# start (the scheduler exits if it cannot): they start after the service
+# users and the catalog exist.
+start_nova_services() {
+  start_proc nova-conductor nova-conductor --config-file "$ETC/nova/nova.conf"
+  start_proc nova-scheduler nova-scheduler --config-file "$ETC/nova/nova.conf"
   # python3-nova's own entry point: the nova-compute package would pull in
   # qemu and libvirt, which the fake driver does not need.
   start_proc nova-compute $PY -c 'import sys; from nova.cmd.compute import main; sys.argv[0] = "nova-compute"; sys.exit(main())' \
@@ -775,13 +780,13 @@ do_up() {
   phase_done infrastructure
   sync_all
   phase_done schema
-  # Everything but nova-compute at once: the services need Keystone only
+  # Everything but Nova's RPC services at once: the services need Keystone only
   # when the first request comes.
   start_keystone
   start_openstack
   wait_http keystone "http://$HOST:5000/v3"
   seed identity
-  start_compute
+  start_nova_services
   phase_done keystone
   wait_apis
   phase_done services

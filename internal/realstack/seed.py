@@ -83,6 +83,13 @@ def one(items, what):
     return items[0] if items else None
 
 
+def password_works(name, password):
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": name, "domain": {"id": "default"}, "password": password}}}}}
+    r = ks_session.Session().post(KEYSTONE + "/auth/tokens", json=body, raise_exc=False)
+    return r.status_code == 201
+
+
 def seed_identity(sess):
     ks = API(sess, KEYSTONE)
 
@@ -106,8 +113,10 @@ def seed_identity(sess):
             log("create user " + name)
             u = ks.post("/users", {"user": {"name": name, "password": password, "domain_id": "default",
                                             "default_project_id": project_id}})["user"]
-        else:
-            # The secrets file may be new while the database is not.
+        elif not password_works(name, password):
+            # The secrets file may be new while the database is not. (A
+            # password change revokes the user's tokens: never the admin's.)
+            log("reset password of " + name)
             ks.s.patch(KEYSTONE + "/users/" + u["id"], json={"user": {"password": password}})
         return u["id"]
 

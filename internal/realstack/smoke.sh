@@ -148,7 +148,12 @@ call port-create POST network /ports "{\"port\":{\"name\":\"smoke-port\",\"netwo
 PORT=$(j .port.id)
 call network-delete-in-use DELETE network "/networks/$NET"; expect 409
 
+call security-group-list-default GET network "/security-groups?name=default"; expect 200
+call subnet-get GET network "/subnets/$SUBNET"; expect 200
+call network-get GET network "/networks/$NET"; expect 200
+
 log "server"
+call image-list GET image "/images"; expect 200
 call "" GET image "/images?name=ubuntu-24.04"; IMAGE=$(j '.images[0].id')
 call "" GET compute "/flavors?minDisk=0"; FLAVOR=$(j '.flavors[] | select(.name=="m1.small") | .id')
 call flavor-list GET compute "/flavors/detail"; expect 200
@@ -166,6 +171,15 @@ MV=2.26
 call server-add-tag PUT compute "/servers/$SERVER/tags/smoke-tag"; expect 201 204
 call server-list-tags GET compute "/servers?tags=smoke-tag"; expect 200
 MV=""
+call server-create-on-network POST compute /servers "{\"server\":{\"name\":\"smoke-server-2\",\"imageRef\":\"$IMAGE\",\"flavorRef\":\"$FLAVOR\",\"networks\":[{\"uuid\":\"$NET\"}]}}"; expect 202
+SERVER2=$(j .server.id)
+wait_field compute "/servers/$SERVER2" .server.status ACTIVE 180
+call server-list-detail GET compute "/servers/detail"; expect 200
+call port-list-by-device GET network "/ports?device_id=$SERVER2"; expect 200
+PORT2=$(j '.ports[0].id')
+call server-delete-2 DELETE compute "/servers/$SERVER2"; expect 204
+wait_gone compute "/servers/$SERVER2" 120
+wait_gone network "/ports/$PORT2" 60
 call server-create-bad-flavor POST compute /servers "{\"server\":{\"name\":\"smoke-bad\",\"imageRef\":\"$IMAGE\",\"flavorRef\":\"nonexistent\",\"networks\":[{\"port\":\"$PORT\"}]}}"; expect 400
 call server-create-port-in-use POST compute /servers "{\"server\":{\"name\":\"smoke-bad\",\"imageRef\":\"$IMAGE\",\"flavorRef\":\"$FLAVOR\",\"networks\":[{\"port\":\"$PORT\"}]}}"; expect 409
 
@@ -206,6 +220,10 @@ call listener-create-while-pending POST load-balancer /lbaas/listeners "{\"liste
 wait_field load-balancer "/lbaas/loadbalancers/$LB" .loadbalancer.provisioning_status ACTIVE 180
 log "load balancer ACTIVE after $((SECONDS - T_LB))s"
 call loadbalancer-get-active GET load-balancer "/lbaas/loadbalancers/$LB"; expect 200
+VIP_PORT=$(j .loadbalancer.vip_port_id)
+call loadbalancer-vip-port-get GET network "/ports/$VIP_PORT"; expect 200 404
+call floatingip-create-on-vip-port POST network /floatingips "{\"floatingip\":{\"floating_network_id\":\"$PUBLIC\",\"port_id\":\"$VIP_PORT\"}}"
+[ "$STATUS" = 201 ] && { VIPFIP=$(j .floatingip.id); call "" DELETE network "/floatingips/$VIPFIP"; expect 204; }
 call listener-create POST load-balancer /lbaas/listeners "{\"listener\":{\"name\":\"smoke-listener\",\"loadbalancer_id\":\"$LB\",\"protocol\":\"TCP\",\"protocol_port\":6443}}"; expect 201
 LISTENER=$(j .listener.id)
 call loadbalancer-get-pending-update GET load-balancer "/lbaas/loadbalancers/$LB"; expect 200
@@ -224,6 +242,18 @@ call loadbalancer-delete-cascade DELETE load-balancer "/lbaas/loadbalancers/$LB?
 call loadbalancer-get-pending-delete GET load-balancer "/lbaas/loadbalancers/$LB"
 wait_gone load-balancer "/lbaas/loadbalancers/$LB" 120
 call loadbalancer-get-deleted GET load-balancer "/lbaas/loadbalancers/$LB"; expect 404
+# What the no-op network driver does with each way to ask for a VIP.
+call loadbalancer-create-vip-address POST load-balancer /lbaas/loadbalancers "{\"loadbalancer\":{\"name\":\"smoke-lb-addr\",\"vip_subnet_id\":\"$SUBNET\",\"vip_address\":\"10.6.0.50\"}}"; expect 201
+LB2=$(j .loadbalancer.id)
+call loadbalancer-create-vip-network POST load-balancer /lbaas/loadbalancers "{\"loadbalancer\":{\"name\":\"smoke-lb-net\",\"vip_network_id\":\"$NET\"}}"; expect 201
+LB3=$(j .loadbalancer.id)
+call loadbalancer-create-vip-port POST load-balancer /lbaas/loadbalancers "{\"loadbalancer\":{\"name\":\"smoke-lb-port\",\"vip_port_id\":\"$PORT\"}}"; expect 400
+wait_field load-balancer "/lbaas/loadbalancers/$LB2" .loadbalancer.provisioning_status ACTIVE 120
+wait_field load-balancer "/lbaas/loadbalancers/$LB3" .loadbalancer.provisioning_status ACTIVE 120
+call "" DELETE load-balancer "/lbaas/loadbalancers/$LB2"; expect 204
+call "" DELETE load-balancer "/lbaas/loadbalancers/$LB3"; expect 204
+wait_gone load-balancer "/lbaas/loadbalancers/$LB2" 120
+wait_gone load-balancer "/lbaas/loadbalancers/$LB3" 120
 
 log "cleanup"
 call floatingip-delete DELETE network "/floatingips/$FIP"; expect 204
