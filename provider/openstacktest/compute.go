@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"sort"
@@ -68,6 +69,10 @@ type nServer struct {
 	CreatedAt  time.Time `json:"createdAt"`
 	UpdatedAt  time.Time `json:"updatedAt"`
 	LaunchedAt time.Time `json:"launchedAt,omitempty"`
+	// NextStatus is the status a stop, start or reboot reaches at
+	// TransitionAt.
+	NextStatus   string    `json:"nextStatus,omitempty"`
+	TransitionAt time.Time `json:"transitionAt,omitempty"`
 }
 
 type nServerPort struct {
@@ -160,6 +165,7 @@ func (s *Server) routesCompute() {
 	s.handle(svcCompute, "GET "+p+"/servers/{id}", s.nova(s.getServer))
 	s.handle(svcCompute, "PUT "+p+"/servers/{id}", s.nova(s.updateServer))
 	s.handle(svcCompute, "DELETE "+p+"/servers/{id}", s.nova(s.deleteServer))
+	s.handle(svcCompute, "POST "+p+"/servers/{id}/action", s.nova(s.serverAction))
 	s.handle(svcCompute, "GET "+p+"/servers/{id}/metadata", s.nova(s.getServerMetadata))
 	s.handle(svcCompute, "POST "+p+"/servers/{id}/metadata", s.nova(s.updateServerMetadata))
 	s.handle(svcCompute, "GET "+p+"/servers/{id}/os-volume_attachments", s.nova(s.listServerVolumes))
@@ -202,6 +208,13 @@ func (s *Server) advanceCompute(now time.Time) bool {
 		if !v.DeleteAt.IsZero() {
 			if !now.Before(v.DeleteAt) {
 				s.finishDelete(v)
+				changed = true
+			}
+			continue
+		}
+		if v.NextStatus != "" {
+			if !now.Before(v.TransitionAt) {
+				v.Status, v.NextStatus, v.TaskState, v.UpdatedAt = v.NextStatus, "", "", now
 				changed = true
 			}
 			continue
@@ -800,8 +813,10 @@ func (s *Server) serverBody(v *nServer, tok *token, mv apiVersion) map[string]an
 	}
 	vmState, power := "building", 0
 	switch v.Status {
-	case "ACTIVE":
+	case "ACTIVE", "REBOOT", "HARD_REBOOT":
 		vmState, power = "active", 1
+	case "SHUTOFF":
+		vmState, power = "stopped", 4
 	case "ERROR":
 		vmState = "error"
 	}
@@ -940,6 +955,78 @@ func (s *Server) deleteServer(w http.ResponseWriter, r *http.Request, tok *token
 		v.TaskState, v.DeleteAt, v.UpdatedAt = "deleting", s.now().Add(s.opts.bootDelay/2), s.now()
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// serverAction handles os-stop, os-start and reboot: the server passes
+// through a task state and settles after half the boot delay.
+func (s *Server) serverAction(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	v := s.serverFor(w, r, tok)
+	if v == nil {
+		return
+	}
+	var req map[string]json.RawMessage
+	if aerr := decodeJSON(r, &req); aerr != nil {
+		s.writeError(w, svcCompute, aerr)
+		return
+	}
+	if len(req) != 1 {
+		s.writeError(w, svcCompute, badRequest("Malformed request body: one action expected"))
+		return
+	}
+	var action string
+	for k := range req {
+		action = k
+	}
+	conflict := func(name string) {
+		state := map[string]string{"BUILD": "building", "SHUTOFF": "stopped", "ERROR": "error"}[v.Status]
+		if state == "" {
+			state = "active"
+		}
+		if v.TaskState != "" {
+			s.writeError(w, svcCompute, errorf(http.StatusConflict, "", "Cannot '%s' instance %s while it is in task_state %s", name, v.ID, v.TaskState))
+			return
+		}
+		s.writeError(w, svcCompute, errorf(http.StatusConflict, "", "Cannot '%s' instance %s while it is in vm_state %s", name, v.ID, state))
+	}
+	busy := v.TaskState != "" || v.NextStatus != "" || !v.DeleteAt.IsZero()
+	var status, task, next string
+	switch action {
+	case "os-stop":
+		if busy || (v.Status != "ACTIVE" && v.Status != "ERROR") {
+			conflict("stop")
+			return
+		}
+		status, task, next = v.Status, "powering-off", "SHUTOFF"
+	case "os-start":
+		if busy || v.Status != "SHUTOFF" {
+			conflict("start")
+			return
+		}
+		status, task, next = v.Status, "powering-on", "ACTIVE"
+	case "reboot":
+		var body struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(req["reboot"], &body); err != nil || (body.Type != "SOFT" && body.Type != "HARD") {
+			s.writeError(w, svcCompute, badRequest("Invalid input for field/attribute type. Value: %s. It must be SOFT or HARD", body.Type))
+			return
+		}
+		ok := v.Status == "ACTIVE" || body.Type == "HARD" && (v.Status == "SHUTOFF" || v.Status == "ERROR")
+		if busy || !ok {
+			conflict("reboot")
+			return
+		}
+		status, task, next = "REBOOT", "rebooting", "ACTIVE"
+		if body.Type == "HARD" {
+			status, task = "HARD_REBOOT", "rebooting_hard"
+		}
+	default:
+		s.writeError(w, svcCompute, badRequest("There is no such action: %s", action))
+		return
+	}
+	now := s.now()
+	v.Status, v.TaskState, v.NextStatus, v.TransitionAt, v.UpdatedAt = status, task, next, now.Add(s.opts.bootDelay/2), now
+	w.WriteHeader(http.StatusAccepted)
 }
 
 func (s *Server) listServers(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
@@ -1179,7 +1266,7 @@ func (s *Server) attachServerVolume(w http.ResponseWriter, r *http.Request, tok 
 		s.writeError(w, svcCompute, badRequest("Invalid input for field/attribute volumeAttachment. Additional properties are not allowed ('delete_on_termination' was unexpected)"))
 		return
 	}
-	if v.Status != "ACTIVE" || !v.DeleteAt.IsZero() {
+	if (v.Status != "ACTIVE" && v.Status != "SHUTOFF") || !v.DeleteAt.IsZero() {
 		s.writeError(w, svcCompute, errorf(http.StatusConflict, "", "Cannot 'attach_volume' instance %s while it is in vm_state %s", v.ID, strings.ToLower(v.Status)))
 		return
 	}
@@ -1230,7 +1317,7 @@ func (s *Server) detachServerVolume(w http.ResponseWriter, r *http.Request, tok 
 			s.writeError(w, svcCompute, badRequest("Cannot detach a root device volume"))
 			return
 		}
-		if v.Status != "ACTIVE" {
+		if v.Status != "ACTIVE" && v.Status != "SHUTOFF" {
 			s.writeError(w, svcCompute, errorf(http.StatusConflict, "", "Cannot 'detach_volume' instance %s while it is in vm_state %s", v.ID, strings.ToLower(v.Status)))
 			return
 		}
@@ -1266,7 +1353,7 @@ func (s *Server) tagServer(w http.ResponseWriter, r *http.Request, tok *token, m
 		return nil
 	}
 	v := s.serverFor(w, r, tok)
-	if v != nil && v.Status != "ACTIVE" && r.Method != http.MethodGet {
+	if v != nil && v.Status != "ACTIVE" && v.Status != "SHUTOFF" && r.Method != http.MethodGet {
 		// Nova changes tags only of servers in a settled state (not
 		// building, not error).
 		state := "building"

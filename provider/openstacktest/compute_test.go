@@ -833,3 +833,48 @@ func TestServerFloatingIPAddresses(t *testing.T) {
 		t.Errorf("boot event floating IPs: %+v", events)
 	}
 }
+
+func TestServerActions(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	c := memberCloud(t, s)
+	net := newBootNet(t, c, "act-net", "10.17.0.0/24")
+	srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "act", ImageRef: imageID(t, c), FlavorRef: "1",
+		Networks: []servers.Network{{UUID: net.ID}}}, nil).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := servers.Stop(ctx, c.Compute, srv.ID).ExtractErr(); !gophercloud.ResponseCodeIs(err, 409) {
+		t.Errorf("stop while BUILD: %v, want 409", err)
+	}
+	waitServer(t, c.Compute, srv.ID, "ACTIVE")
+	if err := servers.Start(ctx, c.Compute, srv.ID).ExtractErr(); err == nil {
+		t.Error("start an ACTIVE server accepted")
+	} else if _, msg := apiFault(t, err, 409); msg != "Cannot 'start' instance "+srv.ID+" while it is in vm_state active" {
+		t.Errorf("start ACTIVE: %q", msg)
+	}
+	if err := servers.Stop(ctx, c.Compute, srv.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := servers.Get(ctx, c.Compute, srv.ID).Extract(); got.TaskState != "powering-off" {
+		t.Errorf("task state right after stop: %q", got.TaskState)
+	}
+	if got := waitServer(t, c.Compute, srv.ID, "SHUTOFF"); got.VmState != "stopped" || got.PowerState != servers.SHUTDOWN {
+		t.Errorf("stopped server: vm_state %s power %v", got.VmState, got.PowerState)
+	}
+	if err := servers.Start(ctx, c.Compute, srv.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitServer(t, c.Compute, srv.ID, "ACTIVE")
+	if err := servers.Reboot(ctx, c.Compute, srv.ID, servers.RebootOpts{Type: servers.HardReboot}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := servers.Get(ctx, c.Compute, srv.ID).Extract(); got.Status != "HARD_REBOOT" {
+		t.Errorf("status right after a hard reboot: %s", got.Status)
+	}
+	waitServer(t, c.Compute, srv.ID, "ACTIVE")
+	_, err = c.Compute.Post(ctx, c.Compute.ServiceURL("servers", srv.ID, "action"), map[string]any{"os-levitate": nil}, nil, nil)
+	if _, msg := apiFault(t, err, 400); msg != "There is no such action: os-levitate" {
+		t.Errorf("unknown action: %q", msg)
+	}
+}
