@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"os"
 	"os/exec"
@@ -58,8 +59,13 @@ func Serve(ctx context.Context, dir string, log logr.Logger, opts ...openstackte
 	if b, err := os.ReadFile(p.addr()); err == nil {
 		addr = strings.TrimSpace(string(b))
 	}
+	pool, err := floatingIPPool(p)
+	if err != nil {
+		return err
+	}
 	all := append([]openstacktest.Option{
 		openstacktest.WithAddr(addr),
+		openstacktest.WithFloatingIPPool(pool),
 		openstacktest.WithStateDir(filepath.Join(dir, "state")),
 		openstacktest.WithServerHooks(rt.Hooks()),
 		openstacktest.WithLogger(log.WithName("openstack")),
@@ -176,6 +182,25 @@ func Stop(ctx context.Context, dir string) error {
 	}
 	_ = os.Remove(p.pid())
 	return nil
+}
+
+// floatingIPPool gives each simulator directory its own /24 in the loopback
+// range, kept in sim.pool, so that the API servers of two simulated clouds do
+// not try to listen on the same floating IP.
+func floatingIPPool(p Paths) (string, error) {
+	file := filepath.Join(p.Dir, "sim.pool")
+	if b, err := os.ReadFile(file); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	abs, err := filepath.Abs(p.Dir)
+	if err != nil {
+		return "", err
+	}
+	h := fnv.New32a()
+	h.Write([]byte(abs))
+	n := h.Sum32()
+	pool := fmt.Sprintf("127.%d.%d.0/24", 100+n%100, (n/100)%250)
+	return pool, os.WriteFile(file, []byte(pool), 0o600)
 }
 
 func readPID(path string) (int, error) {
