@@ -23,6 +23,7 @@ import (
 	"github.com/openstrap/openstrap/infra"
 	"github.com/openstrap/openstrap/internal/retry"
 	"github.com/openstrap/openstrap/internal/simhost"
+	"github.com/openstrap/openstrap/internal/tools"
 	"github.com/openstrap/openstrap/pivot"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
@@ -128,6 +129,11 @@ func (f *flow) say(format string, args ...any) {
 // connect reaches the cloud: the one named, or the local simulator.
 func (f *flow) connect(ctx context.Context) error {
 	cfg := f.cfg
+	if cfg.Cloud == "" || cfg.Bootstrap == "local" {
+		if err := f.buildBinaries(ctx); err != nil {
+			return err
+		}
+	}
 	var opts []provider.Option
 	if cfg.Cloud == "" {
 		simDir := filepath.Join(cfg.Dir, "cloud")
@@ -155,6 +161,29 @@ func (f *flow) connect(ctx context.Context) error {
 	}
 	f.cloud = cloud
 	f.inf = infra.New(cloud, infra.WithLogger(cfg.Log), infra.WithProgress(func(e infra.Event) { f.say("%s", e) }))
+	return nil
+}
+
+// buildBinaries makes sure kube-apiserver and etcd, which the local bootstrap
+// cluster and the simulated machines run, are built; the first run builds
+// them from the Go module proxy.
+func (f *flow) buildBinaries(ctx context.Context) error {
+	dir, err := tools.Dir()
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{tools.Etcd, tools.KubeAPIServer} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			continue
+		}
+		f.say("building %s %s from the Go module proxy into %s (first run only; kube-apiserver takes 10-25 minutes on 2 cores)",
+			name, tools.KubernetesVersion, dir)
+		t := time.Now()
+		if _, err := tools.Path(ctx, name); err != nil {
+			return err
+		}
+		f.say("built %s in %v", name, time.Since(t).Round(time.Second))
+	}
 	return nil
 }
 

@@ -21,8 +21,8 @@ import (
 // `clusterctl init` labels them; `clusterctl move` only moves the kinds whose
 // CRD carries ClusterctlLabel.
 const (
-	ClusterctlLabel = "clusterctl.cluster.x-k8s.io"
-	ProviderLabel   = "cluster.x-k8s.io/provider"
+	ClusterctlLabel = tools.ClusterctlLabel
+	ProviderLabel   = tools.ProviderLabel
 )
 
 // startTimeout bounds the start of each process; the default of envtest (20 s)
@@ -120,34 +120,14 @@ func (e *Env) Kubeconfig() ([]byte, error) {
 	return append([]byte(nil), e.env.KubeConfig...), nil
 }
 
-// clusterAPICRDs reads the Cluster API CRDs from the module cache and labels
-// them per provider as clusterctl does.
+// clusterAPICRDs reads the Cluster API CRDs from the module cache, labelled
+// per provider as clusterctl does.
 func clusterAPICRDs(ctx context.Context) ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	dirs, err := tools.ClusterAPICRDPaths(ctx)
+	crds, err := tools.ClusterAPICRDs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("kubetest: cluster API CRDs: %w", err)
 	}
-	// Order of tools.ClusterAPICRDPaths: core, kubeadm bootstrap, kubeadm
-	// control plane, clusterctl inventory.
-	providers := []string{"cluster-api", "bootstrap-kubeadm", "control-plane-kubeadm", "clusterctl"}
-	var all []*apiextensionsv1.CustomResourceDefinition
-	for i, dir := range dirs {
-		o := envtest.CRDInstallOptions{Paths: []string{dir}, ErrorIfPathMissing: true}
-		if err := envtest.ReadCRDFiles(&o); err != nil {
-			return nil, fmt.Errorf("kubetest: read CRDs in %s: %w", dir, err)
-		}
-		for _, crd := range o.CRDs {
-			if crd.Labels == nil {
-				crd.Labels = map[string]string{}
-			}
-			crd.Labels[ClusterctlLabel] = ""
-			if i < len(providers) {
-				crd.Labels[ProviderLabel] = providers[i]
-			}
-			all = append(all, crd)
-		}
-	}
-	return all, nil
+	return crds, nil
 }
 
 // quietControllerRuntime gives controller-runtime's global logger a sink, so
