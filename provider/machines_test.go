@@ -717,3 +717,59 @@ func TestMachinesUserDataArrivesVerbatim(t *testing.T) {
 		}
 	}
 }
+
+func TestMachinesDeleteTouchesOnlyItsMachine(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t, openstacktest.WithBootDelay(10*time.Millisecond), openstacktest.WithVolumeDelay(5*time.Millisecond))
+	ctx := testCtx(t, time.Minute)
+	m := e.machines()
+	// Names that prefix each other, in two clusters.
+	names := []string{"demo-w-1", "demo-w-10", "demo-w-1-0", "demo-w"}
+	for _, cluster := range []string{"demo", "demo2"} {
+		for _, n := range names {
+			s := e.worker(n)
+			s.Cluster = cluster
+			s.Ports = append(s.Ports, provider.PortSpec{Network: "demo-net"})
+			s.Volumes = []provider.VolumeSpec{{Name: "data", SizeGiB: 1}}
+			s.FloatingIP = &provider.FloatingIPSpec{}
+			if _, err := m.Create(ctx, s); err != nil {
+				t.Fatalf("Create %s/%s: %v", cluster, n, err)
+			}
+		}
+	}
+	before, err := m.List(ctx, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Delete(ctx, "demo", "demo-w-1"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := m.List(ctx, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []*provider.Machine
+	for _, mc := range before {
+		if mc.Name != "demo-w-1" {
+			want = append(want, mc)
+		}
+	}
+	if diff := cmp.Diff(want, after, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("other machines changed (-want +got):\n%s", diff)
+	}
+	other, err := m.List(ctx, "demo2")
+	if err != nil || len(other) != len(names) {
+		t.Fatalf("cluster demo2 has %d machines, %v", len(other), err)
+	}
+	for _, n := range names[1:] {
+		if err := m.Delete(ctx, "demo", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range names {
+		if err := m.Delete(ctx, "demo2", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.assertClean(t)
+}
