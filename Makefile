@@ -27,4 +27,6 @@ unit:
 
 # Each fuzz target briefly; go test allows one -fuzz target per run.
 fuzz:
-	@true
+	for f in FuzzRenderInit FuzzRenderJoin FuzzParse; do \
+	  $(GO) test ./userdata -run '^$$' -fuzz "^$$f\$$" -fuzztime 15s -fuzzminimizetime 5s || exit 1; \
+	done

@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/openstrap/openstrap/infra"
 	"github.com/openstrap/openstrap/internal/simhost"
@@ -38,6 +39,7 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == serveSimCommand {
 		os.Exit(serveSim(os.Args[2]))
 	}
+	ctrllog.SetLogger(logr.Discard())
 	os.Exit(m.Run())
 }
 
