@@ -39,7 +39,13 @@ PACKAGES=(
 T0=$(date +%s)
 PHASE_T=$T0
 log() { printf '[realstack %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+# die MSG: fail; when MSG names a log file, show its end (CI keeps only stdout/stderr).
+die() {
+  log "ERROR: $*"
+  local f; f=$(grep -o '/[^ ,]*\.\(log\|err\)' <<<"$*" | head -1 || true)
+  if [ -n "$f" ] && [ -f "$f" ]; then echo "--- last lines of $f" >&2; tail -n 30 "$f" >&2; fi
+  exit 1
+}
 # phase NAME: print how long the previous phase took and start a new one.
 phase_done() {
   local now; now=$(date +%s)
