@@ -171,11 +171,7 @@ func (r *run) delete(ctx context.Context, o deleteOptions) error {
 		})
 	}
 	for _, v := range set.volumes {
-		steps = append(steps, func(ctx context.Context) error {
-			return r.deleteOne(ctx, "volume", v.Name, v.ID, neutronPolicy, func(ctx context.Context) error {
-				return volumes.Delete(ctx, r.inf.cloud.BlockStorage, v.ID, nil).ExtractErr()
-			})
-		})
+		steps = append(steps, func(ctx context.Context) error { return r.deleteVolume(ctx, v) })
 	}
 	if err := parallel(ctx, len(steps), func(ctx context.Context, i int) error { return steps[i](ctx) }); err != nil {
 		return err
@@ -273,6 +269,43 @@ func (r *run) deleteOne(ctx context.Context, kind, name, id string, p retry.Poli
 	err = r.fail("delete", kind, name, id, hint, err)
 	r.event(Event{Resource: kind, Name: name, ID: id, Action: ActionDelete, Duration: since(start), Err: err})
 	return err
+}
+
+// deleteVolume waits while the volume is in a transitional state (Cinder
+// refuses to delete it then), and deletes it; an attached volume fails.
+func (r *run) deleteVolume(ctx context.Context, v volumes.Volume) error {
+	p := retry.Policy{Initial: r.inf.o.pollInitial, Max: r.inf.o.pollMax}
+	gone := false
+	err := retry.Until(ctx, p, func(ctx context.Context) (bool, error) {
+		var x *volumes.Volume
+		err := r.call(ctx, func(ctx context.Context) (err error) {
+			x, err = volumes.Get(ctx, r.inf.cloud.BlockStorage, v.ID).Extract()
+			return err
+		})
+		switch {
+		case gophercloud.ResponseCodeIs(err, http.StatusNotFound):
+			gone = true
+			return true, nil
+		case err != nil:
+			return false, err
+		case x.Status == "in-use" || len(x.Attachments) > 0:
+			return false, retry.Permanent(fmt.Errorf("volume is attached: %w", provider.ErrConflict))
+		}
+		return x.Status == "available" || strings.HasPrefix(x.Status, "error"), nil
+	})
+	if err != nil {
+		hint := ""
+		if errors.Is(err, provider.ErrConflict) {
+			hint = "delete the servers it is attached to first"
+		}
+		return r.fail("delete", "volume", v.Name, v.ID, hint, err)
+	}
+	if gone {
+		return nil
+	}
+	return r.deleteOne(ctx, "volume", v.Name, v.ID, neutronPolicy, func(ctx context.Context) error {
+		return volumes.Delete(ctx, r.inf.cloud.BlockStorage, v.ID, nil).ExtractErr()
+	})
 }
 
 func (r *run) removeInterface(ctx context.Context, routerID, subnetID, portID string) error {
