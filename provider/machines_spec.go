@@ -44,7 +44,9 @@ const (
 func groupTag(id string) string { return MetadataServerGroup + "=" + id }
 
 // MaxUserDataBase64 is Nova's limit on user data: 65535 bytes once base64
-// encoded, the form in which it is sent.
+// encoded, the form in which it is sent (userdata.NovaUserDataLimit, which
+// userdata renders against; provider keeps its own copy so that it does not
+// depend on the rendering package).
 const MaxUserDataBase64 = 65535
 
 // Server group policies Nova knows.

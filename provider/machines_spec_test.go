@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/openstrap/openstrap/userdata"
 )
 
 func validSpec() MachineSpec {
@@ -225,5 +227,12 @@ func TestKeyedMutex(t *testing.T) {
 	defer k.mu.Unlock()
 	if len(k.m) != 0 {
 		t.Errorf("keyedMutex keeps %d entries after every unlock", len(k.m))
+	}
+}
+
+// The user-data limit agrees with the one userdata renders against.
+func TestMaxUserDataMatchesUserdata(t *testing.T) {
+	if MaxUserDataBase64 != userdata.NovaUserDataLimit {
+		t.Errorf("provider.MaxUserDataBase64 = %d, userdata.NovaUserDataLimit = %d", MaxUserDataBase64, userdata.NovaUserDataLimit)
 	}
 }
