@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -335,13 +337,56 @@ type serverCreate struct {
 }
 
 type bdmRequest struct {
-	SourceType          string `json:"source_type"`
-	DestinationType     string `json:"destination_type"`
-	UUID                string `json:"uuid"`
-	BootIndex           *int   `json:"boot_index"`
-	VolumeSize          int    `json:"volume_size"`
-	VolumeType          string `json:"volume_type"`
-	DeleteOnTermination bool   `json:"delete_on_termination"`
+	SourceType          string   `json:"source_type"`
+	DestinationType     string   `json:"destination_type"`
+	UUID                string   `json:"uuid"`
+	BootIndex           *flexInt `json:"boot_index"`
+	VolumeSize          flexInt  `json:"volume_size"`
+	VolumeType          string   `json:"volume_type"`
+	DeleteOnTermination flexBool `json:"delete_on_termination"`
+}
+
+// flexInt accepts a number or a numeric string, as Nova's schema does
+// (the openstack CLI sends boot_index as a string).
+type flexInt int
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	var n int
+	if err := json.Unmarshal(b, &n); err == nil {
+		*f = flexInt(n)
+		return nil
+	}
+	var str string
+	if err := json.Unmarshal(b, &str); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(str)
+	if err != nil {
+		return fmt.Errorf("%q is not an integer", str)
+	}
+	*f = flexInt(n)
+	return nil
+}
+
+// flexBool accepts a boolean or one of the strings Nova takes for one.
+type flexBool bool
+
+func (f *flexBool) UnmarshalJSON(b []byte) error {
+	var v bool
+	if err := json.Unmarshal(b, &v); err == nil {
+		*f = flexBool(v)
+		return nil
+	}
+	var str string
+	if err := json.Unmarshal(b, &str); err != nil {
+		return err
+	}
+	v, err := strconv.ParseBool(str)
+	if err != nil {
+		return fmt.Errorf("%q is not a boolean", str)
+	}
+	*f = flexBool(v)
+	return nil
 }
 
 type networkRequest struct {
@@ -448,10 +493,10 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 	var image *gImage
 	bootFromVolume := false
 	for _, b := range in.BlockDevice {
-		if b.BootIndex != nil && *b.BootIndex == 0 && b.DestinationType == "volume" {
+		if b.BootIndex != nil && int(*b.BootIndex) == 0 && b.DestinationType == "volume" {
 			bootFromVolume = true
 		}
-		if b.BootIndex != nil && *b.BootIndex == 0 && b.SourceType == "image" && b.DestinationType != "volume" && in.ImageRef == "" {
+		if b.BootIndex != nil && int(*b.BootIndex) == 0 && b.SourceType == "image" && b.DestinationType != "volume" && in.ImageRef == "" {
 			in.ImageRef = b.UUID
 		}
 	}
@@ -670,13 +715,13 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 			continue
 		}
 		dev := "/dev/vda"
-		if b.BootIndex == nil || *b.BootIndex != 0 {
+		if b.BootIndex == nil || int(*b.BootIndex) != 0 {
 			dev = "/dev/vd" + string(next)
 			next++
 		}
 		volID := b.UUID
 		if b.SourceType != "volume" {
-			spec := volumeSpec{ProjectID: tok.ProjectID, UserID: tok.UserID, Size: b.VolumeSize, VolumeType: b.VolumeType}
+			spec := volumeSpec{ProjectID: tok.ProjectID, UserID: tok.UserID, Size: int(b.VolumeSize), VolumeType: b.VolumeType}
 			if b.SourceType == "image" {
 				spec.ImageID = b.UUID
 			}
@@ -698,7 +743,7 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 			undo()
 			return nil, badRequest("Block Device Mapping is Invalid: %s", aerr.Message)
 		}
-		v.Volumes = append(v.Volumes, nServerVolume{ID: volID, Device: dev, DeleteOnTermination: b.DeleteOnTermination})
+		v.Volumes = append(v.Volumes, nServerVolume{ID: volID, Device: dev, DeleteOnTermination: bool(b.DeleteOnTermination)})
 	}
 
 	// Schedule: pick a host that honours the group's policy.

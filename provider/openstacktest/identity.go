@@ -79,6 +79,12 @@ func (s *Server) routesIdentity() {
 	s.handle(svcIdentity, "GET /identity/v3/auth/tokens", s.validateToken)
 	s.handle(svcIdentity, "HEAD /identity/v3/auth/tokens", s.checkToken)
 	s.handle(svcIdentity, "DELETE /identity/v3/auth/tokens", s.revokeToken)
+	s.handle(svcIdentity, "GET /identity/v3/auth/projects", s.listAuthProjects)
+	s.handle(svcIdentity, "GET /identity/v3/projects", s.listProjects)
+	s.handle(svcIdentity, "GET /identity/v3/projects/{id}", s.getProject)
+	s.handle(svcIdentity, "GET /identity/v3/users", s.listUsers)
+	s.handle(svcIdentity, "GET /identity/v3/users/{user}", s.getUser)
+	s.handle(svcIdentity, "GET /identity/v3/roles", s.listRoles)
 	s.handle(svcIdentity, "POST /identity/v3/users/{user}/application_credentials", s.createAppCred)
 	s.handle(svcIdentity, "GET /identity/v3/users/{user}/application_credentials", s.listAppCreds)
 	s.handle(svcIdentity, "GET /identity/v3/users/{user}/application_credentials/{id}", s.getAppCred)
@@ -664,4 +670,121 @@ func contains(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// Read-only projects, users and roles, as the openstack CLI looks them up.
+
+func (s *Server) projectBody(p *ksProject) map[string]any {
+	return map[string]any{"id": p.ID, "name": p.Name, "domain_id": p.DomainID, "enabled": true, "is_domain": false,
+		"parent_id": p.DomainID, "description": "", "tags": []string{},
+		"links": map[string]string{"self": s.URL + "/identity/v3/projects/" + p.ID}}
+}
+
+func (s *Server) userBody(u *ksUser) map[string]any {
+	return map[string]any{"id": u.ID, "name": u.Name, "domain_id": u.DomainID, "enabled": true,
+		"password_expires_at": nil, "options": map[string]any{},
+		"links": map[string]string{"self": s.URL + "/identity/v3/users/" + u.ID}}
+}
+
+// visibleProjects are the projects tok may read: all for an admin, else
+// those the user has a role on.
+func (s *Server) visibleProjects(tok *token, all bool) []*ksProject {
+	user := s.st.Identity.Users[tok.UserID]
+	var out []*ksProject
+	for _, p := range s.st.Identity.Projects {
+		if (all && tok.isAdmin()) || user != nil && len(user.Roles[p.ID]) > 0 {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (s *Server) writeProjects(w http.ResponseWriter, r *http.Request, list []*ksProject) {
+	q := r.URL.Query()
+	out := []any{}
+	for _, p := range list {
+		if (q.Get("name") == "" || q.Get("name") == p.Name) && (q.Get("domain_id") == "" || q.Get("domain_id") == p.DomainID) {
+			out = append(out, s.projectBody(p))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"projects": out,
+		"links": map[string]any{"self": s.URL + r.URL.Path, "previous": nil, "next": nil}})
+}
+
+func (s *Server) listAuthProjects(w http.ResponseWriter, r *http.Request, tok *token) {
+	s.writeProjects(w, r, s.visibleProjects(tok, false))
+}
+
+func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, tok *token) {
+	if !tok.isAdmin() {
+		s.writeError(w, svcIdentity, errorf(http.StatusForbidden, "", "You are not authorized to perform the requested action: identity:list_projects."))
+		return
+	}
+	s.writeProjects(w, r, s.visibleProjects(tok, true))
+}
+
+func (s *Server) getProject(w http.ResponseWriter, r *http.Request, tok *token) {
+	id := r.PathValue("id")
+	for _, p := range s.visibleProjects(tok, true) {
+		if p.ID == id {
+			writeJSON(w, http.StatusOK, map[string]any{"project": s.projectBody(p)})
+			return
+		}
+	}
+	if _, ok := s.st.Identity.Projects[id]; ok {
+		s.writeError(w, svcIdentity, errorf(http.StatusForbidden, "", "You are not authorized to perform the requested action: identity:get_project."))
+		return
+	}
+	s.writeError(w, svcIdentity, errorf(http.StatusNotFound, "", "Could not find project: %s.", id))
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, tok *token) {
+	name := r.URL.Query().Get("name")
+	out := []any{}
+	var ids []string
+	for id := range s.st.Identity.Users {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		u := s.st.Identity.Users[id]
+		if (tok.isAdmin() || u.ID == tok.UserID) && (name == "" || u.Name == name) {
+			out = append(out, s.userBody(u))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": out,
+		"links": map[string]any{"self": s.URL + r.URL.Path, "previous": nil, "next": nil}})
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request, tok *token) {
+	id := r.PathValue("user")
+	u, ok := s.st.Identity.Users[id]
+	if !ok {
+		s.writeError(w, svcIdentity, errorf(http.StatusNotFound, "", "Could not find user: %s.", id))
+		return
+	}
+	if u.ID != tok.UserID && !tok.isAdmin() {
+		s.writeError(w, svcIdentity, errorf(http.StatusForbidden, "", "You are not authorized to perform the requested action: identity:get_user."))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"user": s.userBody(u)})
+}
+
+func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, tok *token) {
+	name := r.URL.Query().Get("name")
+	var names []string
+	for n := range roleIDs {
+		if name == "" || n == name {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	out := []any{}
+	for _, n := range names {
+		out = append(out, map[string]any{"id": roleIDs[n], "name": n, "domain_id": nil,
+			"links": map[string]string{"self": s.URL + "/identity/v3/roles/" + roleIDs[n]}})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"roles": out,
+		"links": map[string]any{"self": s.URL + r.URL.Path, "previous": nil, "next": nil}})
 }

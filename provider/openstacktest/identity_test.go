@@ -13,7 +13,10 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/applicationcredentials"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/projects"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/roles"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/users"
 
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
@@ -261,5 +264,65 @@ func TestApplicationCredentials(t *testing.T) {
 	// A member cannot manage another user's credentials.
 	if _, err := applicationcredentials.Create(ctx, idc, openstacktest.AdminUserID, applicationcredentials.CreateOpts{Name: "x"}).Extract(); !gophercloud.ResponseCodeIs(err, 403) {
 		t.Errorf("create for another user: %v, want 403", err)
+	}
+}
+
+func TestKeystoneProjectsUsersRoles(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	member, err := openstack.NewIdentityV3(memberCloud(t, s).Provider, gophercloud.EndpointOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := openstack.NewIdentityV3(adminCloud(t, s).Provider, gophercloud.EndpointOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(c *gophercloud.ServiceClient, opts projects.ListOpts) ([]string, error) {
+		page, err := projects.List(c, opts).AllPages(ctx)
+		if err != nil {
+			return nil, err
+		}
+		list, err := projects.ExtractProjects(page)
+		var out []string
+		for _, p := range list {
+			out = append(out, p.Name)
+		}
+		return out, err
+	}
+	if got, err := names(admin, projects.ListOpts{}); err != nil || !cmp.Equal(got, []string{openstacktest.AdminProject, openstacktest.MemberProject}) {
+		t.Errorf("admin lists projects: %v, %v", got, err)
+	}
+	if got, err := names(admin, projects.ListOpts{Name: openstacktest.MemberProject}); err != nil || len(got) != 1 {
+		t.Errorf("by name: %v, %v", got, err)
+	}
+	if _, err := names(member, projects.ListOpts{}); !gophercloud.ResponseCodeIs(err, 403) {
+		t.Errorf("member lists projects: %v, want 403", err)
+	}
+	page, err := projects.ListAvailable(member).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := projects.ExtractProjects(page); len(l) != 1 || l[0].ID != openstacktest.MemberProjectID {
+		t.Errorf("member's available projects: %+v", l)
+	}
+	if p, err := projects.Get(ctx, member, openstacktest.MemberProjectID).Extract(); err != nil || p.Name != openstacktest.MemberProject {
+		t.Errorf("get own project: %+v, %v", p, err)
+	}
+	if _, err := projects.Get(ctx, admin, "nope").Extract(); !gophercloud.ResponseCodeIs(err, 404) {
+		t.Errorf("unknown project: %v", err)
+	}
+	if u, err := users.Get(ctx, member, openstacktest.MemberUserID).Extract(); err != nil || u.Name != openstacktest.MemberUser {
+		t.Errorf("get self: %+v, %v", u, err)
+	}
+	if _, err := users.Get(ctx, member, openstacktest.AdminUserID).Extract(); !gophercloud.ResponseCodeIs(err, 403) {
+		t.Errorf("member gets admin user: %v, want 403", err)
+	}
+	page, err = roles.List(admin, roles.ListOpts{Name: "load-balancer_member"}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := roles.ExtractRoles(page); len(l) != 1 {
+		t.Errorf("roles: %+v", l)
 	}
 }

@@ -212,6 +212,30 @@ func TestBootFromVolume(t *testing.T) {
 	waitServer(t, c.Compute, srv.ID, "DELETED")
 	waitVolume(t, c.BlockStorage, vol.ID, "DELETED")
 
+	// Nova's schema takes boot_index and volume_size as strings too (the
+	// openstack CLI sends them so).
+	body := map[string]any{"server": map[string]any{"name": "cli", "flavorRef": "1", "imageRef": img,
+		"networks": []any{map[string]any{"uuid": net.ID}},
+		"block_device_mapping_v2": []any{map[string]any{"source_type": "image", "destination_type": "volume", "uuid": img,
+			"boot_index": "0", "volume_size": "3", "delete_on_termination": "true"}}}}
+	var created struct {
+		Server struct {
+			ID string `json:"id"`
+		} `json:"server"`
+	}
+	if _, err := c.Compute.Post(ctx, c.Compute.ServiceURL("servers"), body, &created, &gophercloud.RequestOpts{OkCodes: []int{202}}); err != nil {
+		t.Fatal(err)
+	}
+	cli := waitServer(t, c.Compute, created.Server.ID, "ACTIVE")
+	if v := waitVolume(t, c.BlockStorage, cli.AttachedVolumes[0].ID, "in-use"); v.Size != 3 {
+		t.Errorf("CLI-style root volume: %+v", v)
+	}
+	if err := servers.Delete(ctx, c.Compute, cli.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitServer(t, c.Compute, cli.ID, "DELETED")
+	waitVolume(t, c.BlockStorage, cli.AttachedVolumes[0].ID, "DELETED")
+
 	// A failure half way (the same volume mapped twice) undoes what the
 	// request created and leaves the caller's volume alone, even with
 	// delete_on_termination.
