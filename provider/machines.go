@@ -443,7 +443,7 @@ func (m *Machines) observe(ctx context.Context, cluster string, srvs []servers.S
 	if err != nil {
 		return nil, err
 	}
-	fips, err := m.floatingIPs(ctx, cluster, floatingips.ListOpts{})
+	fips, err := m.floatingIPs(ctx, cluster, floatingips.ListOpts{Description: OwnershipTag(cluster)})
 	if err != nil {
 		return nil, err
 	}

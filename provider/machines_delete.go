@@ -115,7 +115,7 @@ func (m *Machines) deleteResources(ctx context.Context, cluster, name, groupID s
 		}
 	}
 	if len(all) > 0 {
-		fips, err := m.floatingIPs(ctx, cluster, floatingips.ListOpts{})
+		fips, err := m.floatingIPs(ctx, cluster, floatingips.ListOpts{Description: OwnershipTag(cluster)})
 		if err != nil {
 			return err
 		}
