@@ -700,17 +700,24 @@ wait_apis() {
 }
 
 # wait_compute: a compute node is registered in Nova and in Placement with
-# inventory, and mapped to its cell.
+# inventory, and mapped to its cell. The node must have reported since this
+# nova-compute started: after a quick restart the old record still looks up.
 wait_compute() {
-  local tok i n
+  local tok i n since upd
   tok=$(token admin "$ADMIN_PW" admin)
-  for i in $(seq 1 120); do
-    n=$(api "$tok" "http://$HOST:8774/v2.1/os-hypervisors" | jq '[.hypervisors[] | select(.state=="up")] | length' 2>/dev/null || echo 0)
+  since=$(stat -c %Y "$(pidfile nova-compute)")
+  for i in $(seq 1 180); do
+    n=0
+    upd=$(api "$tok" "http://$HOST:8774/v2.1/os-services?binary=nova-compute" |
+      jq -r '[.services[] | select(.state=="up") | .updated_at // empty] | max // empty' 2>/dev/null || true)
+    if [ -n "$upd" ] && [ "$(date -u -d "${upd%.*}Z" +%s 2>/dev/null || echo 0)" -ge "$since" ]; then
+      n=$(api "$tok" "http://$HOST:8774/v2.1/os-hypervisors" | jq '[.hypervisors[] | select(.state=="up")] | length' 2>/dev/null || echo 0)
+    fi
     [ "${n:-0}" -ge 1 ] && break
     running nova-compute || die "nova-compute exited, see $LOGS/nova-compute.log"
     sleep 1
   done
-  [ "${n:-0}" -ge 1 ] || die "no compute node registered in 120s"
+  [ "${n:-0}" -ge 1 ] || die "no compute node reported in 180s, see $LOGS/nova-compute.log"
   local rp
   for i in $(seq 1 60); do
     rp=$(api "$tok" "http://$HOST:8778/resource_providers" | jq -r '.resource_providers[0].uuid // empty')
