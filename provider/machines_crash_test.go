@@ -214,3 +214,24 @@ func TestMachinesDeleteCrashSweep(t *testing.T) {
 	}
 	t.Logf("delete crash sweep: %d crash points, all clean after Delete again", points)
 }
+
+// A Create killed right after it created the control planes' default server
+// group, then Delete (without Create again): nothing is left.
+func TestMachinesDeleteAfterCrashAtServerGroup(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t, openstacktest.WithBootDelay(20*time.Millisecond))
+	m := e.machines()
+	spec := e.worker("demo-cp-0")
+	spec.Role = provider.ControlPlane
+	ctx := testCtx(t, time.Minute)
+	for _, action := range []openstacktest.FaultAction{openstacktest.DropAfter, openstacktest.DropBefore} {
+		applied, err := crashCreate(ctx, e, m, spec, openstacktest.Fault{Method: "POST", Path: `^/compute/v2\.1/os-server-groups$`, Times: 1, Action: action}, true)
+		if !applied || err == nil {
+			t.Fatalf("%s: fault applied %v, Create error %v", action, applied, err)
+		}
+		if err := m.Delete(ctx, spec.Cluster, spec.Name); err != nil {
+			t.Fatalf("%s: Delete: %v", action, err)
+		}
+		e.assertClean(t)
+	}
+}

@@ -24,7 +24,9 @@ import (
 // created for it and its server group when openstrap created the group and
 // this was its last member. Deleting a machine that does not exist (or no
 // longer does) succeeds, and a Delete interrupted at any point can be called
-// again.
+// again. When the machine has no server, Delete also removes the control
+// planes' default group if it is empty: a Create interrupted right after
+// making it leaves nothing else that names it.
 func (m *Machines) Delete(ctx context.Context, cluster, name string) error {
 	if cluster == "" || name == "" {
 		return &Error{Op: "delete", Kind: "machine", Name: name, Cloud: m.cloud.Name,
@@ -69,7 +71,40 @@ func (m *Machines) deleteLocked(ctx context.Context, cluster, name string, srv *
 		}
 		m.event(MachineEvent{Cluster: cluster, Machine: name, Phase: PhaseDelete, Name: "server", ID: srv.ID, Done: true})
 	}
-	return m.deleteResources(ctx, cluster, name, groupID)
+	if err := m.deleteResources(ctx, cluster, name, groupID); err != nil {
+		return err
+	}
+	if srv == nil {
+		// A Create interrupted right after it made the control planes'
+		// default group left nothing that names the group.
+		return m.deleteEmptyDefaultGroup(ctx, cluster)
+	}
+	return nil
+}
+
+// deleteEmptyDefaultGroup deletes the control planes' default server group
+// of cluster when it has no members and no Create of this process is about
+// to use it.
+func (m *Machines) deleteEmptyDefaultGroup(ctx context.Context, cluster string) error {
+	name := MachineSpec{Cluster: cluster, Role: ControlPlane}.Default().ServerGroup.Name
+	var found []servergroups.ServerGroup
+	err := m.call(ctx, func(ctx context.Context) error {
+		var err error
+		found, err = m.serverGroupsNamed(ctx, name)
+		return err
+	})
+	if err != nil {
+		return &Error{Op: "list", Kind: "server groups", Name: name, Cloud: m.cloud.Name, Err: err}
+	}
+	for _, g := range found {
+		if len(g.Members) > 0 || m.groupInUse(g.ID) {
+			continue
+		}
+		if err := m.deleteGroupIfEmpty(ctx, g.ID); err != nil {
+			return &Error{Op: "delete", Kind: "server group", Name: name, ID: g.ID, Cloud: m.cloud.Name, Err: err}
+		}
+	}
+	return nil
 }
 
 // deleteServer deletes a server and waits until Nova no longer shows it.
