@@ -14,6 +14,10 @@ const (
 	// PausedByMoveAnnotation marks Clusters and ClusterClasses that a Move paused, so
 	// that only those are unpaused when the move completes or is rolled back.
 	PausedByMoveAnnotation = "pivot.openstrap.io/paused-by-move"
+	// RemovedFinalizersAnnotation records, on a source object whose deletion has
+	// begun, the finalizers the move removed from it, so that a resumed move still
+	// copies them and Rollback restores them.
+	RemovedFinalizersAnnotation = "pivot.openstrap.io/removed-finalizers"
 )
 
 // The Cluster API and clusterctl contract this package follows.

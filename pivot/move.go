@@ -531,8 +531,16 @@ func (m *mover) desired(n *Node, t Type) *unstructured.Unstructured {
 		ann = map[string]string{}
 	}
 	ann[OriginUIDAnnotation] = string(n.UID)
-	// Left by an interrupted deletion in the source: it must not reach the target.
+	// Left by an interrupted deletion in the source: they must not reach the
+	// target, and the finalizers that deletion removed are copied.
 	delete(ann, deleteForMoveAnnotation)
+	if v, ok := ann[RemovedFinalizersAnnotation]; ok {
+		var fin []string
+		if json.Unmarshal([]byte(v), &fin) == nil && len(obj.GetFinalizers()) == 0 {
+			obj.SetFinalizers(fin)
+		}
+		delete(ann, RemovedFinalizersAnnotation)
+	}
 	obj.SetAnnotations(ann)
 	var refs []metav1.OwnerReference
 	for _, r := range n.Object.GetOwnerReferences() {
@@ -768,8 +776,17 @@ func (m *mover) deleteNode(ctx context.Context, n *Node) error {
 	}
 	res := m.src.res(n.Type, n.Ref.Namespace)
 	needsPatch := !isCoreDataObject(n.Type.GVK.GroupKind()) || len(n.Object.GetFinalizers()) > 0
-	patch := fmt.Appendf(nil, `{"metadata":{"uid":%q,"annotations":{%q:""},"finalizers":null}}`, n.UID, deleteForMoveAnnotation)
-	err := retry.Do(ctx, writePolicy, func(ctx context.Context) error {
+	ann := map[string]any{deleteForMoveAnnotation: ""}
+	if fin := n.Object.GetFinalizers(); len(fin) > 0 {
+		// Recorded so that a resumed move still copies them (and Rollback restores them).
+		b, _ := json.Marshal(fin)
+		ann[RemovedFinalizersAnnotation] = string(b)
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"uid": n.UID, "annotations": ann, "finalizers": nil}})
+	if err != nil {
+		return err
+	}
+	err = retry.Do(ctx, writePolicy, func(ctx context.Context) error {
 		if needsPatch {
 			_, err := res.Patch(ctx, n.Ref.Name, k8stypes.MergePatchType, patch, metav1.PatchOptions{})
 			if apierrors.IsNotFound(err) {
