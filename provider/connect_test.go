@@ -21,7 +21,10 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/funcr"
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/applicationcredentials"
 
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
@@ -157,6 +160,20 @@ func TestConnectSources(t *testing.T) {
 			t.Setenv("OS_USERNAME", "someone-else")
 			return nil
 		}, openstacktest.CloudName, openstacktest.MemberProjectID},
+		{"application credential in clouds.yaml", func(t *testing.T, dir string) []provider.Option {
+			ac := newAppCred(t, s)
+			t.Setenv("OS_CLOUD", "ci")
+			writeFile(t, filepath.Join(dir, "cwd", "clouds.yaml"), fmt.Sprintf(`clouds:
+  ci:
+    auth_type: v3applicationcredential
+    auth:
+      auth_url: %s/identity/v3
+      application_credential_id: %s
+      application_credential_secret: %s
+    region_name: RegionOne
+`, s.URL, ac.ID, ac.Secret))
+			return nil
+		}, "ci", openstacktest.MemberProjectID},
 		{"internal interface", func(t *testing.T, dir string) []provider.Option {
 			return []provider.Option{provider.WithAuth(s.Auth()), provider.WithInterface("internal")}
 		}, "", openstacktest.MemberProjectID},
@@ -185,6 +202,40 @@ func TestConnectSources(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newAppCred creates an application credential of the member user.
+func newAppCred(t *testing.T, s *openstacktest.Server) *applicationcredentials.ApplicationCredential {
+	t.Helper()
+	ctx := connectCtx(t)
+	c, err := s.Cloud(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idc, err := openstack.NewIdentityV3(c.Provider, gophercloud.EndpointOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac, err := applicationcredentials.Create(ctx, idc, openstacktest.MemberUserID,
+		applicationcredentials.CreateOpts{Name: "ci-" + strings.ReplaceAll(t.Name(), "/", "-")}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ac
+}
+
+func TestConnectCancelled(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	connectEnv(t)
+	s.InjectFault(openstacktest.Fault{Path: "^/identity/", Action: openstacktest.Hang})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := provider.Connect(ctx, provider.WithAuth(s.Auth()))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Errorf("Connect with a hanging Keystone: %v after %v", err, time.Since(start))
+	}
+	checkNoSecret(t, err)
 }
 
 func TestConnectErrors(t *testing.T) {
