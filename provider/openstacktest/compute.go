@@ -571,7 +571,15 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 		if mv.atLeast(2, 37) {
 			return nil, badRequest("Invalid input for field/attribute server. Value: {...}. 'networks' is a required property")
 		}
-		return nil, badRequest("Multiple possible networks found, use a Network ID to be more specific.")
+		// Before 2.37 Nova boots on the one network the project has, or on
+		// none when it has none.
+		avail := s.availableNetworks(tok.ProjectID)
+		if len(avail) > 1 {
+			return nil, errorf(http.StatusConflict, "", "Multiple possible networks found, use a Network ID to be more specific.")
+		}
+		for _, id := range avail {
+			nets = append(nets, networkRequest{UUID: id})
+		}
 	case string:
 		switch n {
 		case "none":
@@ -582,7 +590,16 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 			if !mv.atLeast(2, 37) {
 				return nil, badRequest("Invalid input for field/attribute networks. Value: auto. 'auto' is not of type 'array'")
 			}
-			return nil, badRequest("Unable to automatically allocate a network for project %s", tok.ProjectID)
+			// "auto" uses the project's one network; the simulator has
+			// no auto-allocated topology to create one.
+			switch avail := s.availableNetworks(tok.ProjectID); len(avail) {
+			case 0:
+				return nil, badRequest("Unable to automatically allocate a network for project %s", tok.ProjectID)
+			case 1:
+				nets = append(nets, networkRequest{UUID: avail[0]})
+			default:
+				return nil, errorf(http.StatusConflict, "", "Multiple possible networks found, use a Network ID to be more specific.")
+			}
 		default:
 			return nil, badRequest("Invalid input for field/attribute networks. Value: %s. '%s' is not one of ['none', 'auto']", n, n)
 		}
@@ -764,6 +781,19 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 	}
 	c.Servers[v.ID] = v
 	return v, nil
+}
+
+// availableNetworks are the networks Nova would pick from when none is
+// requested: the project's own and shared ones, not external ones.
+func (s *Server) availableNetworks(projectID string) []string {
+	var ids []string
+	for _, n := range s.nst().Networks {
+		if !n.External && (n.ProjectID == projectID || n.Shared) {
+			ids = append(ids, n.ID)
+		}
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 // scheduleHost picks the least loaded host that the group's policy allows:

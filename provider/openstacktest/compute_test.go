@@ -878,3 +878,52 @@ func TestServerActions(t *testing.T) {
 		t.Errorf("unknown action: %q", msg)
 	}
 }
+
+func TestServerNetworkSelection(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	c := memberCloud(t, s)
+	img := imageID(t, c)
+	create := func(mv string, networks any) (*servers.Server, error) {
+		c.Compute.Microversion = mv
+		srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "sel", ImageRef: img, FlavorRef: "1", Networks: networks}, nil).Extract()
+		if err != nil {
+			return nil, err
+		}
+		return waitServer(t, c.Compute, srv.ID, "ACTIVE"), nil
+	}
+	// No network yet: "auto" cannot allocate one, "none" boots without.
+	if _, err := create("2.37", "auto"); err == nil {
+		t.Error("auto without networks accepted")
+	} else if _, msg := apiFault(t, err, 400); !strings.Contains(msg, "Unable to automatically allocate a network") {
+		t.Errorf("auto without networks: %q", msg)
+	}
+	if srv, err := create("2.37", "none"); err != nil || len(srv.Addresses) != 0 {
+		t.Errorf("networks none: %v, %v", srv, err)
+	}
+	// One network: picked when none is named (before 2.37) and for "auto".
+	newBootNet(t, c, "only", "10.18.0.0/24")
+	for _, tc := range []struct {
+		mv       string
+		networks any
+	}{{"2.1", nil}, {"2.37", "auto"}} {
+		srv, err := create(tc.mv, tc.networks)
+		if err != nil {
+			t.Fatalf("%s %v: %v", tc.mv, tc.networks, err)
+		}
+		if _, ok := srv.Addresses["only"]; !ok {
+			t.Errorf("%s %v: addresses %v", tc.mv, tc.networks, srv.Addresses)
+		}
+	}
+	// Two networks: ambiguous, a 409.
+	newBootNet(t, c, "second", "10.19.0.0/24")
+	for _, tc := range []struct {
+		mv       string
+		networks any
+	}{{"2.1", nil}, {"2.37", "auto"}} {
+		_, err := create(tc.mv, tc.networks)
+		if key, msg := apiFault(t, err, 409); key != "conflictingRequest" || msg != "Multiple possible networks found, use a Network ID to be more specific." {
+			t.Errorf("%s %v: %s %q", tc.mv, tc.networks, key, msg)
+		}
+	}
+}
