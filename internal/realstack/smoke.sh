@@ -183,6 +183,35 @@ wait_gone network "/ports/$PORT2" 60
 call server-create-bad-flavor POST compute /servers "{\"server\":{\"name\":\"smoke-bad\",\"imageRef\":\"$IMAGE\",\"flavorRef\":\"nonexistent\",\"networks\":[{\"port\":\"$PORT\"}]}}"; expect 400
 call server-create-port-in-use POST compute /servers "{\"server\":{\"name\":\"smoke-bad\",\"imageRef\":\"$IMAGE\",\"flavorRef\":\"$FLAVOR\",\"networks\":[{\"port\":\"$PORT\"}]}}"; expect 409
 
+log "keypair, server group, availability zones, trunk"
+ssh-keygen -q -t ed25519 -N '' -C smoke -f "$TMP/key" >/dev/null
+PUB=$(cat "$TMP/key.pub")
+call keypair-create POST compute /os-keypairs "{\"keypair\":{\"name\":\"smoke-key\",\"public_key\":\"$PUB\"}}"; expect 200 201
+call keypair-create-duplicate POST compute /os-keypairs "{\"keypair\":{\"name\":\"smoke-key\",\"public_key\":\"$PUB\"}}"; expect 409
+call keypair-delete DELETE compute /os-keypairs/smoke-key; expect 202 204
+call servergroup-create POST compute /os-server-groups '{"server_group":{"name":"smoke-group","policies":["anti-affinity"]}}'; expect 200
+SGRP=$(j .server_group.id)
+MV=2.64
+call servergroup-create-2.64 POST compute /os-server-groups '{"server_group":{"name":"smoke-group-2","policy":"soft-anti-affinity"}}'; expect 200
+SGRP2=$(j .server_group.id)
+MV=""
+call "" DELETE compute "/os-server-groups/$SGRP"; expect 204
+call "" DELETE compute "/os-server-groups/$SGRP2"; expect 204
+call availability-zones GET compute /os-availability-zone; expect 200
+call flavor-get-missing GET compute /flavors/nonexistent; expect 404
+call network-extensions GET network /extensions; expect 200
+call "" POST network /ports "{\"port\":{\"name\":\"smoke-subport\",\"network_id\":\"$NET\"}}"; expect 201
+SUBPORT=$(j .port.id)
+call "" POST network /ports "{\"port\":{\"name\":\"smoke-parent\",\"network_id\":\"$NET\",\"allowed_address_pairs\":[{\"ip_address\":\"10.6.0.250\"}]}}"; expect 201
+PARENT=$(j .port.id)
+call trunk-create POST network /trunks "{\"trunk\":{\"name\":\"smoke-trunk\",\"port_id\":\"$PARENT\",\"sub_ports\":[{\"port_id\":\"$SUBPORT\",\"segmentation_type\":\"vlan\",\"segmentation_id\":100}]}}"; expect 201
+TRUNK=$(j .trunk.id)
+call port-delete-trunk-parent DELETE network "/ports/$PARENT"; expect 409
+call "" PUT network "/trunks/$TRUNK/remove_subports" "{\"sub_ports\":[{\"port_id\":\"$SUBPORT\"}]}"; expect 200
+call "" DELETE network "/trunks/$TRUNK"; expect 204
+call "" DELETE network "/ports/$PARENT"; expect 204
+call "" DELETE network "/ports/$SUBPORT"; expect 204
+
 log "floating IP"
 call floatingip-create POST network /floatingips "{\"floatingip\":{\"floating_network_id\":\"$PUBLIC\",\"port_id\":\"$PORT\",\"description\":\"smoke\"}}"; expect 201
 FIP=$(j .floatingip.id)
