@@ -194,7 +194,8 @@ func (s *Server) snapshotCompute() []Resource {
 		out = append(out, Resource{Service: "compute", Kind: "flavor", ID: f.ID, Name: f.Name})
 	}
 	for _, k := range c.Keypairs {
-		out = append(out, Resource{Service: "compute", Kind: "keypair", ID: k.Name, Name: k.Name, ProjectID: k.UserID})
+		// Keypairs belong to a user, not a project; the ID is user/name.
+		out = append(out, Resource{Service: "compute", Kind: "keypair", ID: k.UserID + "/" + k.Name, Name: k.Name})
 	}
 	for _, g := range c.Groups {
 		out = append(out, Resource{Service: "compute", Kind: "server_group", ID: g.ID, Name: g.Name, ProjectID: g.ProjectID})
