@@ -1,0 +1,202 @@
+package cloudtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openstrap/openstrap/provider"
+	"github.com/openstrap/openstrap/provider/openstacktest"
+)
+
+// AdminCloudEnv names the environment variable holding the clouds.yaml entry
+// of an admin user on the real cloud; by default it is $OS_CLOUD + "-admin"
+// (realstack's "realstack-admin").
+const AdminCloudEnv = "OPENSTRAP_TEST_ADMIN_CLOUD"
+
+// Option configures New.
+type Option interface{ apply(*options) }
+
+type options struct {
+	sim []openstacktest.Option
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+// WithSimOptions passes options to the simulator; a real cloud ignores them
+// (a test whose assertions depend on them calls RequireSim).
+func WithSimOptions(opts ...openstacktest.Option) Option {
+	return optionFunc(func(o *options) { o.sim = append(o.sim, opts...) })
+}
+
+// Env is one test's cloud: the simulator or the real cloud $OS_CLOUD names.
+type Env struct {
+	t         testing.TB
+	sim       *openstacktest.Server
+	cloudName string
+	adminName string
+
+	mu       sync.Mutex
+	member   *provider.Cloud
+	admin    *provider.Cloud
+	clusters []string
+}
+
+// Real reports whether tests run against a real cloud: $OS_CLOUD is set.
+func Real() bool { return os.Getenv("OS_CLOUD") != "" }
+
+// New returns the test's cloud. On the simulator it starts one that closes
+// when the test ends; on a real cloud it deletes, when the test ends, what
+// carries the ownership tag of every cluster named through Cluster.
+func New(t testing.TB, opts ...Option) *Env {
+	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	e := &Env{t: t}
+	if !Real() {
+		e.sim = openstacktest.NewTestServer(t, o.sim...)
+		return e
+	}
+	e.cloudName = os.Getenv("OS_CLOUD")
+	e.adminName = os.Getenv(AdminCloudEnv)
+	if e.adminName == "" {
+		e.adminName = e.cloudName + "-admin"
+	}
+	t.Cleanup(e.cleanup)
+	return e
+}
+
+// Sim returns the simulator, or nil on a real cloud.
+func (e *Env) Sim() *openstacktest.Server { return e.sim }
+
+// IsReal reports whether the test runs against a real cloud.
+func (e *Env) IsReal() bool { return e.sim == nil }
+
+// CloudName is the clouds.yaml entry of the member user: $OS_CLOUD, or the
+// simulator's openstacktest.CloudName.
+func (e *Env) CloudName() string {
+	if e.sim != nil {
+		return openstacktest.CloudName
+	}
+	return e.cloudName
+}
+
+// Cloud connects as the member user (once per Env) and fails the test when
+// it cannot.
+func (e *Env) Cloud(ctx context.Context) *provider.Cloud {
+	e.t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.member == nil {
+		c, err := e.connect(ctx, false)
+		if err != nil {
+			e.t.Fatalf("connect to the test cloud as member: %v", err)
+		}
+		e.member = c
+	}
+	return e.member
+}
+
+// AdminCloud connects as the admin user (once per Env) and fails the test
+// when it cannot.
+func (e *Env) AdminCloud(ctx context.Context) *provider.Cloud {
+	e.t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.admin == nil {
+		c, err := e.connect(ctx, true)
+		if err != nil {
+			e.t.Fatalf("connect to the test cloud as admin: %v", err)
+		}
+		e.admin = c
+	}
+	return e.admin
+}
+
+func (e *Env) connect(ctx context.Context, admin bool) (*provider.Cloud, error) {
+	switch {
+	case e.sim != nil && admin:
+		return e.sim.AdminCloud(ctx)
+	case e.sim != nil:
+		return e.sim.Cloud(ctx)
+	case admin:
+		return provider.Connect(ctx, provider.WithCloud(e.adminName))
+	default:
+		return provider.Connect(ctx, provider.WithCloud(e.cloudName))
+	}
+}
+
+// Name returns base on the simulator, and base with a random suffix on a
+// real cloud, so that tests sharing one cloud (and earlier runs' leftovers)
+// do not collide.
+func (e *Env) Name(base string) string {
+	if e.sim != nil {
+		return base
+	}
+	var b [3]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		e.t.Fatalf("random name: %v", err)
+	}
+	return base + "-" + hex.EncodeToString(b[:])
+}
+
+// Cluster returns a cluster name like Name and, on a real cloud, deletes
+// every resource carrying its ownership tag when the test ends.
+func (e *Env) Cluster(base string) string {
+	name := e.Name(base)
+	if e.sim == nil {
+		e.mu.Lock()
+		e.clusters = append(e.clusters, name)
+		e.mu.Unlock()
+	}
+	return name
+}
+
+func (e *Env) cleanup() {
+	e.mu.Lock()
+	clusters := append([]string(nil), e.clusters...)
+	c := e.member
+	e.mu.Unlock()
+	if len(clusters) == 0 || c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for _, cl := range clusters {
+		if err := DeleteOwned(ctx, c, provider.OwnershipTag(cl)); err != nil {
+			e.t.Errorf("clean up cluster %s on the real cloud: %v", cl, err)
+		}
+	}
+}
+
+// Timeout scales d for a real cloud, where servers take seconds to become
+// ACTIVE and load balancers to leave PENDING_*, rather than milliseconds.
+func (e *Env) Timeout(d time.Duration) time.Duration {
+	if e.sim != nil {
+		return d
+	}
+	return max(d*5, 3*time.Minute)
+}
+
+// isTag reports whether tags holds tag.
+func isTag(tags []string, tag string) bool {
+	for _, x := range tags {
+		if x == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// ownedBy reports whether a description or name marks a resource of the
+// cluster whose ownership tag is tag, for resources without tags.
+func ownedBy(text, tag string) bool { return strings.Contains(text, tag) }

@@ -1,0 +1,90 @@
+package cloudtest
+
+import (
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// Reason says why a test cannot run on a real cloud (here: Debian's Zed
+// services on 127.0.0.1, see internal/realstack). Each is a known gap, not a
+// silent skip.
+type Reason string
+
+// The reasons a test needs the simulator.
+const (
+	// NeedsFaults: the test injects faults (errors, dropped connections,
+	// hangs) into API calls, or crashes a client between calls at a chosen
+	// request; a real cloud has no such knob.
+	NeedsFaults Reason = "injects API faults or crash points (simulator knob InjectFault)"
+	// NeedsCallCounts: the test asserts how many API calls were made; a
+	// real cloud does not count a client's requests.
+	NeedsCallCounts Reason = "asserts API call counts (simulator counters Calls/ResetCalls)"
+	// NeedsFailBoot: the test makes Nova fail to spawn a server.
+	NeedsFailBoot Reason = "makes a server go to ERROR on boot (simulator knob FailBoot)"
+	// NeedsLatency: the test sets request latency or boot/load balancer
+	// delays and asserts timing.
+	NeedsLatency Reason = "sets request latency or boot delays and asserts timing (simulator knobs)"
+	// NeedsBootHook: the test reads what a server booted with from a hook;
+	// the fake virt driver runs nothing.
+	NeedsBootHook Reason = "reads user data at boot through a server hook; Nova's fake driver boots nothing"
+	// NeedsCinder: the test creates volumes; the local services have no
+	// Cinder.
+	NeedsCinder Reason = "creates volumes; the local real services have no Cinder"
+	// NeedsVIPPort: the test needs Octavia to create a Neutron port and a
+	// subnet address for a VIP; the no-op network driver gives a fixed
+	// 198.51.100.1 and a VIP port that does not exist.
+	NeedsVIPPort Reason = "needs a real VIP port/address; Octavia's no-op network driver gives 198.51.100.1 and no Neutron port"
+	// NeedsSimFeature: the test checks a feature of the simulator itself
+	// (state dir, deterministic IDs, token expiry, exact fixtures).
+	NeedsSimFeature Reason = "tests a feature of the simulator itself, not OpenStack behaviour"
+	// NeedsQuotaChange: the test changes project quotas as admin and
+	// asserts exact counts, which tests sharing the real project disturb.
+	NeedsQuotaChange Reason = "sets project quotas and asserts exact usage; tests sharing the real project disturb it"
+	// NeedsTransport: the test sends a connection through TLS or a client
+	// counting requests that only the simulator's listener can serve.
+	NeedsTransport Reason = "needs the simulator's listener (TLS, hanging Keystone, catalog without services)"
+)
+
+// Gap is one test that cannot run on a real cloud, with why.
+type Gap struct {
+	// Package is the directory of the test, relative to the module root.
+	Package string
+	// Test is the top-level test name.
+	Test string
+	// Reason is why it needs the simulator.
+	Reason Reason
+}
+
+// Gaps lists every test that needs the simulator: the only tests RequireSim
+// lets skip on a real cloud.
+func Gaps() []Gap {
+	return []Gap{}
+}
+
+// RequireSim marks the test as needing the simulator for reason. On the
+// simulator it does nothing. On a real cloud it skips the test, logging the
+// reason, when Gaps registers this test with this reason, and fails the
+// test otherwise, so that no test is skipped silently.
+func RequireSim(t testing.TB, reason Reason) {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(1)
+	requireSim(t, reason, filepath.Dir(file), Gaps())
+}
+
+func requireSim(t testing.TB, reason Reason, dir string, gaps []Gap) {
+	t.Helper()
+	if !Real() {
+		return
+	}
+	test, _, _ := strings.Cut(t.Name(), "/")
+	dir = filepath.ToSlash(dir)
+	for _, g := range gaps {
+		if g.Test == test && g.Reason == reason && strings.HasSuffix(dir, "/"+g.Package) {
+			t.Skipf("known gap (needs the simulator): %s: %s", g.Package+"."+g.Test, reason)
+			return
+		}
+	}
+	t.Fatalf("RequireSim(%q) on a real cloud, but %s is not registered with that reason in internal/cloudtest/gaps.go", reason, test)
+}
