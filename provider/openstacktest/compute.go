@@ -407,7 +407,7 @@ func (s *Server) createServer(w http.ResponseWriter, r *http.Request, tok *token
 		s.writeError(w, svcCompute, aerr)
 		return
 	}
-	v, aerr := s.buildServer(&req, tok, mv)
+	v, aerr := s.buildServers(&req, tok, mv)
 	if aerr != nil {
 		s.writeError(w, svcCompute, aerr)
 		return
@@ -422,6 +422,65 @@ func (s *Server) createServer(w http.ResponseWriter, r *http.Request, tok *token
 		"adminPass": s.randHex(6)}})
 }
 
+// buildServers creates min_count to max_count servers, as many as the
+// quota allows, named name-1, name-2, ... when more than one; it returns
+// the first. A failure part way removes the servers already made.
+func (s *Server) buildServers(req *serverCreate, tok *token, mv apiVersion) (*nServer, *apiError) {
+	in := req.Server
+	if in == nil || in.Name == nil {
+		return s.buildServer(req, tok, mv)
+	}
+	lo := max(in.MinCount, 1)
+	hi := in.MaxCount
+	if hi == 0 {
+		hi = lo
+	}
+	if in.MinCount < 0 || in.MaxCount < 0 || hi < lo {
+		return nil, badRequest("min_count must be <= max_count")
+	}
+	if hi == 1 {
+		return s.buildServer(req, tok, mv)
+	}
+	if nets, ok := in.Networks.([]any); ok {
+		for _, raw := range nets {
+			if m, ok := raw.(map[string]any); ok && (m["port"] != nil || m["fixed_ip"] != nil) {
+				return nil, badRequest("Unable to launch multiple instances with a single configured port ID or fixed IP. Please launch your instance one by one with different ports.")
+			}
+		}
+	}
+	// As many as the instance, core and RAM quotas allow, at least lo.
+	count := hi
+	if f := s.st.Compute.Flavors[in.FlavorRef]; f != nil {
+		q, u := s.computeQuotaOf(tok.ProjectID), s.computeUsage(tok.ProjectID)
+		fits := func(n int) bool {
+			return (q.Instances < 0 || u.instances+n <= q.Instances) && (q.Cores < 0 || u.cores+n*f.VCPUs <= q.Cores) &&
+				(q.RAM < 0 || u.ram+n*f.RAM <= q.RAM)
+		}
+		for count > lo && !fits(count) {
+			count--
+		}
+		if !fits(count) {
+			return nil, errorf(http.StatusForbidden, "", "Quota exceeded for instances: Requested %d, but already used %d of %d instances",
+				lo, u.instances, q.Instances)
+		}
+	}
+	base := *in.Name
+	var made []*nServer
+	for i := 1; i <= count; i++ {
+		name := fmt.Sprintf("%s-%d", base, i)
+		in.Name = &name
+		v, aerr := s.buildServer(req, tok, mv)
+		if aerr != nil {
+			for _, m := range made {
+				s.finishDelete(m)
+			}
+			return nil, aerr
+		}
+		made = append(made, v)
+	}
+	return made[0], nil
+}
+
 // buildServer validates a create request, creates the server's ports and
 // volumes (undoing them on failure) and records the server in BUILD.
 func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nServer, *apiError) {
@@ -432,9 +491,6 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 	}
 	if in.Name == nil || strings.TrimSpace(*in.Name) == "" || len(*in.Name) > 255 {
 		return nil, badRequest("Invalid input for field/attribute name. Value: %v. The name must be 1 to 255 characters", in.Name)
-	}
-	if in.MinCount > 1 || in.MaxCount > 1 {
-		return nil, badRequest("Invalid input: the simulator creates one server per request (min_count/max_count > 1)")
 	}
 	if len(in.Tags) > 0 && !mv.atLeast(2, 52) {
 		return nil, badRequest("Invalid input for field/attribute server. Value: %v. Additional properties are not allowed ('tags' was unexpected)", "{...}")

@@ -927,3 +927,49 @@ func TestServerNetworkSelection(t *testing.T) {
 		}
 	}
 }
+
+func TestServerMinMaxCount(t *testing.T) {
+	s := openstacktest.NewTestServer(t)
+	ctx := testContext(t)
+	c := memberCloud(t, s)
+	net := newBootNet(t, c, "multi-net", "10.21.0.0/24")
+	img := imageID(t, c)
+	first, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "multi", ImageRef: img, FlavorRef: "1",
+		Networks: []servers.Network{{UUID: net.ID}}, Min: 2, Max: 3}, nil).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := servers.List(c.Compute, servers.ListOpts{Name: "^multi-"}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := servers.ExtractServers(page)
+	var names []string
+	for _, srv := range list {
+		names = append(names, srv.Name)
+		if srv.Name == "multi-1" && srv.ID != first.ID {
+			t.Errorf("the answer is not the first server")
+		}
+	}
+	sort.Strings(names)
+	if diff := cmp.Diff([]string{"multi-1", "multi-2", "multi-3"}, names); diff != "" {
+		t.Errorf("names (-want +got):\n%s", diff)
+	}
+	// 3 of 10 instances used: max 9 gives the 7 that fit, min 8 is refused.
+	if _, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "many", ImageRef: img, FlavorRef: "1",
+		Networks: []servers.Network{{UUID: net.ID}}, Min: 8, Max: 9}, nil).Extract(); !gophercloud.ResponseCodeIs(err, 403) {
+		t.Errorf("min 8 over quota: %v, want 403", err)
+	}
+	if _, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "many", ImageRef: img, FlavorRef: "1",
+		Networks: []servers.Network{{UUID: net.ID}}, Min: 1, Max: 9}, nil).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	page, _ = servers.List(c.Compute, servers.ListOpts{}).AllPages(ctx)
+	if all, _ := servers.ExtractServers(page); len(all) != 10 {
+		t.Errorf("%d servers after filling the quota, want 10", len(all))
+	}
+	if _, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "x", ImageRef: img, FlavorRef: "1",
+		Networks: []servers.Network{{UUID: net.ID, FixedIP: "10.21.0.50"}}, Min: 2}, nil).Extract(); !gophercloud.ResponseCodeIs(err, 400) {
+		t.Errorf("count 2 with a fixed IP: %v, want 400", err)
+	}
+}
