@@ -87,12 +87,16 @@ do_install() {
   log "installing: $miss"
   export DEBIAN_FRONTEND=noninteractive
   local apt=(nice -n "$NICE" apt-get -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-  # Refresh the lists once, only when a candidate is missing.
+  # Refresh the lists once, only when a candidate is missing (or, below,
+  # when a download fails because the lists are stale).
+  local updated=""
   if ! apt-cache show python3-nova >/dev/null 2>&1 || ! apt-cache show eatmydata >/dev/null 2>&1; then
-    nice -n "$NICE" apt-get update -q
+    nice -n "$NICE" apt-get update -q; updated=1
   fi
   if ! command -v eatmydata >/dev/null; then
-    "${apt[@]}" install --no-install-recommends eatmydata
+    "${apt[@]}" install --no-install-recommends eatmydata ||
+      { [ -z "$updated" ] && nice -n "$NICE" apt-get update -q && updated=1 &&
+        "${apt[@]}" install --no-install-recommends eatmydata; } || die "cannot install eatmydata"
   fi
   # Keep maintainer scripts from starting daemons while installing.
   local made_policy=""
@@ -103,7 +107,9 @@ do_install() {
   fi
   preseed
   # shellcheck disable=SC2086
-  if ! eatmydata "${apt[@]}" install --no-install-recommends $miss; then
+  if ! eatmydata "${apt[@]}" install --no-install-recommends $miss &&
+     ! { [ -z "$updated" ] && nice -n "$NICE" apt-get update -q &&
+         eatmydata "${apt[@]}" install --no-install-recommends $miss; }; then
     [ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
     die "apt-get install failed"
   fi
@@ -151,13 +157,13 @@ start_proc() {
 
 # stop_proc NAME: TERM the process group of NAME, then KILL after 20 s.
 stop_proc() {
-  local name=$1 f pid i t0=$SECONDS
+  local name=$1 f pid t0=$SECONDS
   f=$(pidfile "$name")
   [ -s "$f" ] || return 0
   pid=$(cat "$f")
   if kill -0 "$pid" 2>/dev/null; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 40); do
+    for _ in $(seq 1 40); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.5
     done
@@ -462,7 +468,7 @@ octavia_certs() {
 # --------------------------------------------------------- infrastructure ---
 
 MYSOCK() { echo "$RUN/mysqld/mysqld.sock"; }
-mysql_root() { mariadb --no-defaults --socket="$(MYSOCK)" -uroot "$@"; }
+mysql_root() { mariadb --no-defaults --socket="$(MYSOCK)" -uroot; }
 
 start_mariadb() {
   local data=$STATE/mysql
@@ -484,8 +490,7 @@ start_mariadb() {
 }
 
 wait_mariadb() {
-  local i
-  for i in $(seq 1 120); do
+  for _ in $(seq 1 120); do
     mariadb-admin --no-defaults --socket="$(MYSOCK)" -uroot ping >/dev/null 2>&1 && return 0
     running mariadb || die "mariadb exited, see $LOGS/mariadb.err"
     sleep 0.5
@@ -504,10 +509,10 @@ init_databases() {
 }
 
 RABBIT_ENV=(env HOME=/var/lib/rabbitmq RABBITMQ_NODENAME=rabbit@localhost
-  RABBITMQ_NODE_IP_ADDRESS=$HOST RABBITMQ_NODE_PORT=5672 RABBITMQ_DIST_PORT=25672
-  ERL_EPMD_ADDRESS=$HOST
-  RABBITMQ_MNESIA_BASE=$STATE/rabbitmq/mnesia RABBITMQ_LOG_BASE=$STATE/log/rabbitmq
-  RABBITMQ_PID_FILE=$RUN/rabbitmq/beam.pid
+  "RABBITMQ_NODE_IP_ADDRESS=$HOST" RABBITMQ_NODE_PORT=5672 RABBITMQ_DIST_PORT=25672
+  "ERL_EPMD_ADDRESS=$HOST"
+  "RABBITMQ_MNESIA_BASE=$STATE/rabbitmq/mnesia" "RABBITMQ_LOG_BASE=$STATE/log/rabbitmq"
+  "RABBITMQ_PID_FILE=$RUN/rabbitmq/beam.pid"
   "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}"
   "RABBITMQ_CTL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}")
 
@@ -520,14 +525,13 @@ start_rabbitmq() {
 }
 
 wait_rabbitmq() {
-  local i
-  for i in $(seq 1 120); do
+  for _ in $(seq 1 120); do
     [ -s "$RUN/rabbitmq/beam.pid" ] && break
     running rabbitmq || die "rabbitmq exited, see $LOGS/rabbitmq.log"
     sleep 0.5
   done
   # The AMQP listener opens once the broker has booted.
-  for i in $(seq 1 240); do
+  for _ in $(seq 1 240); do
     (exec 3<>/dev/tcp/$HOST/5672) 2>/dev/null && break
     running rabbitmq || die "rabbitmq exited, see $LOGS/rabbitmq.log"
     sleep 0.5
@@ -657,8 +661,8 @@ http_code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$1" 2>/dev/null || tr
 
 # wait_http NAME URL [SECONDS]: until URL answers below 500.
 wait_http() {
-  local name=$1 url=$2 limit=${3:-180} i code
-  for i in $(seq 1 $((limit * 2))); do
+  local name=$1 url=$2 limit=${3:-180} code
+  for _ in $(seq 1 $((limit * 2))); do
     code=$(http_code "$url")
     case $code in 000|5??) ;; *) return 0 ;; esac
     running "$name" || die "$name exited, see $LOGS/$name.log"
@@ -690,8 +694,8 @@ wait_apis() {
   for u in "http://$HOST:9696/v2.0/networks?limit=1" "http://$HOST:8774/v2.1/flavors" \
            "http://$HOST:9292/v2/images?limit=1" "http://$HOST:8778/resource_providers" \
            "http://$HOST:9876/v2/lbaas/loadbalancers?limit=1"; do
-    local i ok=""
-    for i in $(seq 1 60); do
+    local ok=""
+    for _ in $(seq 1 60); do
       if api "$tok" "$u" >/dev/null; then ok=1; break; fi
       sleep 1
     done
@@ -703,10 +707,10 @@ wait_apis() {
 # inventory, and mapped to its cell. The node must have reported since this
 # nova-compute started: after a quick restart the old record still looks up.
 wait_compute() {
-  local tok i n since upd
+  local tok n since upd
   tok=$(token admin "$ADMIN_PW" admin)
   since=$(stat -c %Y "$(pidfile nova-compute)")
-  for i in $(seq 1 180); do
+  for _ in $(seq 1 180); do
     n=0
     upd=$(api "$tok" "http://$HOST:8774/v2.1/os-services?binary=nova-compute" |
       jq -r '[.services[] | select(.state=="up") | .updated_at // empty] | max // empty' 2>/dev/null || true)
@@ -719,7 +723,7 @@ wait_compute() {
   done
   [ "${n:-0}" -ge 1 ] || die "no compute node reported in 180s, see $LOGS/nova-compute.log"
   local rp
-  for i in $(seq 1 60); do
+  for _ in $(seq 1 60); do
     rp=$(api "$tok" "http://$HOST:8778/resource_providers" | jq -r '.resource_providers[0].uuid // empty')
     if [ -n "$rp" ] && api "$tok" "http://$HOST:8778/resource_providers/$rp/inventories" | jq -e '.inventories.VCPU' >/dev/null 2>&1; then
       break

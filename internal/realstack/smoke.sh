@@ -76,8 +76,8 @@ j() { jq -r "$1" "$BODY"; }
 # wait_field NAME SERVICE PATH JQ WANT [SECONDS]: poll until JQ of the body
 # is WANT; ERROR fails at once.
 wait_field() {
-  local svc=$1 path=$2 q=$3 want=$4 limit=${5:-120} i v=""
-  for i in $(seq 1 $((limit * 2))); do
+  local svc=$1 path=$2 q=$3 want=$4 limit=${5:-120} v=""
+  for _ in $(seq 1 $((limit * 2))); do
     call "" GET "$svc" "$path"
     v=$(j "$q")
     [ "$v" = "$want" ] && return 0
@@ -89,8 +89,8 @@ wait_field() {
 
 # wait_gone SERVICE PATH [SECONDS]: poll until 404.
 wait_gone() {
-  local svc=$1 path=$2 limit=${3:-120} i
-  for i in $(seq 1 $((limit * 2))); do
+  local svc=$1 path=$2 limit=${3:-120}
+  for _ in $(seq 1 $((limit * 2))); do
     call "" GET "$svc" "$path"
     [ "$STATUS" = 404 ] && return 0
     sleep 0.5
