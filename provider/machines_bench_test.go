@@ -9,6 +9,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/quotasets"
 
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
@@ -33,6 +34,7 @@ func BenchmarkMachinesCreateBatch(b *testing.B) {
 func benchBatch(b *testing.B, n, conc int) {
 	b.StopTimer()
 	const boot, latency = 10 * time.Second, 20 * time.Millisecond
+	cloudtest.RequireSim(b, cloudtest.NeedsLatency)
 	e := newSimEnv(b, openstacktest.WithBootDelay(boot))
 	ctx := testCtx(b, 15*time.Minute)
 	admin, err := e.s.AdminCloud(ctx)

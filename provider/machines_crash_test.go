@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
@@ -20,12 +21,13 @@ import (
 // must then leave the cloud as it was.
 func TestMachinesCrashSweep(t *testing.T) {
 	t.Parallel()
+	cloudtest.RequireSim(t, cloudtest.NeedsFaults)
 	e := newSimEnv(t, openstacktest.WithBootDelay(30*time.Millisecond), openstacktest.WithVolumeDelay(10*time.Millisecond))
 	pool := &fakePool{}
 	m := e.machines(provider.WithAPIServerPool(pool))
 	spec := e.worker("demo-crash")
 	spec.Role = provider.ControlPlane // a server group, the pool
-	spec.Ports = append(spec.Ports, provider.PortSpec{Network: "demo-net", SecurityGroups: []string{"default"}})
+	spec.Ports = append(spec.Ports, provider.PortSpec{Network: e.netName, SecurityGroups: []string{"default"}})
 	spec.FloatingIP = &provider.FloatingIPSpec{}
 	spec.RootVolume = &provider.RootVolumeSpec{SizeGiB: 10}
 	spec.Volumes = []provider.VolumeSpec{{Name: "etcd", SizeGiB: 1}}
@@ -138,12 +140,13 @@ func crashCreate(ctx context.Context, e *simEnv, m *provider.Machines, spec prov
 // the pool without the machine.
 func TestMachinesDeleteCrashSweep(t *testing.T) {
 	t.Parallel()
+	cloudtest.RequireSim(t, cloudtest.NeedsFaults)
 	e := newSimEnv(t, openstacktest.WithBootDelay(20*time.Millisecond), openstacktest.WithVolumeDelay(10*time.Millisecond))
 	pool := &fakePool{}
 	m := e.machines(provider.WithAPIServerPool(pool))
 	spec := e.worker("demo-del")
 	spec.Role = provider.ControlPlane
-	spec.Ports = append(spec.Ports, provider.PortSpec{Network: "demo-net"})
+	spec.Ports = append(spec.Ports, provider.PortSpec{Network: e.netName})
 	spec.FloatingIP = &provider.FloatingIPSpec{}
 	spec.RootVolume = &provider.RootVolumeSpec{SizeGiB: 10}
 	spec.Volumes = []provider.VolumeSpec{{Name: "etcd", SizeGiB: 1}}
@@ -219,6 +222,7 @@ func TestMachinesDeleteCrashSweep(t *testing.T) {
 // group, then Delete (without Create again): nothing is left.
 func TestMachinesDeleteAfterCrashAtServerGroup(t *testing.T) {
 	t.Parallel()
+	cloudtest.RequireSim(t, cloudtest.NeedsFaults)
 	e := newSimEnv(t, openstacktest.WithBootDelay(20*time.Millisecond))
 	m := e.machines()
 	spec := e.worker("demo-cp-0")

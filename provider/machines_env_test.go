@@ -9,21 +9,30 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/attributestags"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
 
-// simEnv is a simulated cloud with a cluster network routed to the
-// external network, as infra would leave it.
+// simEnv is a cloud (the simulator, or the real one $OS_CLOUD names, see
+// internal/cloudtest) with a cluster network routed to the external network,
+// as infra would leave it.
 type simEnv struct {
+	env *cloudtest.Env
+	// s is the simulator; nil on a real cloud, where tests that use it call
+	// cloudtest.RequireSim first.
 	s        *openstacktest.Server
 	cloud    *provider.Cloud
 	netID    string
 	subnetID string
+	// cluster, netName and subnetName are "demo", "demo-net" and
+	// "demo-subnet" on the simulator, unique names on a real cloud.
+	cluster, netName, subnetName string
 	// base is the snapshot after the setup; tests compare against it.
 	base []openstacktest.Resource
 }
@@ -37,23 +46,34 @@ func testCtx(t testing.TB, d time.Duration) context.Context {
 
 func newSimEnv(t testing.TB, opts ...openstacktest.Option) *simEnv {
 	t.Helper()
-	ctx := testCtx(t, time.Minute)
-	s := openstacktest.NewTestServer(t, opts...)
-	cloud, err := s.Cloud(ctx)
-	if err != nil {
-		t.Fatalf("connect to the simulator: %v", err)
+	env := cloudtest.New(t, cloudtest.WithSimOptions(opts...))
+	ctx := testCtx(t, env.Timeout(time.Minute))
+	cloud := env.Cloud(ctx)
+	e := &simEnv{env: env, s: env.Sim(), cloud: cloud, cluster: env.Cluster("demo"),
+		netName: env.Name("demo-net"), subnetName: env.Name("demo-subnet")}
+	// On a real cloud the fixtures carry a tag of their own so that the
+	// test's cleanup deletes them.
+	fixtureTag := provider.OwnershipTag(env.Cluster("demo-fixture"))
+	tag := func(kind, id string) {
+		if !env.IsReal() {
+			return
+		}
+		if _, err := attributestags.ReplaceAll(ctx, cloud.Network, kind, id, attributestags.ReplaceAllOpts{Tags: []string{fixtureTag}}).Extract(); err != nil {
+			t.Fatalf("tag %s %s: %v", kind, id, err)
+		}
 	}
-	e := &simEnv{s: s, cloud: cloud}
-	net, err := networks.Create(ctx, cloud.Network, networks.CreateOpts{Name: "demo-net"}).Extract()
+	net, err := networks.Create(ctx, cloud.Network, networks.CreateOpts{Name: e.netName}).Extract()
 	if err != nil {
 		t.Fatalf("create network: %v", err)
 	}
+	tag("networks", net.ID)
 	e.netID = net.ID
-	sn, err := subnets.Create(ctx, cloud.Network, subnets.CreateOpts{NetworkID: net.ID, Name: "demo-subnet",
+	sn, err := subnets.Create(ctx, cloud.Network, subnets.CreateOpts{NetworkID: net.ID, Name: e.subnetName,
 		CIDR: "10.6.0.0/24", IPVersion: 4}).Extract()
 	if err != nil {
 		t.Fatalf("create subnet: %v", err)
 	}
+	tag("subnets", sn.ID)
 	e.subnetID = sn.ID
 	ext, err := networks.List(cloud.Network, networks.ListOpts{Name: openstacktest.ExternalNetwork}).AllPages(ctx)
 	if err != nil {
@@ -63,32 +83,43 @@ func newSimEnv(t testing.TB, opts ...openstacktest.Option) *simEnv {
 	if len(exts) != 1 {
 		t.Fatalf("external network %q: found %d", openstacktest.ExternalNetwork, len(exts))
 	}
-	r, err := routers.Create(ctx, cloud.Network, routers.CreateOpts{Name: "demo-router",
+	r, err := routers.Create(ctx, cloud.Network, routers.CreateOpts{Name: env.Name("demo-router"),
 		GatewayInfo: &routers.GatewayInfo{NetworkID: exts[0].ID}}).Extract()
 	if err != nil {
 		t.Fatalf("create router: %v", err)
 	}
+	tag("routers", r.ID)
 	if _, err := routers.AddInterface(ctx, cloud.Network, r.ID, routers.AddInterfaceOpts{SubnetID: sn.ID}).Extract(); err != nil {
 		t.Fatalf("add router interface: %v", err)
 	}
-	e.base = s.Snapshot()
+	e.base = e.snapshot()
 	return e
 }
 
-// machines returns a Machines service with fast polling.
+// snapshot lists the cloud's live resources.
+func (e *simEnv) snapshot() []openstacktest.Resource {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return e.env.Snapshot(ctx)
+}
+
+// machines returns a Machines service, with fast polling on the simulator.
 func (e *simEnv) machines(opts ...provider.MachinesOption) *provider.Machines {
+	if e.env.IsReal() {
+		return provider.NewMachines(e.cloud, opts...)
+	}
 	return provider.NewMachines(e.cloud, append([]provider.MachinesOption{provider.WithFastPolling()}, opts...)...)
 }
 
 func (e *simEnv) worker(name string) provider.MachineSpec {
 	return provider.MachineSpec{
-		Cluster:  "demo",
+		Cluster:  e.cluster,
 		Name:     name,
 		Role:     provider.Worker,
 		Flavor:   simFlavor,
 		Image:    openstacktest.ImageName,
 		UserData: []byte("#cloud-config\n"),
-		Ports:    []provider.PortSpec{{Network: "demo-net"}},
+		Ports:    []provider.PortSpec{{Network: e.netName}},
 	}
 }
 
@@ -105,7 +136,7 @@ func (e *simEnv) diffSnapshot() (added, removed []string) {
 		base[resourceKey(r)] = true
 	}
 	now := map[string]bool{}
-	for _, r := range e.s.Snapshot() {
+	for _, r := range e.snapshot() {
 		k := resourceKey(r)
 		now[k] = true
 		if !base[k] {

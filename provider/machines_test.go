@@ -21,6 +21,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
@@ -134,38 +135,51 @@ func has(list []string, v string) bool {
 func TestMachinesRoundTrip(t *testing.T) {
 	t.Parallel()
 	e := newSimEnv(t, openstacktest.WithBootDelay(20*time.Millisecond), openstacktest.WithVolumeDelay(10*time.Millisecond))
-	ctx := testCtx(t, 2*time.Minute)
+	ctx := testCtx(t, e.env.Timeout(2*time.Minute))
 
 	// Fixtures the options refer to: a key pair, a security group, an
 	// image found by tags.
-	if _, err := keypairs.Create(ctx, e.cloud.Compute, keypairs.CreateOpts{Name: "ops",
+	keyName, sgName := e.env.Name("ops"), e.env.Name("demo-nodes")
+	if _, err := keypairs.Create(ctx, e.cloud.Compute, keypairs.CreateOpts{Name: keyName,
 		PublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHXk0XSc1rE4ndl6I0jS2yKFl3KBo1sFzb3WTJc3bVcm ops"}).Extract(); err != nil {
 		t.Fatalf("create key pair: %v", err)
 	}
-	sg, err := groups.Create(ctx, e.cloud.Network, groups.CreateOpts{Name: "demo-nodes"}).Extract()
+	sg, err := groups.Create(ctx, e.cloud.Network, groups.CreateOpts{Name: sgName}).Extract()
 	if err != nil {
 		t.Fatalf("create security group: %v", err)
 	}
-	img, err := images.Create(ctx, e.cloud.Image, images.CreateOpts{Name: "k8s-node", Tags: []string{"k8s", "v1.37"},
+	// Unique image tags on a real cloud, where earlier runs' images may be
+	// left.
+	imgTag := e.env.Name("v1.37")
+	img, err := images.Create(ctx, e.cloud.Image, images.CreateOpts{Name: "k8s-node", Tags: []string{"k8s", imgTag},
 		ContainerFormat: "bare", DiskFormat: "raw", MinDisk: 5}).Extract()
 	if err != nil {
 		t.Fatalf("create image: %v", err)
 	}
+	if e.env.IsReal() {
+		t.Cleanup(func() {
+			ctx := testCtx(t, time.Minute)
+			_ = images.Delete(ctx, e.cloud.Image, img.ID).ExtractErr()
+			_ = groups.Delete(ctx, e.cloud.Network, sg.ID).ExtractErr()
+			_ = keypairs.Delete(ctx, e.cloud.Compute, keyName, keypairs.DeleteOpts{}).ExtractErr()
+		})
+	}
 	if err := imagedata.Upload(ctx, e.cloud.Image, img.ID, strings.NewReader("disk")).ExtractErr(); err != nil {
 		t.Fatalf("upload image: %v", err)
 	}
-	e.base = e.s.Snapshot()
+	e.base = e.snapshot()
 
 	tests := []struct {
 		name   string
 		mutate func(*provider.MachineSpec)
 		verify func(*testing.T, *provider.Machine)
+		needs  cloudtest.Reason // set when the case needs the simulator
 	}{
-		{"minimal worker", func(*provider.MachineSpec) {}, nil},
-		{"control plane with default server group", func(s *provider.MachineSpec) { s.Role = provider.ControlPlane }, nil},
+		{"minimal worker", func(*provider.MachineSpec) {}, nil, ""},
+		{"control plane with default server group", func(s *provider.MachineSpec) { s.Role = provider.ControlPlane }, nil, ""},
 		{"two ports, subnet, fixed IP, security groups by name and ID, address pairs", func(s *provider.MachineSpec) {
 			s.Ports = []provider.PortSpec{
-				{Subnet: "demo-subnet", FixedIP: "10.6.0.77", SecurityGroups: []string{"demo-nodes", "default"},
+				{Subnet: e.subnetName, FixedIP: "10.6.0.77", SecurityGroups: []string{sgName, "default"},
 					AllowedAddressPairs: []provider.AddressPair{{IPAddress: "10.6.0.250"}}},
 				{Network: e.netID, SecurityGroups: []string{sg.ID}},
 			}
@@ -190,15 +204,15 @@ func TestMachinesRoundTrip(t *testing.T) {
 			if len(p1.SecurityGroups) != 1 || p1.SecurityGroups[0] != sg.ID {
 				t.Errorf("port 1 security groups = %v, want only %s", p1.SecurityGroups, sg.ID)
 			}
-		}},
+		}, ""},
 		{"image by tags, key, metadata, tags, config drive, AZ", func(s *provider.MachineSpec) {
-			s.Image, s.ImageTags = "", []string{"k8s", "v1.37"}
-			s.KeyName = "ops"
+			s.Image, s.ImageTags = "", []string{"k8s", imgTag}
+			s.KeyName = keyName
 			s.Metadata = map[string]string{"team": "a"}
 			s.Tags = []string{"pool-a"}
 			s.ConfigDrive = true
 			s.AvailabilityZone = "nova"
-		}, nil},
+		}, nil, ""},
 		{"boot from volume and an extra volume", func(s *provider.MachineSpec) {
 			s.RootVolume = &provider.RootVolumeSpec{}
 			s.Volumes = []provider.VolumeSpec{{Name: "etcd", SizeGiB: 2}}
@@ -218,7 +232,7 @@ func TestMachinesRoundTrip(t *testing.T) {
 			if etcd.Name != m.Name+"-etcd" || etcd.Size != 2 || etcd.Status != "in-use" {
 				t.Errorf("etcd volume %s size %d status %s", etcd.Name, etcd.Size, etcd.Status)
 			}
-		}},
+		}, cloudtest.NeedsCinder},
 		{"extra volume on an image-booted server", func(s *provider.MachineSpec) {
 			s.Volumes = []provider.VolumeSpec{{Name: "data", SizeGiB: 1, Type: "lvmdriver-1"}}
 		}, func(t *testing.T, m *provider.Machine) {
@@ -229,14 +243,17 @@ func TestMachinesRoundTrip(t *testing.T) {
 			if v.VolumeType != "lvmdriver-1" || v.Status != "in-use" {
 				t.Errorf("data volume type %q status %q", v.VolumeType, v.Status)
 			}
-		}},
-		{"floating IP", func(s *provider.MachineSpec) { s.FloatingIP = &provider.FloatingIPSpec{} }, nil},
+		}, cloudtest.NeedsCinder},
+		{"floating IP", func(s *provider.MachineSpec) { s.FloatingIP = &provider.FloatingIPSpec{} }, nil, ""},
 		{"explicit anti-affinity group by name", func(s *provider.MachineSpec) {
 			s.ServerGroup = &provider.ServerGroupSpec{Name: "demo-spread", Policy: provider.PolicyAntiAffinity}
-		}, nil},
+		}, nil, ""},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.needs != "" {
+				cloudtest.RequireSim(t, tt.needs)
+			}
 			pool := &fakePool{}
 			m := e.machines(provider.WithAPIServerPool(pool))
 			spec := e.worker(fmt.Sprintf("demo-m-%d", i))
@@ -265,7 +282,7 @@ func TestMachinesRoundTrip(t *testing.T) {
 					t.Errorf("metadata %s = %q, want %q", k, srv.Metadata[k], v)
 				}
 			}
-			for _, tag := range append([]string{provider.OwnershipTag("demo")}, spec.Tags...) {
+			for _, tag := range append([]string{provider.OwnershipTag(e.cluster)}, spec.Tags...) {
 				if srv.Tags == nil || !has(*srv.Tags, tag) {
 					t.Errorf("server tags = %v, want %q", srv.Tags, tag)
 				}
@@ -290,8 +307,11 @@ func TestMachinesRoundTrip(t *testing.T) {
 				t.Errorf("API server pool (-want +got):\n%s", diff)
 			}
 
-			// A second Create finds the machine and writes nothing.
-			e.s.ResetCalls()
+			// A second Create finds the machine and writes nothing (the
+			// simulator counts the writes).
+			if e.s != nil {
+				e.s.ResetCalls()
+			}
 			again, err := m.Create(ctx, spec)
 			if err != nil {
 				t.Fatalf("second Create: %v", err)
@@ -299,8 +319,10 @@ func TestMachinesRoundTrip(t *testing.T) {
 			if again.ServerID != got.ServerID {
 				t.Errorf("second Create returned server %s, want %s", again.ServerID, got.ServerID)
 			}
-			if w := e.s.Calls().Writes(); w != 0 {
-				t.Errorf("second Create made %d writes: %v", w, e.s.Calls())
+			if e.s != nil {
+				if w := e.s.Calls().Writes(); w != 0 {
+					t.Errorf("second Create made %d writes: %v", w, e.s.Calls())
+				}
 			}
 
 			if err := m.Delete(ctx, spec.Cluster, spec.Name); err != nil {
@@ -323,6 +345,7 @@ func TestMachinesRoundTrip(t *testing.T) {
 
 func TestMachinesBootErrorLeavesNothing(t *testing.T) {
 	t.Parallel()
+	cloudtest.RequireSim(t, cloudtest.NeedsFailBoot)
 	e := newSimEnv(t, openstacktest.WithBootDelay(20*time.Millisecond), openstacktest.WithVolumeDelay(10*time.Millisecond))
 	ctx := testCtx(t, time.Minute)
 	remove := e.s.FailBoot(func(name string) bool { return name == "demo-bad" }, "No valid host was found. There are not enough hosts available.")
@@ -378,11 +401,14 @@ func TestMachinesFailFastBeforeAnyWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{dup.ID, dup2.ID} {
+		if e.env.IsReal() {
+			t.Cleanup(func() { _ = images.Delete(testCtx(t, time.Minute), e.cloud.Image, id).ExtractErr() })
+		}
 		if err := imagedata.Upload(ctx, e.cloud.Image, id, strings.NewReader("x")).ExtractErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	e.base = e.s.Snapshot()
+	e.base = e.snapshot()
 	m := e.machines()
 	tests := []struct {
 		name   string
@@ -398,21 +424,23 @@ func TestMachinesFailFastBeforeAnyWrite(t *testing.T) {
 		{"ambiguous image lists the candidates", func(s *provider.MachineSpec) { s.Image = "twin" },
 			provider.ErrAmbiguous, []string{`image "twin"`, dup.ID, dup2.ID}, true},
 		{"unknown network", func(s *provider.MachineSpec) { s.Ports = []provider.PortSpec{{Network: "nope"}} },
-			provider.ErrNotFound, []string{`network "nope"`, "demo-net"}, true},
+			provider.ErrNotFound, []string{`network "nope"`, e.netName}, true},
 		{"unknown security group", func(s *provider.MachineSpec) {
-			s.Ports = []provider.PortSpec{{Network: "demo-net", SecurityGroups: []string{"nope"}}}
+			s.Ports = []provider.PortSpec{{Network: e.netName, SecurityGroups: []string{"nope"}}}
 		}, provider.ErrNotFound, []string{`security group "nope"`, "default"}, true},
 		{"image without the tags", func(s *provider.MachineSpec) { s.ImageTags = []string{"gpu"} },
 			provider.ErrNotFound, []string{"tagged gpu"}, true},
 		{"floating IP from a network that is not external", func(s *provider.MachineSpec) {
-			s.FloatingIP = &provider.FloatingIPSpec{Network: "demo-net"}
+			s.FloatingIP = &provider.FloatingIPSpec{Network: e.netName}
 		}, provider.ErrInvalidSpec, []string{"not external"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := e.worker("demo-x")
 			tt.mutate(&spec)
-			e.s.ResetCalls()
+			if e.s != nil {
+				e.s.ResetCalls()
+			}
 			_, err := m.Create(ctx, spec)
 			if !errors.Is(err, tt.is) {
 				t.Fatalf("Create = %v, want %v", err, tt.is)
@@ -422,12 +450,16 @@ func TestMachinesFailFastBeforeAnyWrite(t *testing.T) {
 					t.Errorf("error %q does not say %q", err, s)
 				}
 			}
-			calls := e.s.Calls()
-			if w := calls.Writes(); w != 0 {
-				t.Errorf("%d writes before failing: %v", w, calls)
-			}
-			if !tt.calls && calls.Total() != 0 {
-				t.Errorf("%d API calls, want none: %v", calls.Total(), calls)
+			// On a real cloud, assertClean alone shows that nothing was
+			// written.
+			if e.s != nil {
+				calls := e.s.Calls()
+				if w := calls.Writes(); w != 0 {
+					t.Errorf("%d writes before failing: %v", w, calls)
+				}
+				if !tt.calls && calls.Total() != 0 {
+					t.Errorf("%d API calls, want none: %v", calls.Total(), calls)
+				}
 			}
 			e.assertClean(t)
 		})
@@ -436,11 +468,12 @@ func TestMachinesFailFastBeforeAnyWrite(t *testing.T) {
 
 func TestMachinesRollbackWhenAPIRefuses(t *testing.T) {
 	t.Parallel()
+	cloudtest.RequireSim(t, cloudtest.NeedsFaults)
 	e := newSimEnv(t)
 	ctx := testCtx(t, time.Minute)
 	m := e.machines()
 	spec := e.worker("demo-rb")
-	spec.Ports = append(spec.Ports, provider.PortSpec{Network: "demo-net"})
+	spec.Ports = append(spec.Ports, provider.PortSpec{Network: e.netName})
 	spec.FloatingIP = &provider.FloatingIPSpec{}
 	// Nova refuses the server for quota after the ports and the floating IP
 	// exist.
@@ -456,6 +489,7 @@ func TestMachinesRollbackWhenAPIRefuses(t *testing.T) {
 
 func TestMachinesLostServerAnswerMakesNoDuplicate(t *testing.T) {
 	t.Parallel()
+	cloudtest.RequireSim(t, cloudtest.NeedsFaults)
 	e := newSimEnv(t, openstacktest.WithBootDelay(20*time.Millisecond))
 	ctx := testCtx(t, time.Minute)
 	m := e.machines()
@@ -477,7 +511,7 @@ func TestMachinesLostServerAnswerMakesNoDuplicate(t *testing.T) {
 			if got.Status != "ACTIVE" {
 				t.Errorf("status %s", got.Status)
 			}
-			if err := m.Delete(ctx, "demo", "demo-lost"); err != nil {
+			if err := m.Delete(ctx, e.cluster, "demo-lost"); err != nil {
 				t.Fatal(err)
 			}
 			e.assertClean(t)
@@ -488,7 +522,7 @@ func TestMachinesLostServerAnswerMakesNoDuplicate(t *testing.T) {
 func TestMachinesConcurrentCreateOfOneMachine(t *testing.T) {
 	t.Parallel()
 	e := newSimEnv(t, openstacktest.WithBootDelay(20*time.Millisecond))
-	ctx := testCtx(t, time.Minute)
+	ctx := testCtx(t, e.env.Timeout(time.Minute))
 	spec := e.worker("demo-same")
 	// Calls for one machine on one Machines value are serialized: all
 	// callers get the same server.
@@ -516,7 +550,7 @@ func TestMachinesConcurrentCreateOfOneMachine(t *testing.T) {
 	if n := e.kinds()["compute/server"]; n != 1 {
 		t.Errorf("%d servers, want 1", n)
 	}
-	if err := m.Delete(ctx, "demo", "demo-same"); err != nil {
+	if err := m.Delete(ctx, e.cluster, "demo-same"); err != nil {
 		t.Fatal(err)
 	}
 	e.assertClean(t)
@@ -525,7 +559,7 @@ func TestMachinesConcurrentCreateOfOneMachine(t *testing.T) {
 func TestMachinesCreateBatch(t *testing.T) {
 	t.Parallel()
 	e := newSimEnv(t, openstacktest.WithBootDelay(50*time.Millisecond))
-	ctx := testCtx(t, time.Minute)
+	ctx := testCtx(t, e.env.Timeout(time.Minute))
 	pool := &fakePool{}
 	m := e.machines(provider.WithMachinesConcurrency(3), provider.WithAPIServerPool(pool))
 	var specs []provider.MachineSpec
@@ -537,15 +571,20 @@ func TestMachinesCreateBatch(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		specs = append(specs, e.worker(fmt.Sprintf("demo-w-%d", i)))
 	}
-	e.s.ResetCalls()
+	if e.s != nil {
+		e.s.ResetCalls()
+	}
 	got, err := m.CreateBatch(ctx, specs)
 	if err != nil {
 		t.Fatalf("CreateBatch: %v", err)
 	}
-	// Waiting machines share server lists rather than each GET its server.
-	calls := e.s.Calls()
-	if n := calls["GET /compute/v2.1/servers/{id}"]; n != 0 {
-		t.Errorf("%d single-server GETs while waiting, want 0 (shared lists: %d)", n, calls["GET /compute/v2.1/servers/detail"])
+	// Waiting machines share server lists rather than each GET its server
+	// (the simulator counts the calls).
+	if e.s != nil {
+		calls := e.s.Calls()
+		if n := calls["GET /compute/v2.1/servers/{id}"]; n != 0 {
+			t.Errorf("%d single-server GETs while waiting, want 0 (shared lists: %d)", n, calls["GET /compute/v2.1/servers/detail"])
+		}
 	}
 	seen := map[string]bool{}
 	for i, mc := range got {
@@ -561,17 +600,21 @@ func TestMachinesCreateBatch(t *testing.T) {
 	if got[0].ServerGroupID == "" || got[1].ServerGroupID != got[0].ServerGroupID || got[2].ServerGroupID != got[0].ServerGroupID {
 		t.Errorf("control-plane groups %q %q %q", got[0].ServerGroupID, got[1].ServerGroupID, got[2].ServerGroupID)
 	}
-	list, err := m.List(ctx, "demo")
+	list, err := m.List(ctx, e.cluster)
 	if err != nil || len(list) != len(specs) {
 		t.Fatalf("List = %d machines, %v", len(list), err)
 	}
 	// Again: nothing to do, no writes.
-	e.s.ResetCalls()
+	if e.s != nil {
+		e.s.ResetCalls()
+	}
 	if _, err := m.CreateBatch(ctx, specs); err != nil {
 		t.Fatalf("second CreateBatch: %v", err)
 	}
-	if w := e.s.Calls().Writes(); w != 0 {
-		t.Errorf("second CreateBatch made %d writes", w)
+	if e.s != nil {
+		if w := e.s.Calls().Writes(); w != 0 {
+			t.Errorf("second CreateBatch made %d writes", w)
+		}
 	}
 	for _, s := range specs {
 		if err := m.Delete(ctx, s.Cluster, s.Name); err != nil {
@@ -583,6 +626,7 @@ func TestMachinesCreateBatch(t *testing.T) {
 
 func TestMachinesQuotaPreflight(t *testing.T) {
 	t.Parallel()
+	cloudtest.RequireSim(t, cloudtest.NeedsCinder)
 	e := newSimEnv(t)
 	ctx := testCtx(t, time.Minute)
 	m := e.machines()
@@ -666,7 +710,7 @@ func TestMachinesContextCancelStopsWaiting(t *testing.T) {
 		t.Errorf("Create returned %v after the deadline", d)
 	}
 	// Delete cleans up what the interrupted Create left.
-	if err := m.Delete(testCtx(t, time.Minute), "demo", "demo-slow"); err != nil {
+	if err := m.Delete(testCtx(t, e.env.Timeout(time.Minute)), e.cluster, "demo-slow"); err != nil {
 		t.Fatal(err)
 	}
 	e.assertClean(t)
@@ -674,6 +718,7 @@ func TestMachinesContextCancelStopsWaiting(t *testing.T) {
 
 func TestMachinesUserDataArrivesVerbatim(t *testing.T) {
 	t.Parallel()
+	cloudtest.RequireSim(t, cloudtest.NeedsBootHook)
 	var mu sync.Mutex
 	got := map[string][]byte{}
 	e := newSimEnv(t, openstacktest.WithBootDelay(10*time.Millisecond), openstacktest.WithServerHooks(openstacktest.ServerHooks{
@@ -721,30 +766,34 @@ func TestMachinesUserDataArrivesVerbatim(t *testing.T) {
 func TestMachinesDeleteTouchesOnlyItsMachine(t *testing.T) {
 	t.Parallel()
 	e := newSimEnv(t, openstacktest.WithBootDelay(10*time.Millisecond), openstacktest.WithVolumeDelay(5*time.Millisecond))
-	ctx := testCtx(t, time.Minute)
+	ctx := testCtx(t, e.env.Timeout(time.Minute))
 	m := e.machines()
 	// Names that prefix each other, in two clusters.
 	names := []string{"demo-w-1", "demo-w-10", "demo-w-1-0", "demo-w"}
-	for _, cluster := range []string{"demo", "demo2"} {
+	demo, demo2 := e.cluster, e.env.Cluster("demo2")
+	for _, cluster := range []string{demo, demo2} {
 		for _, n := range names {
 			s := e.worker(n)
 			s.Cluster = cluster
-			s.Ports = append(s.Ports, provider.PortSpec{Network: "demo-net"})
-			s.Volumes = []provider.VolumeSpec{{Name: "data", SizeGiB: 1}}
+			s.Ports = append(s.Ports, provider.PortSpec{Network: e.netName})
+			// A real cloud without Cinder: the machines have no volume.
+			if !e.env.IsReal() {
+				s.Volumes = []provider.VolumeSpec{{Name: "data", SizeGiB: 1}}
+			}
 			s.FloatingIP = &provider.FloatingIPSpec{}
 			if _, err := m.Create(ctx, s); err != nil {
 				t.Fatalf("Create %s/%s: %v", cluster, n, err)
 			}
 		}
 	}
-	before, err := m.List(ctx, "demo")
+	before, err := m.List(ctx, demo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Delete(ctx, "demo", "demo-w-1"); err != nil {
+	if err := m.Delete(ctx, demo, "demo-w-1"); err != nil {
 		t.Fatal(err)
 	}
-	after, err := m.List(ctx, "demo")
+	after, err := m.List(ctx, demo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -757,17 +806,17 @@ func TestMachinesDeleteTouchesOnlyItsMachine(t *testing.T) {
 	if diff := cmp.Diff(want, after, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("other machines changed (-want +got):\n%s", diff)
 	}
-	other, err := m.List(ctx, "demo2")
+	other, err := m.List(ctx, demo2)
 	if err != nil || len(other) != len(names) {
 		t.Fatalf("cluster demo2 has %d machines, %v", len(other), err)
 	}
 	for _, n := range names[1:] {
-		if err := m.Delete(ctx, "demo", n); err != nil {
+		if err := m.Delete(ctx, demo, n); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, n := range names {
-		if err := m.Delete(ctx, "demo2", n); err != nil {
+		if err := m.Delete(ctx, demo2, n); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -51,7 +51,8 @@ const (
 type Gap struct {
 	// Package is the directory of the test, relative to the module root.
 	Package string
-	// Test is the top-level test name.
+	// Test is the top-level test name, or a subtest's full name to mark
+	// only that subtest.
 	Test string
 	// Reason is why it needs the simulator.
 	Reason Reason
@@ -81,7 +82,7 @@ func requireSim(t testing.TB, reason Reason, dir string, gaps []Gap) {
 	test, _, _ := strings.Cut(t.Name(), "/")
 	dir = filepath.ToSlash(dir)
 	for _, g := range gaps {
-		if g.Test == test && g.Reason == reason && strings.HasSuffix(dir, "/"+g.Package) {
+		if (g.Test == test || g.Test == t.Name()) && g.Reason == reason && strings.HasSuffix(dir, "/"+g.Package) {
 			t.Skipf("known gap (needs the simulator): %s: %s", g.Package+"."+g.Test, reason)
 			return
 		}
