@@ -61,7 +61,20 @@ type Gap struct {
 // Gaps lists every test that needs the simulator: the only tests RequireSim
 // lets skip on a real cloud.
 func Gaps() []Gap {
-	return []Gap{}
+	return []Gap{
+		// provider: the machines service.
+		{"provider", "TestMachinesRoundTrip/boot_from_volume_and_an_extra_volume", NeedsCinder},
+		{"provider", "TestMachinesRoundTrip/extra_volume_on_an_image-booted_server", NeedsCinder},
+		{"provider", "TestMachinesBootErrorLeavesNothing", NeedsFailBoot},
+		{"provider", "TestMachinesRollbackWhenAPIRefuses", NeedsFaults},
+		{"provider", "TestMachinesLostServerAnswerMakesNoDuplicate", NeedsFaults},
+		{"provider", "TestMachinesQuotaPreflight", NeedsCinder},
+		{"provider", "TestMachinesUserDataArrivesVerbatim", NeedsBootHook},
+		{"provider", "TestMachinesCrashSweep", NeedsFaults},
+		{"provider", "TestMachinesDeleteCrashSweep", NeedsFaults},
+		{"provider", "TestMachinesDeleteAfterCrashAtServerGroup", NeedsFaults},
+		{"provider", "BenchmarkMachinesCreateBatch", NeedsLatency},
+	}
 }
 
 // RequireSim marks the test as needing the simulator for reason. On the
