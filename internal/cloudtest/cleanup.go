@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servergroups"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/loadbalancers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
@@ -19,6 +21,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 
 	"github.com/openstrap/openstrap/provider"
+	"github.com/openstrap/openstrap/provider/openstacktest"
 )
 
 // DeleteOwned deletes, on a real cloud, every resource c's user can list
@@ -30,6 +33,27 @@ import (
 // balancers are gone, so that their ports and networks can go too.
 func DeleteOwned(ctx context.Context, c *provider.Cloud, tag string) error {
 	cluster := strings.TrimPrefix(tag, provider.OwnershipTagKey+"=")
+	return deleteMatching(ctx, c, func(r res) bool {
+		switch r.kind {
+		case "server":
+			return isTag(r.tags, tag) || r.meta[provider.OwnershipTagKey] == cluster
+		case "server_group":
+			return cluster != "" && strings.HasPrefix(r.name, cluster)
+		}
+		return isTag(r.tags, tag) || ownedBy(r.text, tag)
+	})
+}
+
+// res is what deleteMatching knows of a resource when choosing it.
+type res struct {
+	kind, id, name, text string
+	tags                 []string
+	meta                 map[string]string
+}
+
+// deleteMatching deletes what c's user can list and match chooses, in
+// dependency order.
+func deleteMatching(ctx context.Context, c *provider.Cloud, match func(res) bool) error {
 	var errs []error
 	gone := func(err error) bool { return err == nil || gophercloud.ResponseCodeIs(err, 404) }
 	note := func(what string, err error) {
@@ -44,7 +68,7 @@ func DeleteOwned(ctx context.Context, c *provider.Cloud, tag string) error {
 		lbs, _ := loadbalancers.ExtractLoadBalancers(page)
 		var ids []string
 		for _, l := range lbs {
-			if isTag(l.Tags, tag) || ownedBy(l.Description, tag) {
+			if match(res{kind: "loadbalancer", id: l.ID, name: l.Name, text: l.Description, tags: l.Tags}) {
 				ids = append(ids, l.ID)
 			}
 		}
@@ -67,11 +91,11 @@ func DeleteOwned(ctx context.Context, c *provider.Cloud, tag string) error {
 	srvs, _ := servers.ExtractServers(page)
 	var srvIDs []string
 	for _, s := range srvs {
-		owned := s.Metadata[provider.OwnershipTagKey] == cluster
-		if s.Tags != nil && isTag(*s.Tags, tag) {
-			owned = true
+		var tags []string
+		if s.Tags != nil {
+			tags = *s.Tags
 		}
-		if owned {
+		if match(res{kind: "server", id: s.ID, name: s.Name, tags: tags, meta: s.Metadata}) {
 			srvIDs = append(srvIDs, s.ID)
 			note("delete server "+s.ID, servers.Delete(ctx, c.Compute, s.ID).ExtractErr())
 		}
@@ -85,7 +109,7 @@ func DeleteOwned(ctx context.Context, c *provider.Cloud, tag string) error {
 	if page, err = servergroups.List(c.Compute, servergroups.ListOpts{}).AllPages(ctx); err == nil {
 		sgs, _ := servergroups.ExtractServerGroups(page)
 		for _, g := range sgs {
-			if cluster != "" && strings.HasPrefix(g.Name, cluster) {
+			if match(res{kind: "server_group", id: g.ID, name: g.Name}) {
 				note("delete server group "+g.ID, servergroups.Delete(ctx, c.Compute, g.ID).ExtractErr())
 			}
 		}
@@ -94,7 +118,7 @@ func DeleteOwned(ctx context.Context, c *provider.Cloud, tag string) error {
 	if page, err = floatingips.List(c.Network, floatingips.ListOpts{}).AllPages(ctx); err == nil {
 		fips, _ := floatingips.ExtractFloatingIPs(page)
 		for _, f := range fips {
-			if isTag(f.Tags, tag) || ownedBy(f.Description, tag) {
+			if match(res{kind: "floatingip", id: f.ID, text: f.Description, tags: f.Tags}) {
 				note("delete floating IP "+f.ID, floatingips.Delete(ctx, c.Network, f.ID).ExtractErr())
 			}
 		}
@@ -106,7 +130,7 @@ func DeleteOwned(ctx context.Context, c *provider.Cloud, tag string) error {
 	note("list routers", err)
 	rts, _ := routers.ExtractRouters(page)
 	for _, r := range rts {
-		if !isTag(r.Tags, tag) {
+		if !match(res{kind: "router", id: r.ID, name: r.Name, text: r.Description, tags: r.Tags}) {
 			continue
 		}
 		pp, err := ports.List(c.Network, ports.ListOpts{DeviceID: r.ID}).AllPages(ctx)
@@ -125,7 +149,7 @@ func DeleteOwned(ctx context.Context, c *provider.Cloud, tag string) error {
 	note("list ports", err)
 	ps, _ := ports.ExtractPorts(page)
 	for _, p := range ps {
-		if isTag(p.Tags, tag) {
+		if match(res{kind: "port", id: p.ID, name: p.Name, text: p.Description, tags: p.Tags}) && p.DeviceOwner != "network:router_interface" {
 			note("delete port "+p.ID, ports.Delete(ctx, c.Network, p.ID).ExtractErr())
 		}
 	}
@@ -133,7 +157,7 @@ func DeleteOwned(ctx context.Context, c *provider.Cloud, tag string) error {
 	note("list subnets", err)
 	sns, _ := subnets.ExtractSubnets(page)
 	for _, s := range sns {
-		if isTag(s.Tags, tag) {
+		if match(res{kind: "subnet", id: s.ID, name: s.Name, text: s.Description, tags: s.Tags}) {
 			note("delete subnet "+s.ID, retryConflict(ctx, func() error { return subnets.Delete(ctx, c.Network, s.ID).ExtractErr() }))
 		}
 	}
@@ -141,7 +165,7 @@ func DeleteOwned(ctx context.Context, c *provider.Cloud, tag string) error {
 	note("list networks", err)
 	nets, _ := networks.ExtractNetworks(page)
 	for _, n := range nets {
-		if isTag(n.Tags, tag) {
+		if match(res{kind: "network", id: n.ID, name: n.Name, text: n.Description, tags: n.Tags}) {
 			note("delete network "+n.ID, retryConflict(ctx, func() error { return networks.Delete(ctx, c.Network, n.ID).ExtractErr() }))
 		}
 	}
@@ -149,11 +173,40 @@ func DeleteOwned(ctx context.Context, c *provider.Cloud, tag string) error {
 	note("list security groups", err)
 	gs, _ := groups.ExtractGroups(page)
 	for _, g := range gs {
-		if isTag(g.Tags, tag) {
+		if match(res{kind: "security_group", id: g.ID, name: g.Name, text: g.Description, tags: g.Tags}) && g.Name != "default" {
 			note("delete security group "+g.ID, retryConflict(ctx, func() error { return groups.Delete(ctx, c.Network, g.ID).ExtractErr() }))
 		}
 	}
+	if page, err = keypairs.List(c.Compute, keypairs.ListOpts{}).AllPages(ctx); err == nil {
+		kps, _ := keypairs.ExtractKeyPairs(page)
+		for _, k := range kps {
+			if match(res{kind: "keypair", id: k.Name, name: k.Name}) {
+				note("delete keypair "+k.Name, keypairs.Delete(ctx, c.Compute, k.Name, keypairs.DeleteOpts{}).ExtractErr())
+			}
+		}
+	}
+	if c.Image != nil {
+		if page, err = images.List(c.Image, images.ListOpts{Owner: c.ProjectID}).AllPages(ctx); err == nil {
+			imgs, _ := images.ExtractImages(page)
+			for _, i := range imgs {
+				if match(res{kind: "image", id: i.ID, name: i.Name, tags: i.Tags}) {
+					note("delete image "+i.ID, images.Delete(ctx, c.Image, i.ID).ExtractErr())
+				}
+			}
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// DeleteAdded deletes, on a real cloud, what c's user can list now that is
+// not in before (a Snapshot): what a test created and left, so that the next
+// test (or run) on a shared cloud starts clean.
+func DeleteAdded(ctx context.Context, c *provider.Cloud, before []openstacktest.Resource) error {
+	had := map[string]bool{}
+	for _, r := range before {
+		had[r.Kind+"/"+r.ID] = true
+	}
+	return deleteMatching(ctx, c, func(r res) bool { return !had[r.kind+"/"+r.id] })
 }
 
 // retryConflict retries fn while it fails with 409 (a resource still in use

@@ -19,6 +19,13 @@ import (
 // (realstack's "realstack-admin").
 const AdminCloudEnv = "OPENSTRAP_TEST_ADMIN_CLOUD"
 
+// ExclusiveEnv names the environment variable that, set to "1", tells
+// cloudtest that the tests have the real cloud's member project to
+// themselves and run one at a time (go test -p 1 -parallel 1), as the
+// realstack lane does. Only then does New delete, when a test ends, every
+// resource the test left behind (see DeleteAdded).
+const ExclusiveEnv = "OPENSTRAP_TEST_EXCLUSIVE"
+
 // Option configures New.
 type Option interface{ apply(*options) }
 
@@ -47,6 +54,9 @@ type Env struct {
 	member   *provider.Cloud
 	admin    *provider.Cloud
 	clusters []string
+	// before is the snapshot when the test started, when ExclusiveEnv is
+	// set.
+	before []openstacktest.Resource
 }
 
 // Real reports whether tests run against a real cloud: $OS_CLOUD is set.
@@ -54,7 +64,8 @@ func Real() bool { return os.Getenv("OS_CLOUD") != "" }
 
 // New returns the test's cloud. On the simulator it starts one that closes
 // when the test ends; on a real cloud it deletes, when the test ends, what
-// carries the ownership tag of every cluster named through Cluster.
+// carries the ownership tag of every cluster named through Cluster, and with
+// ExclusiveEnv set everything else the test left.
 func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
 	var o options
@@ -72,6 +83,11 @@ func New(t testing.TB, opts ...Option) *Env {
 		e.adminName = e.cloudName + "-admin"
 	}
 	t.Cleanup(e.cleanup)
+	if os.Getenv(ExclusiveEnv) == "1" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		e.before = e.Snapshot(ctx)
+	}
 	return e
 }
 
@@ -166,7 +182,7 @@ func (e *Env) cleanup() {
 	clusters := append([]string(nil), e.clusters...)
 	c := e.member
 	e.mu.Unlock()
-	if len(clusters) == 0 || c == nil {
+	if c == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -174,6 +190,11 @@ func (e *Env) cleanup() {
 	for _, cl := range clusters {
 		if err := DeleteOwned(ctx, c, provider.OwnershipTag(cl)); err != nil {
 			e.t.Errorf("clean up cluster %s on the real cloud: %v", cl, err)
+		}
+	}
+	if e.before != nil {
+		if err := DeleteAdded(ctx, c, e.before); err != nil {
+			e.t.Errorf("clean up what the test left on the real cloud: %v", err)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servergroups"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/listeners"
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/loadbalancers"
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/pools"
@@ -31,7 +32,7 @@ import (
 // real cloud it is what the member user can list through the APIs: servers,
 // server groups, keypairs, networks, subnets, ports, routers, security groups
 // and their rules, floating IPs, load balancers with their listeners, pools
-// and members, and volumes when the cloud has Cinder. It fails the test when
+// and members, images, and volumes when the cloud has Cinder. It fails the test when
 // a list fails.
 func (e *Env) Snapshot(ctx context.Context) []openstacktest.Resource {
 	e.t.Helper()
@@ -225,6 +226,20 @@ func SnapshotCloud(ctx context.Context, c *provider.Cloud) ([]openstacktest.Reso
 			for _, m := range ms {
 				add("load-balancer", "member", m.ID, m.Name, m.ProjectID, m.ProvisioningStatus, m.Tags)
 			}
+		}
+	}
+
+	// Glance: the images the project owns, and public ones.
+	if c.Image != nil {
+		if page, err = all("images", images.List(c.Image, images.ListOpts{})); err != nil {
+			return nil, err
+		}
+		imgs, err := images.ExtractImages(page)
+		if err != nil {
+			return nil, fmt.Errorf("images: %w", err)
+		}
+		for _, i := range imgs {
+			add("image", "image", i.ID, i.Name, i.Owner, string(i.Status), i.Tags)
 		}
 	}
 
