@@ -16,7 +16,7 @@ const (
 	AdminProjectID = "5d4e6b1a1c2f4d8e9a0b1c2d3e4f5a60"
 	AdminUser      = "admin"
 	AdminUserID    = "0c7f3a2e9d8b4c1a8e6f5d4c3b2a1900"
-	AdminPassword  = "openstacktest-admin"
+	AdminPassword  = "sim-admin-pw-4f1c"
 
 	// MemberProject and MemberUser hold the member and load-balancer_member
 	// roles, as a tenant of a public cloud does.
@@ -24,7 +24,7 @@ const (
 	MemberProjectID = "7a1b2c3d4e5f46a7b8c9d0e1f2a3b4c5"
 	MemberUser      = "demo"
 	MemberUserID    = "9f8e7d6c5b4a43219f8e7d6c5b4a4321"
-	MemberPassword  = "openstacktest-demo"
+	MemberPassword  = "sim-demo-pw-8a2e"
 
 	// ExternalNetwork is the router:external network floating IPs come from.
 	ExternalNetwork = "public"
