@@ -74,6 +74,15 @@ func Gaps() []Gap {
 		{"provider", "TestMachinesDeleteCrashSweep", NeedsFaults},
 		{"provider", "TestMachinesDeleteAfterCrashAtServerGroup", NeedsFaults},
 		{"provider", "BenchmarkMachinesCreateBatch", NeedsLatency},
+
+		// provider/openstacktest: contract tests.
+		{"provider/openstacktest", "TestNetworkPagination", NeedsCallCounts},
+		{"provider/openstacktest", "TestNetworkQuotas", NeedsQuotaChange},
+		{"provider/openstacktest", "TestNetworkStateSurvivesRestart", NeedsSimFeature},
+		{"provider/openstacktest", "TestNetworkFloatingIPPool", NeedsSimFeature},
+		{"provider/openstacktest", "TestLoadBalancerStack", NeedsVIPPort},
+		{"provider/openstacktest", "TestLoadBalancerVIPPort", NeedsVIPPort},
+		{"provider/openstacktest", "TestLoadBalancerQuotaAndPages", NeedsQuotaChange},
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
 
@@ -57,6 +58,7 @@ func wantOctaviaError(t *testing.T, err error, status int) string {
 // waitActive polls a load balancer until it is ACTIVE.
 func waitActive(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, id string) *loadbalancers.LoadBalancer {
 	t.Helper()
+	pause := 5 * time.Millisecond
 	for {
 		lb, err := loadbalancers.Get(ctx, c, id).Extract()
 		if err != nil {
@@ -68,14 +70,16 @@ func waitActive(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient,
 		select {
 		case <-ctx.Done():
 			t.Fatalf("load balancer %s still %s", id, lb.ProvisioningStatus)
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(pause):
 		}
+		pause = min(2*pause, 250*time.Millisecond) // a real Octavia takes seconds
 	}
 }
 
 // waitGone polls a load balancer until it answers 404.
 func waitGone(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, id string) {
 	t.Helper()
+	pause := 5 * time.Millisecond
 	for {
 		lb, err := loadbalancers.Get(ctx, c, id).Extract()
 		if gophercloud.ResponseCodeIs(err, 404) {
@@ -90,14 +94,16 @@ func waitGone(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, i
 		select {
 		case <-ctx.Done():
 			t.Fatalf("load balancer %s never went away", id)
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(pause):
 		}
+		pause = min(2*pause, 250*time.Millisecond)
 	}
 }
 
 // TestLoadBalancerStack builds a load balancer with a listener, pool, member
 // and health monitor, reads its status tree and deletes it with cascade.
 func TestLoadBalancerStack(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsVIPPort)
 	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(20*time.Millisecond))
 	ctx := testContext(t)
 	cloud := memberCloud(t, s)
@@ -223,9 +229,9 @@ func TestLoadBalancerStack(t *testing.T) {
 // TestLoadBalancerPendingConflict checks that a busy load balancer refuses
 // changes to itself and its children with Octavia's 409.
 func TestLoadBalancerPendingConflict(t *testing.T) {
-	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(time.Second))
+	e := cloudtest.New(t, cloudtest.WithSimOptions(openstacktest.WithLoadBalancerDelay(time.Second)))
 	ctx := testContext(t)
-	cloud := memberCloud(t, s)
+	cloud := e.Cloud(testContext(t))
 	c := cloud.LoadBalancer
 	f := makeNet(t, ctx, cloud.Network, "pend", "10.21.0.0/24")
 	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "pend", VipNetworkID: f.net.ID}).Extract()
@@ -264,9 +270,9 @@ func TestLoadBalancerPendingConflict(t *testing.T) {
 
 // TestLoadBalancerErrors checks Octavia's answers to invalid requests.
 func TestLoadBalancerErrors(t *testing.T) {
-	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(0))
+	e := cloudtest.New(t, cloudtest.WithSimOptions(openstacktest.WithLoadBalancerDelay(0)))
 	ctx := testContext(t)
-	cloud := memberCloud(t, s)
+	cloud := e.Cloud(testContext(t))
 	c := cloud.LoadBalancer
 	f := makeNet(t, ctx, cloud.Network, "lberr", "10.22.0.0/24")
 	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "e", VipSubnetID: f.sub.ID}).Extract()
@@ -357,6 +363,7 @@ func TestLoadBalancerErrors(t *testing.T) {
 // TestLoadBalancerQuotaAndPages checks Octavia's quota answer and
 // pagination.
 func TestLoadBalancerQuotaAndPages(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsQuotaChange)
 	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(0))
 	ctx := testContext(t)
 	cloud := memberCloud(t, s)
@@ -412,9 +419,9 @@ func TestLoadBalancerQuotaAndPages(t *testing.T) {
 // TestLoadBalancerBatchMembers replaces a pool's members in one request:
 // unlisted members go, new ones come, listed ones are updated.
 func TestLoadBalancerBatchMembers(t *testing.T) {
-	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(0))
+	e := cloudtest.New(t, cloudtest.WithSimOptions(openstacktest.WithLoadBalancerDelay(0)))
 	ctx := testContext(t)
-	cloud := memberCloud(t, s)
+	cloud := e.Cloud(testContext(t))
 	c := cloud.LoadBalancer
 	f := makeNet(t, ctx, cloud.Network, "batch", "10.24.0.0/24")
 	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "batch", VipSubnetID: f.sub.ID}).Extract()
@@ -471,6 +478,7 @@ func TestLoadBalancerBatchMembers(t *testing.T) {
 // TestLoadBalancerVIPPort builds a load balancer on a port the user made:
 // it takes the port's address and leaves the port behind when deleted.
 func TestLoadBalancerVIPPort(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsVIPPort)
 	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(0))
 	ctx := testContext(t)
 	cloud := memberCloud(t, s)
@@ -521,9 +529,9 @@ func TestLoadBalancerVIPPort(t *testing.T) {
 // pool at once: while the load balancer is busy the others get 409 and
 // retry, and every member ends up created exactly once.
 func TestLoadBalancerConcurrentMembers(t *testing.T) {
-	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(5*time.Millisecond))
+	e := cloudtest.New(t, cloudtest.WithSimOptions(openstacktest.WithLoadBalancerDelay(5*time.Millisecond)))
 	ctx := testContext(t)
-	cloud := memberCloud(t, s)
+	cloud := e.Cloud(testContext(t))
 	c := cloud.LoadBalancer
 	f := makeNet(t, ctx, cloud.Network, "lbconc", "10.26.0.0/24")
 	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "conc", VipSubnetID: f.sub.ID}).Extract()

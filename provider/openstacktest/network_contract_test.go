@@ -28,6 +28,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
 
@@ -109,10 +110,11 @@ func makeNet(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, na
 // interface) → security group and rules → port → floating IP and back,
 // and checks that nothing is left behind.
 func TestNetworkRoundTrip(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
 	ctx := testContext(t)
-	c := memberCloud(t, s).Network
-	before := s.Snapshot()
+	cloud := e.Cloud(ctx)
+	c := cloud.Network
+	before := e.Snapshot(ctx)
 	pub := publicNetwork(t, ctx, c)
 	if !pub.AdminStateUp || pub.Status != "ACTIVE" || len(pub.Subnets) != 1 {
 		t.Fatalf("public network: %+v", pub)
@@ -122,7 +124,7 @@ func TestNetworkRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.Status != "ACTIVE" || n.ProjectID != openstacktest.MemberProjectID || n.TenantID != n.ProjectID || n.CreatedAt.IsZero() {
+	if n.Status != "ACTIVE" || n.ProjectID != cloud.ProjectID || n.TenantID != n.ProjectID || n.CreatedAt.IsZero() {
 		t.Errorf("network: %+v", n)
 	}
 	sub, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: n.ID, CIDR: "10.6.0.0/24", IPVersion: 4,
@@ -258,7 +260,7 @@ func TestNetworkRoundTrip(t *testing.T) {
 	if _, err := subnets.Get(ctx, c, sub.ID).Extract(); err == nil {
 		t.Error("subnet survived its network")
 	}
-	if diff := cmp.Diff(before, s.Snapshot()); diff != "" {
+	if diff := cmp.Diff(before, e.Snapshot(ctx)); diff != "" {
 		t.Errorf("resources left behind (-before +after):\n%s", diff)
 	}
 }
@@ -266,9 +268,9 @@ func TestNetworkRoundTrip(t *testing.T) {
 // TestNetworkErrors checks each error case against Neutron's status codes
 // and exception names.
 func TestNetworkErrors(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
 	ctx := testContext(t)
-	c := memberCloud(t, s).Network
+	c := e.Cloud(testContext(t)).Network
 	pub := publicNetwork(t, ctx, c)
 	f := makeNet(t, ctx, c, "errs", "10.7.0.0/24")
 	rt, err := routers.Create(ctx, c, routers.CreateOpts{Name: "errs", GatewayInfo: &routers.GatewayInfo{NetworkID: pub.ID}}).Extract()
@@ -474,9 +476,9 @@ func TestNetworkErrors(t *testing.T) {
 // TestNetworkDefaultSecurityGroup checks the default group Neutron creates
 // for a project and its rules.
 func TestNetworkDefaultSecurityGroup(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
 	ctx := testContext(t)
-	c := memberCloud(t, s).Network
+	c := e.Cloud(testContext(t)).Network
 	pages, err := groups.List(c, groups.ListOpts{Name: "default"}).AllPages(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -508,9 +510,9 @@ func TestNetworkDefaultSecurityGroup(t *testing.T) {
 
 // TestNetworkTags checks the tags API and the four tag filters.
 func TestNetworkTags(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
 	ctx := testContext(t)
-	c := memberCloud(t, s).Network
+	c := e.Cloud(testContext(t)).Network
 	tagsOf := map[string][]string{"a": {"red", "blue"}, "b": {"red"}, "c": {"green"}, "d": nil}
 	ids := map[string]string{}
 	for name, tags := range tagsOf {
@@ -609,6 +611,7 @@ func TestNetworkTags(t *testing.T) {
 
 // TestNetworkPagination pages through networks with limit and marker.
 func TestNetworkPagination(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsCallCounts)
 	s := openstacktest.NewTestServer(t)
 	ctx := testContext(t)
 	c := memberCloud(t, s).Network
@@ -669,6 +672,7 @@ func TestNetworkPagination(t *testing.T) {
 
 // TestNetworkQuotas checks quota reads, updates and the OverQuota answer.
 func TestNetworkQuotas(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsQuotaChange)
 	s := openstacktest.NewTestServer(t)
 	ctx := testContext(t)
 	c := memberCloud(t, s).Network
@@ -715,9 +719,9 @@ func TestNetworkQuotas(t *testing.T) {
 // TestNetworkConcurrentPorts creates many ports on one subnet at once: no
 // address or MAC may be handed out twice.
 func TestNetworkConcurrentPorts(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
 	ctx := testContext(t)
-	c := memberCloud(t, s).Network
+	c := e.Cloud(testContext(t)).Network
 	f := makeNet(t, ctx, c, "conc", "10.12.0.0/24")
 	const workers, each = 16, 5
 	var mu sync.Mutex
@@ -761,10 +765,10 @@ func TestNetworkConcurrentPorts(t *testing.T) {
 // TestNetworkPortBinding checks binding fields: an admin binds a port to a
 // host and it becomes ACTIVE; members do not see the admin-only fields.
 func TestNetworkPortBinding(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
 	ctx := testContext(t)
-	c := memberCloud(t, s).Network
-	admin := adminCloud(t, s).Network
+	c := e.Cloud(testContext(t)).Network
+	admin := e.AdminCloud(testContext(t)).Network
 	f := makeNet(t, ctx, c, "bind", "10.13.0.0/24")
 	p, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: f.net.ID, DeviceID: "vm-1", DeviceOwner: "compute:nova"}).Extract()
 	if err != nil {
@@ -806,6 +810,7 @@ func TestNetworkPortBinding(t *testing.T) {
 // TestNetworkStateSurvivesRestart keeps the state in a directory and starts
 // a second server on it: resources and address allocations survive.
 func TestNetworkStateSurvivesRestart(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsSimFeature)
 	dir := t.TempDir()
 	ctx := testContext(t)
 	s1, err := openstacktest.NewServer(openstacktest.WithStateDir(dir), openstacktest.WithLoadBalancerDelay(0))
@@ -893,6 +898,7 @@ func BenchmarkNetworkCreateList(b *testing.B) {
 // TestNetworkFloatingIPPool checks that floating IPs come from the
 // configured pool until it runs out.
 func TestNetworkFloatingIPPool(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsSimFeature)
 	s := openstacktest.NewTestServer(t, openstacktest.WithFloatingIPPool("127.50.0.0/29"))
 	ctx := testContext(t)
 	c := memberCloud(t, s).Network
@@ -917,9 +923,9 @@ func TestNetworkFloatingIPPool(t *testing.T) {
 // TestNetworkRouterInterfaceByPort attaches a router through a port the
 // user made and detaches it again, which deletes the port.
 func TestNetworkRouterInterfaceByPort(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
 	ctx := testContext(t)
-	c := memberCloud(t, s).Network
+	c := e.Cloud(testContext(t)).Network
 	f := makeNet(t, ctx, c, "ifport", "10.15.0.0/24")
 	rt, err := routers.Create(ctx, c, routers.CreateOpts{Name: "ifport"}).Extract()
 	if err != nil {
@@ -964,9 +970,9 @@ func TestNetworkRouterInterfaceByPort(t *testing.T) {
 // TestNetworkDualStack gives a port one address from each IP version when
 // its network has an IPv4 and an IPv6 subnet.
 func TestNetworkDualStack(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
 	ctx := testContext(t)
-	c := memberCloud(t, s).Network
+	c := e.Cloud(testContext(t)).Network
 	f := makeNet(t, ctx, c, "dual", "10.16.0.0/24")
 	v6, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: f.net.ID, CIDR: "fd00:16::/64", IPVersion: 6}).Extract()
 	if err != nil {
