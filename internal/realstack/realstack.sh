@@ -593,9 +593,11 @@ sync_nova() {
   local v; v=$(pkg_version python3-nova)
   if [ -f "$STAMPS/nova" ] && [ "$(cat "$STAMPS/nova")" = "$v" ]; then return 0; fi
   {
+    # Each nova-manage costs seconds of start-up: no list_cells checks.
+    # map_cell0 is idempotent; create_cell answers 2 if cell1 exists.
     nova-manage "${c[@]}" api_db sync &&
-    { nova-manage "${c[@]}" cell_v2 list_cells | grep -q ' cell0 ' || nova-manage "${c[@]}" cell_v2 map_cell0; } &&
-    { nova-manage "${c[@]}" cell_v2 list_cells | grep -q ' cell1 ' || nova-manage "${c[@]}" cell_v2 create_cell --name cell1; } &&
+    nova-manage "${c[@]}" cell_v2 map_cell0 &&
+    { nova-manage "${c[@]}" cell_v2 create_cell --name cell1 || [ $? = 2 ]; } &&
     nova-manage "${c[@]}" db sync
   } >"$LOGS/sync-nova.log" 2>&1 || { log "sync nova failed, see $LOGS/sync-nova.log"; return 1; }
   echo "$v" >"$STAMPS/nova"
