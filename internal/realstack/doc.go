@@ -5,10 +5,10 @@
 // drivers), seeded to look like provider/openstacktest's fresh cloud.
 //
 // The script does the work; this package tells Go tests how to find the
-// stack (the clouds.yaml it writes and the cloud names in it) and lists, in
-// one place, the behaviours the local services cannot show, each with its
-// reason, so that a test that cannot run there is a known gap and not a
-// silent skip.
+// stack (the clouds.yaml it writes and the cloud names in it) and lists the
+// behaviours the local services cannot show, each with its reason, for the
+// per-test marks that keep a test that cannot run there a known gap and not
+// a silent skip.
 //
 //	internal/realstack/realstack.sh up     # install if missing, start, seed
 //	eval "$(internal/realstack/realstack.sh env)"   # OS_CLOUD, OS_CLIENT_CONFIG_FILE

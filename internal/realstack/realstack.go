@@ -77,8 +77,9 @@ type Gap struct {
 	Reason string
 }
 
-// Gaps lists every known gap of the local stack, each with its reason. It
-// returns a new slice on each call.
+// Gaps lists every known gap of the local stack, each with its reason: the
+// behaviours, not the tests. Which tests depend on them is marked with the
+// tests (internal/cloudtest's gap list). It returns a new slice on each call.
 func Gaps() []Gap {
 	return []Gap{
 		{"lb-vip-port", "Octavia's no-op network driver creates no Neutron port for a VIP: " +
