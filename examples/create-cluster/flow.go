@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -47,6 +48,8 @@ type config struct {
 	simCommand []string
 	// beforeStep, when set, is called before each step (tests cancel there).
 	beforeStep func(step int)
+	// mutateWorker, when set, changes a worker's join input (tests break it).
+	mutateWorker func(i int, w *userdata.JoinWorker)
 }
 
 // summary is what the flow made.
@@ -296,9 +299,13 @@ func (f *flow) install(ctx context.Context) error {
 	}
 	for i := 0; i < f.cfg.Workers; i++ {
 		name := fmt.Sprintf("%s-worker-%d", f.cfg.Name, i)
-		data, err := userdata.Render(userdata.JoinWorker{Cluster: f.cfg.Name, KubernetesVersion: f.cfg.KubernetesVersion,
+		join := userdata.JoinWorker{Cluster: f.cfg.Name, KubernetesVersion: f.cfg.KubernetesVersion,
 			Endpoint: endpoint, Token: f.token, CACertHashes: []string{f.pki.CACertHash()},
-			Node: userdata.Node{ExternalCloudProvider: true}})
+			Node: userdata.Node{ExternalCloudProvider: true}}
+		if f.cfg.mutateWorker != nil {
+			f.cfg.mutateWorker(i, &join)
+		}
+		data, err := userdata.Render(join)
 		if err != nil {
 			return err
 		}
@@ -562,6 +569,10 @@ func (f *flow) workers(ctx context.Context) error {
 			if m.Fault != "" {
 				reason += ": " + m.Fault
 			}
+			// The console log is where a machine's boot says what went wrong.
+			if out, err := servers.ShowConsoleOutput(ctx, f.cloud.Compute, m.ServerID, servers.ShowConsoleOutputOpts{Length: 3}).Extract(); err == nil && strings.TrimSpace(out) != "" {
+				reason += "; console: " + strings.ReplaceAll(strings.TrimSpace(out), "\n", " | ")
+			}
 		}
 		f.sum.NotJoined[n] = reason
 		f.say("node %s did not join: %s", n, reason)
@@ -638,6 +649,9 @@ func (f *flow) printSummary() {
 	}
 	for i, d := range f.sum.Steps {
 		fmt.Fprintf(out, "  step %d      %-22s %v\n", i+1, stepTitles[i], d.Round(time.Millisecond))
+	}
+	for _, n := range sortedKeys(f.sum.NotJoined) {
+		fmt.Fprintf(out, "  not joined  %-28s %s\n", n, f.sum.NotJoined[n])
 	}
 	fmt.Fprintf(out, "  total       %v\n", f.sum.Total.Round(time.Millisecond))
 	fmt.Fprintf(out, "Try: kubectl --kubeconfig %s get nodes\n", f.sum.Kubeconfig)

@@ -31,6 +31,7 @@ import (
 	"github.com/openstrap/openstrap/infra"
 	"github.com/openstrap/openstrap/internal/simhost"
 	"github.com/openstrap/openstrap/provider"
+	"github.com/openstrap/openstrap/userdata"
 )
 
 // The test binary doubles as the background simulator, as the real binary
@@ -140,6 +141,53 @@ func TestCreateCluster(t *testing.T) {
 	out := runDeleteCluster(t, dir)
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("state directory still there after delete-cluster:\n%s", out)
+	}
+}
+
+// TestWorkerJoinFailuresReported breaks one worker's CA pin and gives another
+// a token the cluster does not know: both must fail to join, and the report
+// must say why, from the machines' console logs.
+func TestWorkerJoinFailuresReported(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	t.Cleanup(func() { cleanup(t, dir) })
+	cfg := testConfig(t, dir)
+	cfg.Workers = 3
+	cfg.JoinTimeout = 20 * time.Second
+	other, err := userdata.NewClusterPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := userdata.NewBootstrapToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.mutateWorker = func(i int, w *userdata.JoinWorker) {
+		switch i {
+		case 1:
+			w.CACertHashes = []string{other.CACertHash()}
+		case 2:
+			w.Token = stranger
+		}
+	}
+	sum, err := run(ctx, cfg)
+	if err == nil || !strings.Contains(err.Error(), "2 worker(s) did not join") {
+		t.Fatalf("run = %v, want 2 workers that did not join", err)
+	}
+	for name, want := range map[string]string{
+		"e2e-worker-1": "matches none of the 1 pinned hashes",
+		"e2e-worker-2": "no signature for token ID",
+	} {
+		if got := sum.NotJoined[name]; !strings.Contains(got, want) {
+			t.Errorf("report for %s = %q, want it to say %q", name, got, want)
+		}
+		if strings.Contains(sum.NotJoined[name], stranger.Secret) {
+			t.Errorf("report for %s leaks a token secret", name)
+		}
+	}
+	if _, ok := sum.NotJoined["e2e-worker-0"]; ok {
+		t.Errorf("the good worker did not join: %s", sum.NotJoined["e2e-worker-0"])
 	}
 }
 

@@ -30,6 +30,7 @@ type Runtime struct {
 	log logr.Logger
 
 	mu       sync.Mutex
+	console  func(serverID string, lines ...string)
 	clusters map[string]*cluster // by API endpoint host:port
 	servers  map[string]string   // control-plane server ID -> endpoint
 	results  map[string]error    // server name -> outcome of its boot (nil: booted)
@@ -46,6 +47,15 @@ type cluster struct {
 func New(dir string, log logr.Logger) *Runtime {
 	return &Runtime{dir: dir, log: log, clusters: map[string]*cluster{},
 		servers: map[string]string{}, results: map[string]error{}}
+}
+
+// SetConsole makes the runtime write what each boot did to the server's
+// console log, as cloud-init does on a real machine; pass the simulator's
+// AppendConsole.
+func (r *Runtime) SetConsole(fn func(serverID string, lines ...string)) {
+	r.mu.Lock()
+	r.console = fn
+	r.mu.Unlock()
 }
 
 // Hooks returns the simulator hooks that boot and stop servers.
@@ -69,11 +79,17 @@ func (r *Runtime) Boot(ctx context.Context, ev openstacktest.BootEvent) error {
 	err := r.boot(ctx, ev)
 	r.mu.Lock()
 	r.results[ev.Name] = err
+	console := r.console
 	r.mu.Unlock()
+	line := "openstrap machine runtime: " + ev.Name + " booted"
 	if err != nil {
 		r.log.Error(err, "boot failed", "server", ev.Name)
+		line = "openstrap machine runtime: " + ev.Name + " failed to boot: " + err.Error()
 	} else {
 		r.log.Info("booted", "server", ev.Name)
+	}
+	if console != nil {
+		console(ev.ServerID, line)
 	}
 	return err
 }

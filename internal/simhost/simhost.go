@@ -75,6 +75,7 @@ func Serve(ctx context.Context, dir string, log logr.Logger, opts ...openstackte
 		_ = rt.Close(context.WithoutCancel(ctx))
 		return err
 	}
+	rt.SetConsole(srv.AppendConsole)
 	if err := os.WriteFile(p.addr(), []byte(strings.TrimPrefix(srv.URL, "http://")), 0o600); err != nil {
 		srv.Close()
 		return err

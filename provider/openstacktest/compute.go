@@ -75,6 +75,8 @@ type nServer struct {
 	// TransitionAt.
 	NextStatus   string    `json:"nextStatus,omitempty"`
 	TransitionAt time.Time `json:"transitionAt,omitempty"`
+	// Console is the server's console log, as os-getConsoleOutput shows it.
+	Console []string `json:"console,omitempty"`
 }
 
 type nServerPort struct {
@@ -1121,6 +1123,10 @@ func (s *Server) serverAction(w http.ResponseWriter, r *http.Request, tok *token
 		s.writeError(w, svcCompute, errorf(http.StatusConflict, "", "Cannot '%s' instance %s while it is in vm_state %s", name, v.ID, state))
 	}
 	busy := v.TaskState != "" || v.NextStatus != "" || !v.DeleteAt.IsZero()
+	if action == "os-getConsoleOutput" {
+		s.consoleOutput(w, v, req[action])
+		return
+	}
 	var status, task, next string
 	switch action {
 	case "os-stop":
