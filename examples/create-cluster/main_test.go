@@ -333,8 +333,9 @@ func cleanup(t *testing.T, dir string) {
 	if err := simhost.Stop(ctx, filepath.Join(dir, "cloud")); err != nil {
 		t.Logf("stop simulator: %v", err)
 	}
-	out, err := exec.Command("pkill", "-f", dir).CombinedOutput()
-	if err != nil && len(out) > 0 {
+	// The bootstrap cluster's processes; kube-apiserver may hang in its
+	// graceful shutdown once etcd is gone, so they get SIGKILL.
+	if out, err := exec.Command("pkill", "-KILL", "-f", dir).CombinedOutput(); err != nil && len(out) > 0 {
 		t.Logf("pkill: %s", out)
 	}
 }
