@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
+	"github.com/go-logr/logr"
+
 	"github.com/openstrap/openstrap/internal/retry"
 )
 
@@ -48,11 +50,22 @@ func newKube(cfg *rest.Config) (*kube, error) {
 		// make it crawl.
 		cfg.QPS, cfg.Burst = 1000, 2000
 	}
+	if cfg.WarningHandler == nil && cfg.WarningHandlerWithContext == nil {
+		cfg.WarningHandlerWithContext = logWarnings{}
+	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", cfg.Host, err)
 	}
 	return &kube{dyn: dyn}, nil
+}
+
+// logWarnings sends the API server's warnings to the context's logger at V(1)
+// instead of client-go's default of printing them.
+type logWarnings struct{}
+
+func (logWarnings) HandleWarningHeaderWithContext(ctx context.Context, _ int, _ string, message string) {
+	logr.FromContextOrDiscard(ctx).V(1).Info("API server warning", "warning", message)
 }
 
 func (k *kube) res(t *Type, ns string) dynamic.ResourceInterface {

@@ -775,7 +775,11 @@ func (m *mover) deleteNode(ctx context.Context, n *Node) error {
 		return nil
 	}
 	res := m.src.res(n.Type, n.Ref.Namespace)
-	needsPatch := !isCoreDataObject(n.Type.GVK.GroupKind()) || len(n.Object.GetFinalizers()) > 0
+	// Only an object with finalizers lives on after the DELETE and can be seen
+	// being deleted by its controller, which must know it is a move
+	// (delete-for-move) and must not hold it (finalizers). Objects without
+	// finalizers are deleted with one request.
+	needsPatch := len(n.Object.GetFinalizers()) > 0
 	ann := map[string]any{deleteForMoveAnnotation: ""}
 	if fin := n.Object.GetFinalizers(); len(fin) > 0 {
 		// Recorded so that a resumed move still copies them (and Rollback restores them).

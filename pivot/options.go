@@ -173,6 +173,7 @@ type ObjectError struct {
 	Err    error
 }
 
+// Error names the operation and the object.
 func (e *ObjectError) Error() string { return e.Op + " " + e.Object.String() + ": " + e.Err.Error() }
 
 // Unwrap returns the cause.

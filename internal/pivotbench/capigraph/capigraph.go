@@ -275,6 +275,7 @@ func (g *gen) machine(c, m, owner string, labels map[string]any) {
 func Load(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, concurrency int) error {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = 1000, 2000
+	cfg.WarningHandler = rest.NoWarnings{}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err
