@@ -7,6 +7,7 @@
 #   realstack.sh install   install the packages if missing
 #   realstack.sh up        install, configure, start, seed, wait, write clouds.yaml
 #   realstack.sh down      stop every service by its pid file
+#   realstack.sh purge     down, then remove the state dir (the next up is cold)
 #   realstack.sh status    say which services run and which APIs answer
 #   realstack.sh env       print the exports a test needs (OS_CLOUD, OS_CLIENT_CONFIG_FILE)
 #
@@ -793,6 +794,9 @@ do_up() {
   write_config
   octavia_certs
   phase_done config
+  if ! running mariadb && [ -n "$(orphans)" ]; then
+    die "processes of an earlier stack hold its ports without pid files ($(orphans | tr '\n' ' ')): run $0 down"
+  fi
   start_mariadb; start_rabbitmq; start_memcached
   wait_mariadb; init_databases
   wait_rabbitmq
@@ -817,12 +821,39 @@ do_up() {
   log "up in $(( $(date +%s) - T0 ))s; clouds.yaml: $STATE/clouds.yaml (clouds realstack, realstack-admin)"
 }
 
+PORTS=(3306 5672 25672 11211 5000 9292 8778 8774 9696 9876)
+
+# orphans: pids of this stack's processes that no pid file names (a pid file
+# lost with a removed state dir): listeners on the stack's ports that run
+# one of its programs, and processes whose command line names this state
+# dir's config.
+orphans() {
+  local p pid
+  {
+    for p in "${PORTS[@]}"; do
+      ss -ltnpH "sport = :$p" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2
+    done
+    grep -l -F -- "$STATE/etc/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3
+  } | sort -un | while read -r pid; do
+    [ "$pid" = $$ ] && continue
+    { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null |
+      grep -qE '(mariadbd|beam\.smp|epmd|memcached|uwsgi|glance-api|neutron-server|nova-|octavia-|rabbitmq)' && echo "$pid"
+  done
+}
+
 do_down() {
   local s pids=()
   # OpenStack services together, then what they depend on.
   for s in "${SERVICES[@]:0:10}"; do stop_proc "$s" & pids+=($!); done
   wait "${pids[@]}"
   for s in "${SERVICES[@]:10}"; do stop_proc "$s"; done
+  local pid
+  for pid in $(orphans); do
+    log "stopping orphan pid $pid: $({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | cut -c1-100)"
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  sleep 2
+  for pid in $(orphans); do kill -KILL "$pid" 2>/dev/null || true; done
   # epmd outlives RabbitMQ.
   if command -v epmd >/dev/null; then ERL_EPMD_ADDRESS=$HOST epmd -kill >/dev/null 2>&1 || true; fi
   phase_done down
@@ -845,11 +876,32 @@ do_env() {
   echo "export OS_CLOUD=realstack"
 }
 
+# One install/up/down/purge at a time on the machine (the ports are fixed;
+# another session may share the machine).
+LOCK=/run/lock/openstrap-realstack.lock
+with_lock() {
+  mkdir -p "$(dirname "$LOCK")"
+  exec 9>"$LOCK"
+  if ! flock -n 9; then
+    log "another realstack.sh holds $LOCK: waiting (up to 15 min)"
+    flock -w 900 9 || die "$LOCK still held after 15 min"
+  fi
+  "$@"
+}
+
+# do_purge: stop, then remove the state dir (data, secrets, clouds.yaml).
+do_purge() {
+  do_down
+  rm -rf "$STATE"
+  log "removed $STATE"
+}
+
 case "${1:-}" in
-  install) do_install; phase_done install ;;
-  up) do_up ;;
-  down) do_down ;;
+  install) with_lock do_install; phase_done install ;;
+  up) with_lock do_up ;;
+  down) with_lock do_down ;;
+  purge) with_lock do_purge ;;
   status) do_status ;;
   env) do_env ;;
-  *) echo "usage: $0 install|up|down|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 install|up|down|purge|status|env" >&2; exit 2 ;;
 esac
