@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/openstrap/openstrap/infra"
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
 
@@ -17,6 +18,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkEnsure -benchtime 5x ./infra/
 func BenchmarkEnsure(b *testing.B) {
+	cloudtest.RequireSim(b, cloudtest.NeedsLatency)
 	const latency = 20 * time.Millisecond
 	spec := baseSpec()
 	setup := func(b *testing.B) *env {

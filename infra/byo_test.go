@@ -23,7 +23,7 @@ func TestBringYourOwnNetwork(t *testing.T) {
 	n := createNetwork(t, e.cloud.Network, "user-net")
 	s := createSubnet(t, e.cloud.Network, n.ID, "user-subnet", "192.168.50.0/24")
 	createSubnet(t, e.cloud.Network, n.ID, "user-other", "192.168.51.0/24")
-	before := shape(e.srv.Snapshot())
+	before := shape(e.snapshot())
 
 	spec := netOnlySpec()
 	spec.NodeCIDR = ""
@@ -38,17 +38,17 @@ func TestBringYourOwnNetwork(t *testing.T) {
 		t.Errorf("status %+v does not use the user's network and subnet", st)
 	}
 	got := map[string]int{}
-	for _, r := range owned(e.srv.Snapshot(), "demo") {
+	for _, r := range owned(e.snapshot(), "demo") {
 		got[r.Kind]++
 	}
 	if diff := cmp.Diff(map[string]int{"security_group": 3, "floatingip": 1}, got); diff != "" {
 		t.Errorf("created (-want +got):\n%s", diff)
 	}
-	e.srv.ResetCalls()
+	e.resetCalls()
 	if _, err := inf.Ensure(ctx, spec, infra.WithStatus(st)); err != nil {
 		t.Fatal(err)
 	}
-	if w := e.srv.Calls().Writes(); w != 0 {
+	if w := e.calls().Writes(); w != 0 {
 		t.Errorf("second Ensure made %d writes", w)
 	}
 	// Without Spec.Subnet and two subnets, the one matching NodeCIDR is used.
@@ -64,7 +64,7 @@ func TestBringYourOwnNetwork(t *testing.T) {
 	if err := inf.Delete(ctx, "demo"); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(before, shape(e.srv.Snapshot())); diff != "" {
+	if diff := cmp.Diff(before, shape(e.snapshot())); diff != "" {
 		t.Errorf("after Delete, user resources changed (-before +after):\n%s", diff)
 	}
 }
@@ -78,7 +78,7 @@ func TestBringYourOwnRouter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := shape(e.srv.Snapshot())
+	before := shape(e.snapshot())
 	spec := netOnlySpec()
 	spec.Router = infra.Ref{Name: "user-router"}
 	inf := infra.New(e.cloud)
@@ -95,13 +95,13 @@ func TestBringYourOwnRouter(t *testing.T) {
 	if got := getRouter(t, ctx, e.cloud.Network, rtr.ID); len(got.Tags) != 0 || got.Name != "user-router" {
 		t.Errorf("the user's router was changed: %+v", got)
 	}
-	if n := count(owned(e.srv.Snapshot(), "demo"), "router"); n != 0 {
+	if n := count(owned(e.snapshot(), "demo"), "router"); n != 0 {
 		t.Errorf("%d routers created", n)
 	}
 	if err := inf.Delete(ctx, "demo"); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(before, shape(e.srv.Snapshot())); diff != "" {
+	if diff := cmp.Diff(before, shape(e.snapshot())); diff != "" {
 		t.Errorf("after Delete (-before +after):\n%s", diff)
 	}
 }
@@ -151,11 +151,11 @@ func TestDriftCorrection(t *testing.T) {
 	if len(plan.Changes) != 2 {
 		t.Errorf("plan:\n%s", plan)
 	}
-	e.srv.ResetCalls()
+	e.resetCalls()
 	if _, err := inf.Ensure(ctx, spec, infra.WithStatus(st)); err != nil {
 		t.Fatal(err)
 	}
-	if calls := e.srv.Calls(); calls["POST /network/v2.0/security-group-rules"] != 1 || calls["DELETE /network/v2.0/security-group-rules/{id}"] != 1 || calls.Writes() != 2 {
+	if calls := e.calls(); calls["POST /network/v2.0/security-group-rules"] != 1 || calls["DELETE /network/v2.0/security-group-rules/{id}"] != 1 || calls.Writes() != 2 {
 		t.Errorf("drift correction calls: %v", calls)
 	}
 	after := getGroup(t, ctx, c, cp)
@@ -169,11 +169,11 @@ func TestDriftCorrection(t *testing.T) {
 	if diff := cmp.Diff(mineBefore, getGroup(t, ctx, c, mine.ID)); diff != "" {
 		t.Errorf("unmanaged group changed:\n%s", diff)
 	}
-	e.srv.ResetCalls()
+	e.resetCalls()
 	if _, err := inf.Ensure(ctx, spec, infra.WithStatus(st)); err != nil {
 		t.Fatal(err)
 	}
-	if w := e.srv.Calls().Writes(); w != 0 {
+	if w := e.calls().Writes(); w != 0 {
 		t.Errorf("Ensure after correction made %d writes", w)
 	}
 	// A changed spec: the subnet's DNS nameservers are updated in place.
@@ -203,7 +203,7 @@ func TestDeleteLeavesForeignResources(t *testing.T) {
 		t.Fatal(err)
 	}
 	createNetwork(t, e.cloud.Network, "user-net")
-	before := shape(e.srv.Snapshot())
+	before := shape(e.snapshot())
 	if _, err := inf.Ensure(ctx, netOnlySpec()); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestDeleteLeavesForeignResources(t *testing.T) {
 	if err := inf.Delete(ctx, "demo"); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(before, shape(e.srv.Snapshot())); diff != "" {
+	if diff := cmp.Diff(before, shape(e.snapshot())); diff != "" {
 		t.Errorf("Delete touched foreign resources (-before +after):\n%s", diff)
 	}
 }
@@ -231,8 +231,8 @@ func TestDeleteRefusesWhileServersUseTheNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := shape(e.srv.Snapshot())
-	e.srv.ResetCalls()
+	before := shape(e.snapshot())
+	e.resetCalls()
 	err = inf.Delete(ctx, "demo")
 	if !errors.Is(err, infra.ErrInUse) || !errors.Is(err, provider.ErrConflict) {
 		t.Fatalf("Delete = %v, want ErrInUse and provider.ErrConflict", err)
@@ -240,16 +240,16 @@ func TestDeleteRefusesWhileServersUseTheNetwork(t *testing.T) {
 	if !strings.Contains(err.Error(), srv.ID) || !strings.Contains(err.Error(), "infra.Force()") {
 		t.Errorf("error %q does not name the server and the way out", err)
 	}
-	if w := e.srv.Calls().Writes(); w != 0 {
+	if w := e.calls().Writes(); w != 0 {
 		t.Errorf("refusing Delete made %d writes", w)
 	}
-	if diff := cmp.Diff(before, shape(e.srv.Snapshot())); diff != "" {
+	if diff := cmp.Diff(before, shape(e.snapshot())); diff != "" {
 		t.Errorf("refusing Delete changed (-before +after):\n%s", diff)
 	}
 	if err := inf.Delete(ctx, "demo", infra.Force()); err != nil {
 		t.Fatal(err)
 	}
-	after := e.srv.Snapshot()
+	after := e.snapshot()
 	if left := owned(after, "demo"); len(left) > 0 {
 		t.Errorf("forced Delete left %v", left)
 	}
@@ -267,7 +267,7 @@ func TestDeleteRefusesWhileServersUseTheNetwork(t *testing.T) {
 
 func imageID(t *testing.T, e *env) string {
 	t.Helper()
-	for _, r := range e.srv.Snapshot() {
+	for _, r := range e.snapshot() {
 		if r.Kind == "image" && r.Name == openstacktest.ImageName {
 			return r.ID
 		}
@@ -278,7 +278,7 @@ func imageID(t *testing.T, e *env) string {
 
 func externalNetworkID(t *testing.T, e *env) string {
 	t.Helper()
-	for _, r := range e.srv.Snapshot() {
+	for _, r := range e.snapshot() {
 		if r.Kind == "network" && r.Name == openstacktest.ExternalNetwork {
 			return r.ID
 		}

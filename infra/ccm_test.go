@@ -50,12 +50,12 @@ func TestDeleteCloudProviderResources(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e.srv.ResetCalls()
+	e.resetCalls()
 	err = inf.Delete(ctx, "demo")
 	if !errors.Is(err, infra.ErrInUse) || !strings.Contains(err.Error(), "CloudProviderResources") {
 		t.Fatalf("Delete without CloudProviderResources = %v, want ErrInUse naming the option", err)
 	}
-	if w := e.srv.Calls().Writes(); w != 0 {
+	if w := e.calls().Writes(); w != 0 {
 		t.Errorf("refusing Delete made %d writes", w)
 	}
 	if err := inf.Delete(ctx, "demo", infra.CloudProviderResources(), infra.CSIVolumes()); err != nil {
@@ -63,7 +63,7 @@ func TestDeleteCloudProviderResources(t *testing.T) {
 	}
 	// Left beyond a fresh cloud: the other cluster's floating IP (with its
 	// port on the external network) and volume.
-	left := minus(shape(e.srv.Snapshot()), shape(e.base))
+	left := minus(shape(e.snapshot()), shape(e.base))
 	if diff := cmp.Diff([]string{`network/floatingip "" []`, `network/port "" []`, `volume/volume "pvc-2" []`}, left); diff != "" {
 		t.Errorf("after Delete, beyond the fresh cloud (-want +got):\n%s", diff)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/openstrap/openstrap/infra"
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
 
@@ -25,6 +26,7 @@ type crashCase struct {
 // to completion and must leave exactly what a clean run leaves, and Delete
 // must leave what was there before.
 func TestCrashSweep(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsFaults)
 	if testing.Short() {
 		t.Skip("crash sweep runs hundreds of Ensure calls; run without -short")
 	}
@@ -32,12 +34,12 @@ func TestCrashSweep(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// A clean run: how many calls, and what it leaves.
 			e := tc.setup(t)
-			e.srv.ResetCalls()
+			e.resetCalls()
 			if _, err := infra.New(e.cloud).Ensure(testCtx(t), tc.spec); err != nil {
 				t.Fatal(err)
 			}
-			n := e.srv.Calls().Total()
-			clean := shape(e.srv.Snapshot())
+			n := e.calls().Total()
+			clean := shape(e.snapshot())
 
 			// The three modes run side by side; each sweeps every k.
 			for _, mode := range []string{"drop-before", "drop-after", "cancel"} {
@@ -86,7 +88,7 @@ func sweepOne(t *testing.T, tc crashCase, mode string, k int, clean []string) bo
 	if err != nil {
 		t.Fatalf("%s at call %d: first Ensure: %v; second Ensure: %v", mode, k, firstErr, err)
 	}
-	if diff := cmp.Diff(clean, shape(e.srv.Snapshot())); diff != "" {
+	if diff := cmp.Diff(clean, shape(e.snapshot())); diff != "" {
 		t.Fatalf("%s at call %d (first Ensure: %v): resources differ from a clean run (-clean +got):\n%s", mode, k, firstErr, diff)
 	}
 	if st.APIEndpoint.Host == "" {
@@ -95,7 +97,7 @@ func sweepOne(t *testing.T, tc crashCase, mode string, k int, clean []string) bo
 	if err := inf.Delete(testCtx(t), tc.spec.Cluster); err != nil {
 		t.Fatalf("%s at call %d: Delete: %v", mode, k, err)
 	}
-	after := e.srv.Snapshot()
+	after := e.snapshot()
 	if left := owned(after, tc.spec.Cluster); len(left) > 0 {
 		t.Fatalf("%s at call %d: Delete left %v", mode, k, left)
 	}
@@ -109,6 +111,7 @@ func sweepOne(t *testing.T, tc crashCase, mode string, k int, clean []string) bo
 // answer lost, or the caller's context cancelled), then Delete again must
 // leave the cloud as it was before Ensure.
 func TestDeleteCrashSweep(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsFaults)
 	if testing.Short() {
 		t.Skip("crash sweep; run without -short")
 	}
@@ -118,11 +121,11 @@ func TestDeleteCrashSweep(t *testing.T) {
 	if _, err := inf.Ensure(testCtx(t), tc.spec); err != nil {
 		t.Fatal(err)
 	}
-	e.srv.ResetCalls()
+	e.resetCalls()
 	if err := inf.Delete(testCtx(t), tc.spec.Cluster); err != nil {
 		t.Fatal(err)
 	}
-	n := e.srv.Calls().Total()
+	n := e.calls().Total()
 	for _, mode := range []string{"drop-after", "cancel"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
@@ -148,7 +151,7 @@ func TestDeleteCrashSweep(t *testing.T) {
 					if err := inf.Delete(testCtx(t), tc.spec.Cluster); err != nil {
 						t.Fatalf("%s at call %d: first Delete: %v; second: %v", mode, k, firstErr, err)
 					}
-					if diff := cmp.Diff(shape(e.base), shape(e.srv.Snapshot())); diff != "" {
+					if diff := cmp.Diff(shape(e.base), shape(e.snapshot())); diff != "" {
 						t.Fatalf("%s at call %d: Delete left (-before +after):\n%s", mode, k, diff)
 					}
 				}()

@@ -88,11 +88,11 @@ func TestFixedFloatingIP(t *testing.T) {
 	if got := getFIP(t, ctx, e.cloud.Network, fip.ID); got.PortID != st.LoadBalancer.VIPPortID || len(got.Tags) != 0 {
 		t.Errorf("floating IP %+v: want it on the VIP port %s, untagged", got, st.LoadBalancer.VIPPortID)
 	}
-	e.srv.ResetCalls()
+	e.resetCalls()
 	if _, err := inf.Ensure(ctx, spec, infra.WithStatus(st)); err != nil {
 		t.Fatal(err)
 	}
-	if w := e.srv.Calls().Writes(); w != 0 {
+	if w := e.calls().Writes(); w != 0 {
 		t.Errorf("second Ensure made %d writes", w)
 	}
 	if err := inf.Delete(ctx, "demo"); err != nil {
@@ -120,7 +120,7 @@ func TestInternalOnlyCluster(t *testing.T) {
 	if err := inf.Delete(ctx, "demo"); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(shape(e.base), shape(e.srv.Snapshot())); diff != "" {
+	if diff := cmp.Diff(shape(e.base), shape(e.snapshot())); diff != "" {
 		t.Errorf("after Delete (-before +after):\n%s", diff)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/quotas"
 
 	"github.com/openstrap/openstrap/infra"
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
@@ -22,10 +23,11 @@ func cleanShape(t *testing.T, setup func(testing.TB) *env, spec infra.Spec) []st
 	if _, err := infra.New(e.cloud).Ensure(testCtx(t), spec); err != nil {
 		t.Fatal(err)
 	}
-	return shape(e.srv.Snapshot())
+	return shape(e.snapshot())
 }
 
 func TestTransientFaultsAreRetried(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsFaults)
 	setup := func(t testing.TB) *env { return newNetEnv(t, openstacktest.WithSeed(7)) }
 	spec := netOnlySpec()
 	clean := cleanShape(t, setup, spec)
@@ -68,7 +70,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 			if took < tt.minWait {
 				t.Errorf("Ensure took %v, want at least %v (Retry-After)", took, tt.minWait)
 			}
-			if diff := cmp.Diff(clean, shape(e.srv.Snapshot())); diff != "" {
+			if diff := cmp.Diff(clean, shape(e.snapshot())); diff != "" {
 				t.Errorf("resources differ from a clean run (-clean +got):\n%s", diff)
 			}
 		})
@@ -76,6 +78,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 }
 
 func TestPermanentErrorsFailAtOnce(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsFaults)
 	tests := []struct {
 		name    string
 		prepare func(t *testing.T, e *env, spec *infra.Spec)
@@ -108,7 +111,7 @@ func TestPermanentErrorsFailAtOnce(t *testing.T) {
 			e := newNetEnv(t)
 			spec := netOnlySpec()
 			tt.prepare(t, e, &spec)
-			e.srv.ResetCalls()
+			e.resetCalls()
 			start := time.Now()
 			_, err := infra.New(e.cloud).Ensure(testCtx(t), spec)
 			if err == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/pools"
 
 	"github.com/openstrap/openstrap/infra"
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
@@ -60,6 +61,7 @@ func checkLB(t *testing.T, e *env, st infra.Status) {
 }
 
 func TestOctaviaConflictWhilePendingIsRetried(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsFaults)
 	e := newEnv(t, openstacktest.WithLoadBalancerDelay(50*time.Millisecond))
 	ctx := testCtx(t)
 	busy := `{"faultcode": "Client", "faultstring": "Load Balancer is immutable and cannot be updated.", "debuginfo": null}`
@@ -78,7 +80,7 @@ func TestOctaviaConflictWhilePendingIsRetried(t *testing.T) {
 	// Members added at once: the second meets the load balancer
 	// PENDING_UPDATE because of the first, and the simulator answers 409.
 	pool := inf.APIServerPool(st)
-	e.srv.ResetCalls()
+	e.resetCalls()
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range errs {
@@ -98,7 +100,7 @@ func TestOctaviaConflictWhilePendingIsRetried(t *testing.T) {
 		t.Errorf("members = %v", got)
 	}
 	posts := 0
-	for op, n := range e.srv.Calls() {
+	for op, n := range e.calls() {
 		if strings.HasPrefix(op, "POST ") && strings.HasSuffix(op, "/members") {
 			posts += n
 		}
@@ -109,6 +111,7 @@ func TestOctaviaConflictWhilePendingIsRetried(t *testing.T) {
 }
 
 func TestOctaviaQuotaFailsAtOnce(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsQuotaChange)
 	e := newEnv(t)
 	ctx := testCtx(t)
 	admin, err := e.srv.AdminCloud(ctx)
@@ -158,14 +161,14 @@ func TestAPIServerMembers(t *testing.T) {
 		{func() error { return pool.RemoveMember(ctx, "demo-cp-0") }, []string{"demo-cp-1@10.6.0.21"}, 0},
 	}
 	for i, s := range steps {
-		e.srv.ResetCalls()
+		e.resetCalls()
 		if err := s.do(); err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
 		if got := memberAddrs(t, e, st); !cmp.Equal(got, s.want) {
 			t.Errorf("step %d: members %v, want %v", i, got, s.want)
 		}
-		if w := e.srv.Calls().Writes(); w != s.writes {
+		if w := e.calls().Writes(); w != s.writes {
 			t.Errorf("step %d: %d writes, want %d", i, w, s.writes)
 		}
 	}
@@ -177,7 +180,7 @@ func TestAPIServerMembers(t *testing.T) {
 	if err := inf.Delete(ctx, "demo"); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(shape(e.base), shape(e.srv.Snapshot())); diff != "" {
+	if diff := cmp.Diff(shape(e.base), shape(e.snapshot())); diff != "" {
 		t.Errorf("after Delete (-before +after):\n%s", diff)
 	}
 }

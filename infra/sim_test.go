@@ -16,13 +16,18 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/openstrap/openstrap/infra"
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
 
-// env is a simulator with a cloud connected as the member user, through a
-// transport that can cancel a context at the k-th request.
+// env is the test's cloud (the simulator, or the real cloud $OS_CLOUD names,
+// see internal/cloudtest) connected as the member user, through a transport
+// that can cancel a context at the k-th request.
 type env struct {
+	ct *cloudtest.Env
+	// srv is the simulator; nil on a real cloud, where tests that use its
+	// knobs call cloudtest.RequireSim first.
 	srv   *openstacktest.Server
 	cloud *provider.Cloud
 	rt    *cancelTransport
@@ -38,15 +43,41 @@ func newNetEnv(t testing.TB, opts ...openstacktest.Option) *env {
 
 func newEnv(t testing.TB, opts ...openstacktest.Option) *env {
 	t.Helper()
-	srv := openstacktest.NewTestServer(t, opts...)
+	ct := cloudtest.New(t, cloudtest.WithSimOptions(opts...))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	rt := &cancelTransport{base: http.DefaultTransport}
-	cloud, err := srv.Cloud(ctx, provider.WithHTTPClient(&http.Client{Transport: rt}))
+	cloud, err := ct.Connect(ctx, false, provider.WithHTTPClient(&http.Client{Transport: rt}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{srv: srv, cloud: cloud, rt: rt, base: srv.Snapshot()}
+	e := &env{ct: ct, srv: ct.Sim(), cloud: cloud, rt: rt}
+	e.base = e.snapshot()
+	return e
+}
+
+// snapshot lists the cloud's live resources.
+func (e *env) snapshot() []openstacktest.Resource {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return e.ct.Snapshot(ctx)
+}
+
+// resetCalls zeroes the simulator's call counters; a real cloud has none.
+func (e *env) resetCalls() {
+	if e.srv != nil {
+		e.srv.ResetCalls()
+	}
+}
+
+// calls returns the simulator's call counters. A real cloud counts nothing
+// (nil: no calls), so the call-count assertions hold only on the simulator;
+// on a real cloud the snapshot comparisons check what was written.
+func (e *env) calls() openstacktest.Calls {
+	if e.srv == nil {
+		return nil
+	}
+	return e.srv.Calls()
 }
 
 func testCtx(t testing.TB) context.Context {
@@ -193,7 +224,7 @@ func TestEnsureColdCreatesExpectedResources(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			snap := e.srv.Snapshot()
+			snap := e.snapshot()
 			got := map[string]int{}
 			for _, r := range owned(snap, "demo") {
 				got[r.Kind]++
@@ -291,7 +322,7 @@ func TestSecondEnsureMakesNoWrites(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, withStatus := range []bool{false, true} {
-				e.srv.ResetCalls()
+				e.resetCalls()
 				var opts []infra.EnsureOption
 				if withStatus {
 					opts = append(opts, infra.WithStatus(st))
@@ -300,7 +331,7 @@ func TestSecondEnsureMakesNoWrites(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				calls := e.srv.Calls()
+				calls := e.calls()
 				if calls.Writes() != 0 {
 					t.Errorf("withStatus=%v: second Ensure made %d writes: %v", withStatus, calls.Writes(), calls)
 				}
@@ -331,7 +362,7 @@ func TestPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := e.srv.Calls().Writes(); w != 0 {
+	if w := e.calls().Writes(); w != 0 {
 		t.Errorf("Plan made %d writes", w)
 	}
 	creates := map[string]int{}
@@ -376,15 +407,15 @@ func TestDeleteRemovesEverything(t *testing.T) {
 	if err := inf.Delete(testCtx(t), "demo"); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(shape(e.base), shape(e.srv.Snapshot())); diff != "" {
+	if diff := cmp.Diff(shape(e.base), shape(e.snapshot())); diff != "" {
 		t.Errorf("after Delete (-before Ensure +after Delete):\n%s", diff)
 	}
 	// Idempotent.
-	e.srv.ResetCalls()
+	e.resetCalls()
 	if err := inf.Delete(testCtx(t), "demo"); err != nil {
 		t.Fatal(err)
 	}
-	if w := e.srv.Calls().Writes(); w != 0 {
+	if w := e.calls().Writes(); w != 0 {
 		t.Errorf("second Delete made %d writes", w)
 	}
 }

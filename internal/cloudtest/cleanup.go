@@ -19,6 +19,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
+	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
@@ -65,7 +66,7 @@ func deleteMatching(ctx context.Context, c *provider.Cloud, match func(res) bool
 	if c.LoadBalancer != nil {
 		page, err := loadbalancers.List(c.LoadBalancer, loadbalancers.ListOpts{}).AllPages(ctx)
 		note("list load balancers", err)
-		lbs, _ := loadbalancers.ExtractLoadBalancers(page)
+		lbs := extract(page, err, loadbalancers.ExtractLoadBalancers)
 		var ids []string
 		for _, l := range lbs {
 			if match(res{kind: "loadbalancer", id: l.ID, name: l.Name, text: l.Description, tags: l.Tags}) {
@@ -88,7 +89,7 @@ func deleteMatching(ctx context.Context, c *provider.Cloud, match func(res) bool
 
 	page, err := servers.List(c.Compute, servers.ListOpts{}).AllPages(ctx)
 	note("list servers", err)
-	srvs, _ := servers.ExtractServers(page)
+	srvs := extract(page, err, servers.ExtractServers)
 	var srvIDs []string
 	for _, s := range srvs {
 		var tags []string
@@ -107,7 +108,7 @@ func deleteMatching(ctx context.Context, c *provider.Cloud, match func(res) bool
 		}))
 	}
 	if page, err = servergroups.List(c.Compute, servergroups.ListOpts{}).AllPages(ctx); err == nil {
-		sgs, _ := servergroups.ExtractServerGroups(page)
+		sgs := extract(page, err, servergroups.ExtractServerGroups)
 		for _, g := range sgs {
 			if match(res{kind: "server_group", id: g.ID, name: g.Name}) {
 				note("delete server group "+g.ID, servergroups.Delete(ctx, c.Compute, g.ID).ExtractErr())
@@ -116,7 +117,7 @@ func deleteMatching(ctx context.Context, c *provider.Cloud, match func(res) bool
 	}
 
 	if page, err = floatingips.List(c.Network, floatingips.ListOpts{}).AllPages(ctx); err == nil {
-		fips, _ := floatingips.ExtractFloatingIPs(page)
+		fips := extract(page, err, floatingips.ExtractFloatingIPs)
 		for _, f := range fips {
 			if match(res{kind: "floatingip", id: f.ID, text: f.Description, tags: f.Tags}) {
 				note("delete floating IP "+f.ID, floatingips.Delete(ctx, c.Network, f.ID).ExtractErr())
@@ -128,14 +129,14 @@ func deleteMatching(ctx context.Context, c *provider.Cloud, match func(res) bool
 
 	page, err = routers.List(c.Network, routers.ListOpts{}).AllPages(ctx)
 	note("list routers", err)
-	rts, _ := routers.ExtractRouters(page)
+	rts := extract(page, err, routers.ExtractRouters)
 	for _, r := range rts {
 		if !match(res{kind: "router", id: r.ID, name: r.Name, text: r.Description, tags: r.Tags}) {
 			continue
 		}
 		pp, err := ports.List(c.Network, ports.ListOpts{DeviceID: r.ID}).AllPages(ctx)
 		note("list ports of router "+r.ID, err)
-		ifs, _ := ports.ExtractPorts(pp)
+		ifs := extract(pp, err, ports.ExtractPorts)
 		for _, p := range ifs {
 			if p.DeviceOwner == "network:router_interface" {
 				_, err := routers.RemoveInterface(ctx, c.Network, r.ID, routers.RemoveInterfaceOpts{PortID: p.ID}).Extract()
@@ -147,7 +148,7 @@ func deleteMatching(ctx context.Context, c *provider.Cloud, match func(res) bool
 
 	page, err = ports.List(c.Network, ports.ListOpts{}).AllPages(ctx)
 	note("list ports", err)
-	ps, _ := ports.ExtractPorts(page)
+	ps := extract(page, err, ports.ExtractPorts)
 	for _, p := range ps {
 		if match(res{kind: "port", id: p.ID, name: p.Name, text: p.Description, tags: p.Tags}) && p.DeviceOwner != "network:router_interface" {
 			note("delete port "+p.ID, ports.Delete(ctx, c.Network, p.ID).ExtractErr())
@@ -155,7 +156,7 @@ func deleteMatching(ctx context.Context, c *provider.Cloud, match func(res) bool
 	}
 	page, err = subnets.List(c.Network, subnets.ListOpts{}).AllPages(ctx)
 	note("list subnets", err)
-	sns, _ := subnets.ExtractSubnets(page)
+	sns := extract(page, err, subnets.ExtractSubnets)
 	for _, s := range sns {
 		if match(res{kind: "subnet", id: s.ID, name: s.Name, text: s.Description, tags: s.Tags}) {
 			note("delete subnet "+s.ID, retryConflict(ctx, func() error { return subnets.Delete(ctx, c.Network, s.ID).ExtractErr() }))
@@ -163,7 +164,7 @@ func deleteMatching(ctx context.Context, c *provider.Cloud, match func(res) bool
 	}
 	page, err = networks.List(c.Network, networks.ListOpts{}).AllPages(ctx)
 	note("list networks", err)
-	nets, _ := networks.ExtractNetworks(page)
+	nets := extract(page, err, networks.ExtractNetworks)
 	for _, n := range nets {
 		if match(res{kind: "network", id: n.ID, name: n.Name, text: n.Description, tags: n.Tags}) {
 			note("delete network "+n.ID, retryConflict(ctx, func() error { return networks.Delete(ctx, c.Network, n.ID).ExtractErr() }))
@@ -171,14 +172,14 @@ func deleteMatching(ctx context.Context, c *provider.Cloud, match func(res) bool
 	}
 	page, err = groups.List(c.Network, groups.ListOpts{}).AllPages(ctx)
 	note("list security groups", err)
-	gs, _ := groups.ExtractGroups(page)
+	gs := extract(page, err, groups.ExtractGroups)
 	for _, g := range gs {
 		if match(res{kind: "security_group", id: g.ID, name: g.Name, text: g.Description, tags: g.Tags}) && g.Name != "default" {
 			note("delete security group "+g.ID, retryConflict(ctx, func() error { return groups.Delete(ctx, c.Network, g.ID).ExtractErr() }))
 		}
 	}
 	if page, err = keypairs.List(c.Compute, keypairs.ListOpts{}).AllPages(ctx); err == nil {
-		kps, _ := keypairs.ExtractKeyPairs(page)
+		kps := extract(page, err, keypairs.ExtractKeyPairs)
 		for _, k := range kps {
 			if match(res{kind: "keypair", id: k.Name, name: k.Name}) {
 				note("delete keypair "+k.Name, keypairs.Delete(ctx, c.Compute, k.Name, keypairs.DeleteOpts{}).ExtractErr())
@@ -187,7 +188,7 @@ func deleteMatching(ctx context.Context, c *provider.Cloud, match func(res) bool
 	}
 	if c.Image != nil {
 		if page, err = images.List(c.Image, images.ListOpts{Owner: c.ProjectID}).AllPages(ctx); err == nil {
-			imgs, _ := images.ExtractImages(page)
+			imgs := extract(page, err, images.ExtractImages)
 			for _, i := range imgs {
 				if match(res{kind: "image", id: i.ID, name: i.Name, tags: i.Tags}) {
 					note("delete image "+i.ID, images.Delete(ctx, c.Image, i.ID).ExtractErr())
@@ -242,4 +243,13 @@ func waitGone(ctx context.Context, get func() error) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// extract returns the items of a listing, or none when listing failed.
+func extract[T any](p pagination.Page, err error, fn func(pagination.Page) ([]T, error)) []T {
+	if err != nil || p == nil {
+		return nil
+	}
+	out, _ := fn(p)
+	return out
 }

@@ -138,16 +138,23 @@ func (e *Env) AdminCloud(ctx context.Context) *provider.Cloud {
 	return e.admin
 }
 
-func (e *Env) connect(ctx context.Context, admin bool) (*provider.Cloud, error) {
+// Connect makes a new connection as the member user (or the admin user),
+// with extra options such as provider.WithHTTPClient, for tests that need
+// their own transport.
+func (e *Env) Connect(ctx context.Context, admin bool, opts ...provider.Option) (*provider.Cloud, error) {
+	return e.connect(ctx, admin, opts...)
+}
+
+func (e *Env) connect(ctx context.Context, admin bool, opts ...provider.Option) (*provider.Cloud, error) {
 	switch {
 	case e.sim != nil && admin:
-		return e.sim.AdminCloud(ctx)
+		return e.sim.AdminCloud(ctx, opts...)
 	case e.sim != nil:
-		return e.sim.Cloud(ctx)
+		return e.sim.Cloud(ctx, opts...)
 	case admin:
-		return provider.Connect(ctx, provider.WithCloud(e.adminName))
+		return provider.Connect(ctx, append([]provider.Option{provider.WithCloud(e.adminName)}, opts...)...)
 	default:
-		return provider.Connect(ctx, provider.WithCloud(e.cloudName))
+		return provider.Connect(ctx, append([]provider.Option{provider.WithCloud(e.cloudName)}, opts...)...)
 	}
 }
 

@@ -75,6 +75,15 @@ func Gaps() []Gap {
 		{"provider", "TestMachinesDeleteAfterCrashAtServerGroup", NeedsFaults},
 		{"provider", "BenchmarkMachinesCreateBatch", NeedsLatency},
 
+		// infra: Ensure/Delete.
+		{"infra", "TestCrashSweep", NeedsFaults},
+		{"infra", "TestDeleteCrashSweep", NeedsFaults},
+		{"infra", "TestTransientFaultsAreRetried", NeedsFaults},
+		{"infra", "TestPermanentErrorsFailAtOnce", NeedsFaults},
+		{"infra", "TestOctaviaConflictWhilePendingIsRetried", NeedsFaults},
+		{"infra", "TestOctaviaQuotaFailsAtOnce", NeedsQuotaChange},
+		{"infra", "BenchmarkEnsure", NeedsLatency},
+
 		// provider/openstacktest: contract tests.
 		{"provider/openstacktest", "TestNetworkPagination", NeedsCallCounts},
 		{"provider/openstacktest", "TestNetworkQuotas", NeedsQuotaChange},
