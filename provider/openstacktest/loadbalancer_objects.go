@@ -59,31 +59,55 @@ var (
 	lbPut = []string{"name", "description", "admin_state_up", "vip_qos_policy_id", "tags"}
 )
 
-func (s *Server) listLBs(w http.ResponseWriter, r *http.Request, tok *token) {
+// lbObject is a pointer to an Octavia object: every one embeds lbStd.
+type lbObject[E any] interface {
+	*E
+	std() *lbStd
+}
+
+func (x *lbStd) std() *lbStd { return x }
+
+// lbList answers a list request with the objects of m that tok may see.
+func lbList[E any, P lbObject[E]](s *Server, w http.ResponseWriter, r *http.Request, tok *token, plural string, m map[string]P, render func(P) map[string]any) {
 	var items []map[string]any
-	for _, lb := range s.lbs().LoadBalancers {
-		if netOwns(tok, lb.ProjectID) {
-			items = append(items, s.renderLB(lb))
+	for _, x := range m {
+		if netOwns(tok, x.std().ProjectID) {
+			items = append(items, render(x))
 		}
 	}
-	s.writeList(w, r, svcLoadBalancer, "loadbalancers", items)
+	s.writeList(w, r, svcLoadBalancer, plural, items)
 }
 
-func (s *Server) findLB(id string, tok *token) (*lbLoadBalancer, *apiError) {
-	lb := s.lbs().LoadBalancers[id]
-	if lb == nil || !netOwns(tok, lb.ProjectID) {
-		return nil, lbNotFound("Load Balancer", id)
+// lbFind returns m[id] when tok may see it, and Octavia's 404 naming kind
+// when not.
+func lbFind[E any, P lbObject[E]](m map[string]P, id string, tok *token, kind string) (P, *apiError) {
+	x := m[id]
+	if x == nil || !netOwns(tok, x.std().ProjectID) {
+		return nil, lbNotFound(kind, id)
 	}
-	return lb, nil
+	return x, nil
 }
 
-func (s *Server) getLB(w http.ResponseWriter, r *http.Request, tok *token) {
-	lb, e := s.findLB(r.PathValue("id"), tok)
+// lbGet answers a request for the object named by the path's {id}.
+func lbGet[P any](s *Server, w http.ResponseWriter, r *http.Request, tok *token, key string, find func(string, *token) (P, *apiError), render func(P) map[string]any) {
+	x, e := find(r.PathValue("id"), tok)
 	if e != nil {
 		s.writeError(w, svcLoadBalancer, e)
 		return
 	}
-	writeNeutronOne(w, r, http.StatusOK, "loadbalancer", s.renderLB(lb))
+	writeNeutronOne(w, r, http.StatusOK, key, render(x))
+}
+
+func (s *Server) listLBs(w http.ResponseWriter, r *http.Request, tok *token) {
+	lbList(s, w, r, tok, "loadbalancers", s.lbs().LoadBalancers, s.renderLB)
+}
+
+func (s *Server) findLB(id string, tok *token) (*lbLoadBalancer, *apiError) {
+	return lbFind(s.lbs().LoadBalancers, id, tok, "Load Balancer")
+}
+
+func (s *Server) getLB(w http.ResponseWriter, r *http.Request, tok *token) {
+	lbGet(s, w, r, tok, "loadbalancer", s.findLB, s.renderLB)
 }
 
 func (s *Server) createLB(w http.ResponseWriter, r *http.Request, tok *token) {
@@ -291,37 +315,41 @@ func (s *Server) getLBStats(w http.ResponseWriter, r *http.Request, tok *token) 
 		"bytes_out": 0, "request_errors": 0, "total_connections": 0}})
 }
 
-func sortedListeners(l *lbState, lbID string) []*lbListener {
-	var out []*lbListener
-	for _, x := range l.Listeners {
-		if x.LoadBalancerID == lbID {
+// lbSorted returns the objects of m whose parent (as parent reads it) is
+// parentID, in ID order.
+func lbSorted[E any, P lbObject[E]](m map[string]P, parentID string, parent func(P) string) []P {
+	var out []P
+	for _, x := range m {
+		if parent(x) == parentID {
 			out = append(out, x)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool { return out[i].std().ID < out[j].std().ID })
 	return out
+}
+
+func sortedListeners(l *lbState, lbID string) []*lbListener {
+	return lbSorted(l.Listeners, lbID, func(x *lbListener) string { return x.LoadBalancerID })
 }
 
 func sortedPools(l *lbState, lbID string) []*lbPool {
-	var out []*lbPool
-	for _, x := range l.Pools {
-		if x.LoadBalancerID == lbID {
-			out = append(out, x)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	return lbSorted(l.Pools, lbID, func(x *lbPool) string { return x.LoadBalancerID })
 }
 
 func sortedMembers(l *lbState, poolID string) []*lbMember {
-	var out []*lbMember
-	for _, x := range l.Members {
-		if x.PoolID == poolID {
-			out = append(out, x)
+	return lbSorted(l.Members, poolID, func(x *lbMember) string { return x.PoolID })
+}
+
+// lbPort checks a mandatory protocol_port.
+func lbPort(port *int) *apiError {
+	if port == nil || *port < 1 || *port > 65535 {
+		v := any("None")
+		if port != nil {
+			v = *port
 		}
+		return lbInvalid("protocol_port", v, "Value should be between 1 and 65535.")
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	return nil
 }
 
 // lbChild finds the load balancer a child belongs to and checks that it
@@ -413,30 +441,15 @@ var poolFitsListener = map[string][]string{
 }
 
 func (s *Server) listListeners(w http.ResponseWriter, r *http.Request, tok *token) {
-	var items []map[string]any
-	for _, x := range s.lbs().Listeners {
-		if netOwns(tok, x.ProjectID) {
-			items = append(items, s.renderListener(x))
-		}
-	}
-	s.writeList(w, r, svcLoadBalancer, "listeners", items)
+	lbList(s, w, r, tok, "listeners", s.lbs().Listeners, s.renderListener)
 }
 
 func (s *Server) findListener(id string, tok *token) (*lbListener, *apiError) {
-	x := s.lbs().Listeners[id]
-	if x == nil || !netOwns(tok, x.ProjectID) {
-		return nil, lbNotFound("Listener", id)
-	}
-	return x, nil
+	return lbFind(s.lbs().Listeners, id, tok, "Listener")
 }
 
 func (s *Server) getListener(w http.ResponseWriter, r *http.Request, tok *token) {
-	x, e := s.findListener(r.PathValue("id"), tok)
-	if e != nil {
-		s.writeError(w, svcLoadBalancer, e)
-		return
-	}
-	writeNeutronOne(w, r, http.StatusOK, "listener", s.renderListener(x))
+	lbGet(s, w, r, tok, "listener", s.findListener, s.renderListener)
 }
 
 // listenerPool checks a default pool for listener li (on load balancer lbID).
@@ -473,12 +486,8 @@ func (s *Server) createListener(w http.ResponseWriter, r *http.Request, tok *tok
 		if !netHas(listenerProtocols, req.Protocol) {
 			return lbInvalid("protocol", req.Protocol, "Value should be one of: HTTP, HTTPS, PROMETHEUS, SCTP, TCP, TERMINATED_HTTPS, UDP")
 		}
-		if req.Port == nil || *req.Port < 1 || *req.Port > 65535 {
-			v := any("None")
-			if req.Port != nil {
-				v = *req.Port
-			}
-			return lbInvalid("protocol_port", v, "Value should be between 1 and 65535.")
+		if e := lbPort(req.Port); e != nil {
+			return e
 		}
 		lb, e := s.findLB(req.LoadBalancerID, tok)
 		if e != nil {
@@ -655,30 +664,15 @@ var (
 )
 
 func (s *Server) listPools(w http.ResponseWriter, r *http.Request, tok *token) {
-	var items []map[string]any
-	for _, x := range s.lbs().Pools {
-		if netOwns(tok, x.ProjectID) {
-			items = append(items, s.renderPool(x))
-		}
-	}
-	s.writeList(w, r, svcLoadBalancer, "pools", items)
+	lbList(s, w, r, tok, "pools", s.lbs().Pools, s.renderPool)
 }
 
 func (s *Server) findPool(id string, tok *token) (*lbPool, *apiError) {
-	x := s.lbs().Pools[id]
-	if x == nil || !netOwns(tok, x.ProjectID) {
-		return nil, lbNotFound("Pool", id)
-	}
-	return x, nil
+	return lbFind(s.lbs().Pools, id, tok, "Pool")
 }
 
 func (s *Server) getPool(w http.ResponseWriter, r *http.Request, tok *token) {
-	x, e := s.findPool(r.PathValue("id"), tok)
-	if e != nil {
-		s.writeError(w, svcLoadBalancer, e)
-		return
-	}
-	writeNeutronOne(w, r, http.StatusOK, "pool", s.renderPool(x))
+	lbGet(s, w, r, tok, "pool", s.findPool, s.renderPool)
 }
 
 func (s *Server) createPool(w http.ResponseWriter, r *http.Request, tok *token) {
@@ -918,15 +912,11 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request, tok *token
 		if err != nil {
 			return lbInvalid("address", req.Address, "Value should be IPv4 or IPv6 format")
 		}
-		if req.Port == nil || *req.Port < 1 || *req.Port > 65535 {
-			v := any("None")
-			if req.Port != nil {
-				v = *req.Port
-			}
-			return lbInvalid("protocol_port", v, "Value should be between 1 and 65535.")
+		if e := lbPort(req.Port); e != nil {
+			return e
 		}
-		if req.Weight != nil && (*req.Weight < 0 || *req.Weight > 256) {
-			return lbInvalid("weight", *req.Weight, "Value should be between 0 and 256.")
+		if e := memberWeight(req.Weight); e != nil {
+			return e
 		}
 		if req.SubnetID != "" {
 			if sub := s.nst().Subnets[req.SubnetID]; sub == nil || !s.subnetVisible(sub, tok) {
@@ -955,6 +945,14 @@ func (s *Server) createMember(w http.ResponseWriter, r *http.Request, tok *token
 	if e != nil {
 		s.writeError(w, svcLoadBalancer, e)
 	}
+}
+
+// memberWeight checks an optional member weight.
+func memberWeight(weight *int) *apiError {
+	if weight != nil && (*weight < 0 || *weight > 256) {
+		return lbInvalid("weight", *weight, "Value should be between 0 and 256.")
+	}
+	return nil
 }
 
 func applyMember(m *lbMember, req *memberReq) {
@@ -988,8 +986,8 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request, tok *token
 		s.writeError(w, svcLoadBalancer, e)
 		return
 	}
-	if req.Weight != nil && (*req.Weight < 0 || *req.Weight > 256) {
-		s.writeError(w, svcLoadBalancer, lbInvalid("weight", *req.Weight, "Value should be between 0 and 256."))
+	if e := memberWeight(req.Weight); e != nil {
+		s.writeError(w, svcLoadBalancer, e)
 		return
 	}
 	applyMember(m, &req)
@@ -1057,30 +1055,15 @@ var (
 )
 
 func (s *Server) listMonitors(w http.ResponseWriter, r *http.Request, tok *token) {
-	var items []map[string]any
-	for _, x := range s.lbs().Monitors {
-		if netOwns(tok, x.ProjectID) {
-			items = append(items, s.renderMonitor(x))
-		}
-	}
-	s.writeList(w, r, svcLoadBalancer, "healthmonitors", items)
+	lbList(s, w, r, tok, "healthmonitors", s.lbs().Monitors, s.renderMonitor)
 }
 
 func (s *Server) findMonitor(id string, tok *token) (*lbMonitor, *apiError) {
-	x := s.lbs().Monitors[id]
-	if x == nil || !netOwns(tok, x.ProjectID) {
-		return nil, lbNotFound("Health Monitor", id)
-	}
-	return x, nil
+	return lbFind(s.lbs().Monitors, id, tok, "Health Monitor")
 }
 
 func (s *Server) getMonitor(w http.ResponseWriter, r *http.Request, tok *token) {
-	x, e := s.findMonitor(r.PathValue("id"), tok)
-	if e != nil {
-		s.writeError(w, svcLoadBalancer, e)
-		return
-	}
-	writeNeutronOne(w, r, http.StatusOK, "healthmonitor", s.renderMonitor(x))
+	lbGet(s, w, r, tok, "healthmonitor", s.findMonitor, s.renderMonitor)
 }
 
 // applyMonitor validates and applies the timing and HTTP settings.
@@ -1171,6 +1154,16 @@ func (s *Server) createMonitor(w http.ResponseWriter, r *http.Request, tok *toke
 	}
 }
 
+// monitorLB finds the load balancer of a health monitor through its pool
+// and checks that it accepts changes.
+func (s *Server) monitorLB(hm *lbMonitor) (*lbLoadBalancer, *apiError) {
+	p := s.lbs().Pools[hm.PoolID]
+	if p == nil {
+		return nil, lbNotFound("Pool", hm.PoolID)
+	}
+	return s.lbChild(p.LoadBalancerID)
+}
+
 func (s *Server) updateMonitor(w http.ResponseWriter, r *http.Request, tok *token) {
 	hm, e := s.findMonitor(r.PathValue("id"), tok)
 	if e != nil {
@@ -1182,12 +1175,7 @@ func (s *Server) updateMonitor(w http.ResponseWriter, r *http.Request, tok *toke
 		s.writeError(w, svcLoadBalancer, e)
 		return
 	}
-	p := s.lbs().Pools[hm.PoolID]
-	if p == nil {
-		s.writeError(w, svcLoadBalancer, lbNotFound("Pool", hm.PoolID))
-		return
-	}
-	lb, e := s.lbChild(p.LoadBalancerID)
+	lb, e := s.monitorLB(hm)
 	if e == nil {
 		e = applyMonitor(hm, &req)
 	}
@@ -1207,12 +1195,7 @@ func (s *Server) deleteMonitor(w http.ResponseWriter, r *http.Request, tok *toke
 		s.writeError(w, svcLoadBalancer, e)
 		return
 	}
-	p := s.lbs().Pools[hm.PoolID]
-	if p == nil {
-		s.writeError(w, svcLoadBalancer, lbNotFound("Pool", hm.PoolID))
-		return
-	}
-	lb, e := s.lbChild(p.LoadBalancerID)
+	lb, e := s.monitorLB(hm)
 	if e != nil {
 		s.writeError(w, svcLoadBalancer, e)
 		return
