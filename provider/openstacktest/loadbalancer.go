@@ -497,37 +497,33 @@ func (s *Server) lbQuotaCheck(projectID, res string) *apiError {
 	}
 	l := s.lbs()
 	n := 0
-	count := func(x *lbStd) {
-		if x.ProjectID == projectID {
-			n++
-		}
-	}
 	switch res {
 	case "load_balancer":
-		for _, x := range l.LoadBalancers {
-			count(&x.lbStd)
-		}
+		n = lbCount(l.LoadBalancers, projectID)
 	case "listener":
-		for _, x := range l.Listeners {
-			count(&x.lbStd)
-		}
+		n = lbCount(l.Listeners, projectID)
 	case "pool":
-		for _, x := range l.Pools {
-			count(&x.lbStd)
-		}
+		n = lbCount(l.Pools, projectID)
 	case "member":
-		for _, x := range l.Members {
-			count(&x.lbStd)
-		}
+		n = lbCount(l.Members, projectID)
 	case "health_monitor":
-		for _, x := range l.Monitors {
-			count(&x.lbStd)
-		}
+		n = lbCount(l.Monitors, projectID)
 	}
 	if n+1 > limit {
 		return lbErr(http.StatusForbidden, "Quota has been met for resources: %s", lbQuotaNames[res])
 	}
 	return nil
+}
+
+// lbCount is how many objects of m belong to projectID.
+func lbCount[E any, P lbObject[E]](m map[string]P, projectID string) int {
+	n := 0
+	for _, x := range m {
+		if x.std().ProjectID == projectID {
+			n++
+		}
+	}
+	return n
 }
 
 func lbQuotaBody(q map[string]int) map[string]any {
