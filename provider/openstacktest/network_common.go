@@ -539,49 +539,39 @@ func (s *Server) netQuota(projectID string) map[string]int {
 // netUsage counts projectID's resources of kind res.
 func (s *Server) netUsage(projectID, res string) int {
 	ns := s.nst()
-	n := 0
 	switch res {
 	case "network":
-		for _, x := range ns.Networks {
-			if x.ProjectID == projectID {
-				n++
-			}
-		}
+		return netCount(ns.Networks, projectID)
 	case "subnet":
-		for _, x := range ns.Subnets {
-			if x.ProjectID == projectID {
-				n++
-			}
-		}
+		return netCount(ns.Subnets, projectID)
 	case "port":
-		for _, x := range ns.Ports {
-			if x.ProjectID == projectID {
-				n++
-			}
-		}
+		return netCount(ns.Ports, projectID)
 	case "router":
-		for _, x := range ns.Routers {
-			if x.ProjectID == projectID {
-				n++
-			}
-		}
+		return netCount(ns.Routers, projectID)
 	case "floatingip":
-		for _, x := range ns.FloatingIPs {
-			if x.ProjectID == projectID {
-				n++
-			}
-		}
+		return netCount(ns.FloatingIPs, projectID)
 	case "security_group":
-		for _, x := range ns.SecurityGroups {
-			if x.ProjectID == projectID {
-				n++
-			}
-		}
+		return netCount(ns.SecurityGroups, projectID)
 	case "security_group_rule":
-		for _, x := range ns.SGRules {
-			if x.ProjectID == projectID {
-				n++
-			}
+		return netCount(ns.SGRules, projectID)
+	}
+	return 0
+}
+
+// netObject is a pointer to a Neutron object: every one embeds netStd.
+type netObject[E any] interface {
+	*E
+	std() *netStd
+}
+
+func (n *netStd) std() *netStd { return n }
+
+// netCount is how many objects of m belong to projectID.
+func netCount[E any, P netObject[E]](m map[string]P, projectID string) int {
+	n := 0
+	for _, x := range m {
+		if x.std().ProjectID == projectID {
+			n++
 		}
 	}
 	return n
