@@ -67,35 +67,20 @@ type lbObject[E any] interface {
 
 func (x *lbStd) std() *lbStd { return x }
 
+// lbOwned reports whether tok may see an Octavia object.
+func lbOwned[P interface{ std() *lbStd }](x P, tok *token) bool {
+	return netOwns(tok, x.std().ProjectID)
+}
+
 // lbList answers a list request with the objects of m that tok may see.
-func lbList[E any, P lbObject[E]](s *Server, w http.ResponseWriter, r *http.Request, tok *token, plural string, m map[string]P, render func(P) map[string]any) {
-	var items []map[string]any
-	for _, x := range m {
-		if netOwns(tok, x.std().ProjectID) {
-			items = append(items, render(x))
-		}
-	}
-	s.writeList(w, r, svcLoadBalancer, plural, items)
+func lbList[P interface{ std() *lbStd }](s *Server, w http.ResponseWriter, r *http.Request, tok *token, plural string, m map[string]P, render func(P) map[string]any) {
+	s.writeList(w, r, svcLoadBalancer, plural, renderVisible(m, tok, lbOwned, render))
 }
 
 // lbFind returns m[id] when tok may see it, and Octavia's 404 naming kind
 // when not.
 func lbFind[E any, P lbObject[E]](m map[string]P, id string, tok *token, kind string) (P, *apiError) {
-	x := m[id]
-	if x == nil || !netOwns(tok, x.std().ProjectID) {
-		return nil, lbNotFound(kind, id)
-	}
-	return x, nil
-}
-
-// lbGet answers a request for the object named by the path's {id}.
-func lbGet[P any](s *Server, w http.ResponseWriter, r *http.Request, tok *token, key string, find func(string, *token) (P, *apiError), render func(P) map[string]any) {
-	x, e := find(r.PathValue("id"), tok)
-	if e != nil {
-		s.writeError(w, svcLoadBalancer, e)
-		return
-	}
-	writeNeutronOne(w, r, http.StatusOK, key, render(x))
+	return findVisible(m, id, tok, lbOwned, func(id string) *apiError { return lbNotFound(kind, id) })
 }
 
 func (s *Server) listLBs(w http.ResponseWriter, r *http.Request, tok *token) {
@@ -107,7 +92,7 @@ func (s *Server) findLB(id string, tok *token) (*lbLoadBalancer, *apiError) {
 }
 
 func (s *Server) getLB(w http.ResponseWriter, r *http.Request, tok *token) {
-	lbGet(s, w, r, tok, "loadbalancer", s.findLB, s.renderLB)
+	getByID(s, svcLoadBalancer, w, r, tok, "loadbalancer", s.findLB, s.renderLB)
 }
 
 func (s *Server) createLB(w http.ResponseWriter, r *http.Request, tok *token) {
@@ -449,7 +434,7 @@ func (s *Server) findListener(id string, tok *token) (*lbListener, *apiError) {
 }
 
 func (s *Server) getListener(w http.ResponseWriter, r *http.Request, tok *token) {
-	lbGet(s, w, r, tok, "listener", s.findListener, s.renderListener)
+	getByID(s, svcLoadBalancer, w, r, tok, "listener", s.findListener, s.renderListener)
 }
 
 // listenerPool checks a default pool for listener li (on load balancer lbID).
@@ -672,7 +657,7 @@ func (s *Server) findPool(id string, tok *token) (*lbPool, *apiError) {
 }
 
 func (s *Server) getPool(w http.ResponseWriter, r *http.Request, tok *token) {
-	lbGet(s, w, r, tok, "pool", s.findPool, s.renderPool)
+	getByID(s, svcLoadBalancer, w, r, tok, "pool", s.findPool, s.renderPool)
 }
 
 func (s *Server) createPool(w http.ResponseWriter, r *http.Request, tok *token) {
@@ -1063,7 +1048,7 @@ func (s *Server) findMonitor(id string, tok *token) (*lbMonitor, *apiError) {
 }
 
 func (s *Server) getMonitor(w http.ResponseWriter, r *http.Request, tok *token) {
-	lbGet(s, w, r, tok, "healthmonitor", s.findMonitor, s.renderMonitor)
+	getByID(s, svcLoadBalancer, w, r, tok, "healthmonitor", s.findMonitor, s.renderMonitor)
 }
 
 // applyMonitor validates and applies the timing and HTTP settings.

@@ -223,6 +223,17 @@ func netSelectFields(it map[string]any, fields []string) map[string]any {
 	return m
 }
 
+// getByID answers a request for the object named by the path's {id}, as
+// find looks it up for tok, under key.
+func getByID[P any](s *Server, svc service, w http.ResponseWriter, r *http.Request, tok *token, key string, find func(string, *token) (P, *apiError), render func(P) map[string]any) {
+	x, e := find(r.PathValue("id"), tok)
+	if e != nil {
+		s.writeError(w, svc, e)
+		return
+	}
+	writeNeutronOne(w, r, http.StatusOK, key, render(x))
+}
+
 // writeNeutronOne answers with one resource, honouring ?fields=.
 func writeNeutronOne(w http.ResponseWriter, r *http.Request, status int, key string, it map[string]any) {
 	if fields := r.URL.Query()["fields"]; len(fields) > 0 {
@@ -363,25 +374,13 @@ func (s *Server) taggable(r *http.Request, tok *token) (*netStd, *apiError) {
 		}
 		return nil, errSubnetNotFound(id)
 	case "ports":
-		if n := ns.Ports[id]; n != nil && netOwns(tok, n.ProjectID) {
-			return &n.netStd, nil
-		}
-		return nil, errPortNotFound(id)
+		return netStdOf(s.findPort(id, tok))
 	case "routers":
-		if n := ns.Routers[id]; n != nil && netOwns(tok, n.ProjectID) {
-			return &n.netStd, nil
-		}
-		return nil, errRouterNotFound(id)
+		return netStdOf(s.findRouter(id, tok))
 	case "security-groups":
-		if n := ns.SecurityGroups[id]; n != nil && netOwns(tok, n.ProjectID) {
-			return &n.netStd, nil
-		}
-		return nil, errSecGroupNotFound(id)
+		return netStdOf(s.findSecGroup(id, tok))
 	case "floatingips":
-		if n := ns.FloatingIPs[id]; n != nil && netOwns(tok, n.ProjectID) {
-			return &n.netStd, nil
-		}
-		return nil, errFloatingIPNotFound(id)
+		return netStdOf(s.findFloatingIP(id, tok))
 	}
 	return nil, errorf(http.StatusNotFound, "HTTPNotFound", "The resource could not be found.")
 }
@@ -389,6 +388,42 @@ func (s *Server) taggable(r *http.Request, tok *token) (*netStd, *apiError) {
 // netOwns reports whether tok may see a resource of projectID.
 func netOwns(tok *token, projectID string) bool {
 	return tok.isAdmin() || (tok.ProjectID != "" && tok.ProjectID == projectID)
+}
+
+// netOwned is netOwns for a Neutron object: the visibility of every kind
+// but networks and subnets.
+func netOwned[P interface{ std() *netStd }](x P, tok *token) bool {
+	return netOwns(tok, x.std().ProjectID)
+}
+
+// renderVisible renders the objects of m that visible lets tok see (any
+// service's objects).
+func renderVisible[P any](m map[string]P, tok *token, visible func(P, *token) bool, render func(P) map[string]any) []map[string]any {
+	var items []map[string]any
+	for _, x := range m {
+		if visible(x, tok) {
+			items = append(items, render(x))
+		}
+	}
+	return items
+}
+
+// findVisible returns m[id] when visible lets tok see it, and notFound(id)
+// when not (any service's objects).
+func findVisible[E any, P interface{ *E }](m map[string]P, id string, tok *token, visible func(P, *token) bool, notFound func(string) *apiError) (P, *apiError) {
+	x := m[id]
+	if x == nil || !visible(x, tok) {
+		return nil, notFound(id)
+	}
+	return x, nil
+}
+
+// netStdOf passes on what a find returned as its standard attributes.
+func netStdOf[E any, P netObject[E]](x P, e *apiError) (*netStd, *apiError) {
+	if e != nil {
+		return nil, e
+	}
+	return x.std(), nil
 }
 
 func netValidTag(t string) *apiError {

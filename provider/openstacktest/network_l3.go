@@ -59,30 +59,16 @@ type routerReq struct {
 }
 
 func (s *Server) listRouters(w http.ResponseWriter, r *http.Request, tok *token) {
-	var items []map[string]any
-	for _, rt := range s.nst().Routers {
-		if netOwns(tok, rt.ProjectID) {
-			items = append(items, s.renderRouter(rt, tok))
-		}
-	}
+	items := renderVisible(s.nst().Routers, tok, netOwned, func(rt *netRouter) map[string]any { return s.renderRouter(rt, tok) })
 	s.writeNeutronList(w, r, "routers", items, s.renderRouter(&netRouter{}, adminSample()))
 }
 
 func (s *Server) findRouter(id string, tok *token) (*netRouter, *apiError) {
-	rt := s.nst().Routers[id]
-	if rt == nil || !netOwns(tok, rt.ProjectID) {
-		return nil, errRouterNotFound(id)
-	}
-	return rt, nil
+	return findVisible(s.nst().Routers, id, tok, netOwned, errRouterNotFound)
 }
 
 func (s *Server) getRouter(w http.ResponseWriter, r *http.Request, tok *token) {
-	rt, e := s.findRouter(r.PathValue("id"), tok)
-	if e != nil {
-		s.writeError(w, svcNetwork, e)
-		return
-	}
-	writeNeutronOne(w, r, http.StatusOK, "router", s.renderRouter(rt, tok))
+	getByID(s, svcNetwork, w, r, tok, "router", s.findRouter, func(rt *netRouter) map[string]any { return s.renderRouter(rt, tok) })
 }
 
 func (s *Server) createRouter(w http.ResponseWriter, r *http.Request, tok *token) {
@@ -457,30 +443,16 @@ type fipReq struct {
 }
 
 func (s *Server) listFloatingIPs(w http.ResponseWriter, r *http.Request, tok *token) {
-	var items []map[string]any
-	for _, f := range s.nst().FloatingIPs {
-		if netOwns(tok, f.ProjectID) {
-			items = append(items, s.renderFloatingIP(f))
-		}
-	}
+	items := renderVisible(s.nst().FloatingIPs, tok, netOwned, s.renderFloatingIP)
 	s.writeNeutronList(w, r, "floatingips", items, s.renderFloatingIP(&netFloatingIP{}))
 }
 
 func (s *Server) findFloatingIP(id string, tok *token) (*netFloatingIP, *apiError) {
-	f := s.nst().FloatingIPs[id]
-	if f == nil || !netOwns(tok, f.ProjectID) {
-		return nil, errFloatingIPNotFound(id)
-	}
-	return f, nil
+	return findVisible(s.nst().FloatingIPs, id, tok, netOwned, errFloatingIPNotFound)
 }
 
 func (s *Server) getFloatingIP(w http.ResponseWriter, r *http.Request, tok *token) {
-	f, e := s.findFloatingIP(r.PathValue("id"), tok)
-	if e != nil {
-		s.writeError(w, svcNetwork, e)
-		return
-	}
-	writeNeutronOne(w, r, http.StatusOK, "floatingip", s.renderFloatingIP(f))
+	getByID(s, svcNetwork, w, r, tok, "floatingip", s.findFloatingIP, s.renderFloatingIP)
 }
 
 func (s *Server) createFloatingIP(w http.ResponseWriter, r *http.Request, tok *token) {

@@ -105,30 +105,16 @@ func netAdminOnly(tok *token, attr string) *apiError {
 
 func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request, tok *token) {
 	s.ensureDefaultSecGroup(tok.ProjectID)
-	var items []map[string]any
-	for _, n := range s.nst().Networks {
-		if s.networkVisible(n, tok) {
-			items = append(items, s.renderNetwork(n, tok))
-		}
-	}
+	items := renderVisible(s.nst().Networks, tok, s.networkVisible, func(n *netNetwork) map[string]any { return s.renderNetwork(n, tok) })
 	s.writeNeutronList(w, r, "networks", items, s.renderNetwork(&netNetwork{}, adminSample()))
 }
 
 func (s *Server) findNetwork(id string, tok *token) (*netNetwork, *apiError) {
-	n := s.nst().Networks[id]
-	if n == nil || !s.networkVisible(n, tok) {
-		return nil, errNetworkNotFound(id)
-	}
-	return n, nil
+	return findVisible(s.nst().Networks, id, tok, s.networkVisible, errNetworkNotFound)
 }
 
 func (s *Server) getNetwork(w http.ResponseWriter, r *http.Request, tok *token) {
-	n, e := s.findNetwork(r.PathValue("id"), tok)
-	if e != nil {
-		s.writeError(w, svcNetwork, e)
-		return
-	}
-	writeNeutronOne(w, r, http.StatusOK, "network", s.renderNetwork(n, tok))
+	getByID(s, svcNetwork, w, r, tok, "network", s.findNetwork, func(n *netNetwork) map[string]any { return s.renderNetwork(n, tok) })
 }
 
 func (s *Server) createNetwork(w http.ResponseWriter, r *http.Request, tok *token) {
@@ -327,30 +313,16 @@ type subnetReq struct {
 }
 
 func (s *Server) listSubnets(w http.ResponseWriter, r *http.Request, tok *token) {
-	var items []map[string]any
-	for _, sub := range s.nst().Subnets {
-		if s.subnetVisible(sub, tok) {
-			items = append(items, s.renderSubnet(sub))
-		}
-	}
+	items := renderVisible(s.nst().Subnets, tok, s.subnetVisible, s.renderSubnet)
 	s.writeNeutronList(w, r, "subnets", items, s.renderSubnet(&netSubnet{}))
 }
 
 func (s *Server) findSubnet(id string, tok *token) (*netSubnet, *apiError) {
-	sub := s.nst().Subnets[id]
-	if sub == nil || !s.subnetVisible(sub, tok) {
-		return nil, errSubnetNotFound(id)
-	}
-	return sub, nil
+	return findVisible(s.nst().Subnets, id, tok, s.subnetVisible, errSubnetNotFound)
 }
 
 func (s *Server) getSubnet(w http.ResponseWriter, r *http.Request, tok *token) {
-	sub, e := s.findSubnet(r.PathValue("id"), tok)
-	if e != nil {
-		s.writeError(w, svcNetwork, e)
-		return
-	}
-	writeNeutronOne(w, r, http.StatusOK, "subnet", s.renderSubnet(sub))
+	getByID(s, svcNetwork, w, r, tok, "subnet", s.findSubnet, s.renderSubnet)
 }
 
 func (s *Server) createSubnet(w http.ResponseWriter, r *http.Request, tok *token) {

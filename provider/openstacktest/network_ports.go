@@ -107,30 +107,16 @@ func netValidMAC(mac string) *apiError {
 }
 
 func (s *Server) listPorts(w http.ResponseWriter, r *http.Request, tok *token) {
-	var items []map[string]any
-	for _, p := range s.nst().Ports {
-		if netOwns(tok, p.ProjectID) {
-			items = append(items, s.renderPort(p, tok))
-		}
-	}
+	items := renderVisible(s.nst().Ports, tok, netOwned, func(p *netPort) map[string]any { return s.renderPort(p, tok) })
 	s.writeNeutronList(w, r, "ports", items, s.renderPort(&netPort{}, adminSample()))
 }
 
 func (s *Server) findPort(id string, tok *token) (*netPort, *apiError) {
-	p := s.nst().Ports[id]
-	if p == nil || !netOwns(tok, p.ProjectID) {
-		return nil, errPortNotFound(id)
-	}
-	return p, nil
+	return findVisible(s.nst().Ports, id, tok, netOwned, errPortNotFound)
 }
 
 func (s *Server) getPort(w http.ResponseWriter, r *http.Request, tok *token) {
-	p, e := s.findPort(r.PathValue("id"), tok)
-	if e != nil {
-		s.writeError(w, svcNetwork, e)
-		return
-	}
-	writeNeutronOne(w, r, http.StatusOK, "port", s.renderPort(p, tok))
+	getByID(s, svcNetwork, w, r, tok, "port", s.findPort, func(p *netPort) map[string]any { return s.renderPort(p, tok) })
 }
 
 func (s *Server) createPort(w http.ResponseWriter, r *http.Request, tok *token) {

@@ -73,30 +73,16 @@ type sgReq struct {
 
 func (s *Server) listSecGroups(w http.ResponseWriter, r *http.Request, tok *token) {
 	s.ensureDefaultSecGroup(tok.ProjectID)
-	var items []map[string]any
-	for _, g := range s.nst().SecurityGroups {
-		if netOwns(tok, g.ProjectID) {
-			items = append(items, s.renderSecGroup(g))
-		}
-	}
+	items := renderVisible(s.nst().SecurityGroups, tok, netOwned, s.renderSecGroup)
 	s.writeNeutronList(w, r, "security_groups", items, s.renderSecGroup(&netSecGroup{}))
 }
 
 func (s *Server) findSecGroup(id string, tok *token) (*netSecGroup, *apiError) {
-	g := s.nst().SecurityGroups[id]
-	if g == nil || !netOwns(tok, g.ProjectID) {
-		return nil, errSecGroupNotFound(id)
-	}
-	return g, nil
+	return findVisible(s.nst().SecurityGroups, id, tok, netOwned, errSecGroupNotFound)
 }
 
 func (s *Server) getSecGroup(w http.ResponseWriter, r *http.Request, tok *token) {
-	g, e := s.findSecGroup(r.PathValue("id"), tok)
-	if e != nil {
-		s.writeError(w, svcNetwork, e)
-		return
-	}
-	writeNeutronOne(w, r, http.StatusOK, "security_group", s.renderSecGroup(g))
+	getByID(s, svcNetwork, w, r, tok, "security_group", s.findSecGroup, s.renderSecGroup)
 }
 
 func (s *Server) createSecGroup(w http.ResponseWriter, r *http.Request, tok *token) {
@@ -263,22 +249,15 @@ func netRawPort(name string, raw json.RawMessage) (*int, *apiError) {
 }
 
 func (s *Server) listSGRules(w http.ResponseWriter, r *http.Request, tok *token) {
-	var items []map[string]any
-	for _, rule := range s.nst().SGRules {
-		if netOwns(tok, rule.ProjectID) {
-			items = append(items, s.renderSGRule(rule))
-		}
-	}
+	items := renderVisible(s.nst().SGRules, tok, netOwned, s.renderSGRule)
 	s.writeNeutronList(w, r, "security_group_rules", items, s.renderSGRule(&netSGRule{}))
 }
 
 func (s *Server) getSGRule(w http.ResponseWriter, r *http.Request, tok *token) {
-	rule := s.nst().SGRules[r.PathValue("id")]
-	if rule == nil || !netOwns(tok, rule.ProjectID) {
-		s.writeError(w, svcNetwork, errSGRuleNotFound(r.PathValue("id")))
-		return
+	find := func(id string, tok *token) (*netSGRule, *apiError) {
+		return findVisible(s.nst().SGRules, id, tok, netOwned, errSGRuleNotFound)
 	}
-	writeNeutronOne(w, r, http.StatusOK, "security_group_rule", s.renderSGRule(rule))
+	getByID(s, svcNetwork, w, r, tok, "security_group_rule", find, s.renderSGRule)
 }
 
 func (s *Server) deleteSGRule(w http.ResponseWriter, r *http.Request, tok *token) {
