@@ -1227,23 +1227,9 @@ func (s *Server) listServers(w http.ResponseWriter, r *http.Request, tok *token,
 		list = append(list, v)
 	}
 	sort.Slice(list, func(i, j int) bool {
-		if !list[i].CreatedAt.Equal(list[j].CreatedAt) {
-			return list[i].CreatedAt.After(list[j].CreatedAt)
-		}
-		return list[i].ID > list[j].ID
+		return newerFirst(list[i].CreatedAt, list[i].ID, list[j].CreatedAt, list[j].ID)
 	})
-	if m := q.Get("marker"); m != "" {
-		idx := -1
-		for i, v := range list {
-			if v.ID == m {
-				idx = i
-			}
-		}
-		if idx < 0 {
-			s.writeError(w, svcCompute, badRequest("marker [%s] not found", m))
-			return
-		}
-	}
+	// paginate answers an unknown marker with Nova's 400.
 	page, next, aerr := paginate(list, q, func(v *nServer) string { return v.ID }, "Server")
 	if aerr != nil {
 		s.writeError(w, svcCompute, aerr)

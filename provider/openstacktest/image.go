@@ -159,18 +159,10 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request, tok *token) 
 	}
 	// Glance sorts by created_at descending, then ID.
 	sort.Slice(list, func(i, j int) bool {
-		if !list[i].CreatedAt.Equal(list[j].CreatedAt) {
-			return list[i].CreatedAt.After(list[j].CreatedAt)
-		}
-		return list[i].ID > list[j].ID
+		return newerFirst(list[i].CreatedAt, list[i].ID, list[j].CreatedAt, list[j].ID)
 	})
 	if m := q.Get("marker"); m != "" {
-		idx := -1
-		for i, img := range list {
-			if img.ID == m {
-				idx = i
-			}
-		}
+		idx := markerIndex(list, m, func(img *gImage) string { return img.ID })
 		if idx < 0 {
 			s.writeError(w, svcImage, errorf(http.StatusBadRequest, "", "marker not found"))
 			return

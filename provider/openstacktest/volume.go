@@ -447,10 +447,7 @@ func (s *Server) listVolumes(w http.ResponseWriter, r *http.Request, tok *token)
 		list = append(list, v)
 	}
 	sort.Slice(list, func(i, j int) bool {
-		if !list[i].CreatedAt.Equal(list[j].CreatedAt) {
-			return list[i].CreatedAt.After(list[j].CreatedAt)
-		}
-		return list[i].ID > list[j].ID
+		return newerFirst(list[i].CreatedAt, list[i].ID, list[j].CreatedAt, list[j].ID)
 	})
 	page, next, aerr := paginate(list, q, func(v *cVolume) string { return v.ID }, "Volume")
 	if aerr != nil {
@@ -502,6 +499,26 @@ func hasMetadata(have, want map[string]string) bool {
 	return true
 }
 
+// newerFirst orders list items as Nova, Glance and Cinder do: created_at
+// descending, then ID descending.
+func newerFirst(createdI time.Time, idI string, createdJ time.Time, idJ string) bool {
+	if !createdI.Equal(createdJ) {
+		return createdI.After(createdJ)
+	}
+	return idI > idJ
+}
+
+// markerIndex is the position in list of the item whose ID is marker, or -1.
+func markerIndex[T any](list []T, marker string, id func(T) string) int {
+	idx := -1
+	for i, x := range list {
+		if id(x) == marker {
+			idx = i
+		}
+	}
+	return idx
+}
+
 // paginate applies limit, marker and offset; next is the marker of the
 // next page, empty on the last one.
 func paginate[T any](list []T, q map[string][]string, id func(T) string, kind string) (page []T, next string, aerr *apiError) {
@@ -512,12 +529,7 @@ func paginate[T any](list []T, q map[string][]string, id func(T) string, kind st
 		return ""
 	}
 	if m := get("marker"); m != "" {
-		idx := -1
-		for i, x := range list {
-			if id(x) == m {
-				idx = i
-			}
-		}
+		idx := markerIndex(list, m, id)
 		if idx < 0 {
 			return nil, "", errorf(http.StatusBadRequest, "", "marker [%s] not found", m)
 		}
