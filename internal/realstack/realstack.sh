@@ -828,7 +828,8 @@ PORTS=(3306 5672 25672 11211 5000 9292 8778 8774 9696 9876)
 # one of its programs, and processes whose command line names this state
 # dir's config.
 orphans() {
-  local p pid
+  local p pid owned
+  owned=$(cat "$RUN"/*.pid 2>/dev/null || true)
   {
     for p in "${PORTS[@]}"; do
       ss -ltnpH "sport = :$p" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2
@@ -836,6 +837,9 @@ orphans() {
     grep -l -F -- "$STATE/etc/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3
   } | sort -un | while read -r pid; do
     [ "$pid" = $$ ] && continue
+    # Members of a process group that a pid file names are not orphans.
+    local pg; pg=$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')
+    [ -n "$pg" ] && grep -qx "$pg" <<<"$owned" && continue
     { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null |
       grep -qE '(mariadbd|beam\.smp|epmd|memcached|uwsgi|glance-api|neutron-server|nova-|octavia-|rabbitmq)' && echo "$pid"
   done
