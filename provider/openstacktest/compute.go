@@ -354,42 +354,40 @@ type bdmRequest struct {
 type flexInt int
 
 func (f *flexInt) UnmarshalJSON(b []byte) error {
-	var n int
-	if err := json.Unmarshal(b, &n); err == nil {
+	n, err := unmarshalFlex(b, strconv.Atoi, "an integer")
+	if err == nil {
 		*f = flexInt(n)
-		return nil
 	}
-	var str string
-	if err := json.Unmarshal(b, &str); err != nil {
-		return err
-	}
-	n, err := strconv.Atoi(str)
-	if err != nil {
-		return fmt.Errorf("%q is not an integer", str)
-	}
-	*f = flexInt(n)
-	return nil
+	return err
 }
 
 // flexBool accepts a boolean or one of the strings Nova takes for one.
 type flexBool bool
 
 func (f *flexBool) UnmarshalJSON(b []byte) error {
-	var v bool
-	if err := json.Unmarshal(b, &v); err == nil {
+	v, err := unmarshalFlex(b, strconv.ParseBool, "a boolean")
+	if err == nil {
 		*f = flexBool(v)
-		return nil
+	}
+	return err
+}
+
+// unmarshalFlex reads b as a T, or as a string that parse turns into one;
+// what names T in the error.
+func unmarshalFlex[T any](b []byte, parse func(string) (T, error), what string) (T, error) {
+	var v T
+	if err := json.Unmarshal(b, &v); err == nil {
+		return v, nil
 	}
 	var str string
 	if err := json.Unmarshal(b, &str); err != nil {
-		return err
+		return v, err
 	}
-	v, err := strconv.ParseBool(str)
+	v, err := parse(str)
 	if err != nil {
-		return fmt.Errorf("%q is not a boolean", str)
+		return v, fmt.Errorf("%q is not %s", str, what)
 	}
-	*f = flexBool(v)
-	return nil
+	return v, nil
 }
 
 type networkRequest struct {
