@@ -246,21 +246,28 @@ func (s *Server) interfaceInfo(rt *netRouter, p *netPort) map[string]any {
 	return m
 }
 
-func (s *Server) decodeInterface(w http.ResponseWriter, r *http.Request) (interfaceReq, bool) {
+// interfaceRequest finds the router in the path and reads an add or remove
+// interface body, or writes the error and returns false.
+func (s *Server) interfaceRequest(w http.ResponseWriter, r *http.Request, tok *token) (*netRouter, interfaceReq, bool) {
 	var req interfaceReq
+	rt, e := s.findRouter(r.PathValue("id"), tok)
+	if e != nil {
+		s.writeError(w, svcNetwork, e)
+		return nil, req, false
+	}
 	if e := decodeJSON(r, &req); e != nil {
 		s.writeError(w, svcNetwork, errorf(http.StatusBadRequest, "HTTPBadRequest", "%s", e.Message))
-		return req, false
+		return nil, req, false
 	}
 	if req.SubnetID == "" && req.PortID == "" {
 		s.writeError(w, svcNetwork, errorf(http.StatusBadRequest, "BadRequest", "Bad router request: Either subnet_id or port_id must be specified."))
-		return req, false
+		return nil, req, false
 	}
 	if req.SubnetID != "" && req.PortID != "" {
 		s.writeError(w, svcNetwork, errorf(http.StatusBadRequest, "BadRequest", "Bad router request: Cannot specify both subnet-id and port-id."))
-		return req, false
+		return nil, req, false
 	}
-	return req, true
+	return rt, req, true
 }
 
 // routerPortOn returns rt's interface port with an address on subnetID.
@@ -279,12 +286,7 @@ func (s *Server) routerPortOn(rt *netRouter, subnetID string) *netPort {
 }
 
 func (s *Server) addRouterInterface(w http.ResponseWriter, r *http.Request, tok *token) {
-	rt, e := s.findRouter(r.PathValue("id"), tok)
-	if e != nil {
-		s.writeError(w, svcNetwork, e)
-		return
-	}
-	req, ok := s.decodeInterface(w, r)
+	rt, req, ok := s.interfaceRequest(w, r, tok)
 	if !ok {
 		return
 	}
@@ -344,12 +346,7 @@ func (s *Server) addRouterInterface(w http.ResponseWriter, r *http.Request, tok 
 }
 
 func (s *Server) removeRouterInterface(w http.ResponseWriter, r *http.Request, tok *token) {
-	rt, e := s.findRouter(r.PathValue("id"), tok)
-	if e != nil {
-		s.writeError(w, svcNetwork, e)
-		return
-	}
-	req, ok := s.decodeInterface(w, r)
+	rt, req, ok := s.interfaceRequest(w, r, tok)
 	if !ok {
 		return
 	}
