@@ -67,7 +67,7 @@ func (s *Server) netCreatePort(spec portSpec) (portInfo, *apiError) {
 		return portInfo{}, errNetworkNotFound(spec.NetworkID)
 	}
 	if net.ProjectID != spec.ProjectID && !net.Shared {
-		return portInfo{}, errorf(http.StatusForbidden, "HTTPForbidden", "(rule:create_port) is disallowed by policy")
+		return portInfo{}, errorf(http.StatusForbidden, "PolicyNotAuthorized", "(rule:create_port) is disallowed by policy")
 	}
 	var fixed []fixedIPSpec
 	if len(spec.FixedIPs) > 0 {

@@ -360,7 +360,7 @@ func (s *Server) taggable(r *http.Request, tok *token) (*netStd, *apiError) {
 	case "networks":
 		if n := ns.Networks[id]; n != nil && s.networkVisible(n, tok) {
 			if !tok.isAdmin() && n.ProjectID != tok.ProjectID {
-				return nil, errorf(http.StatusForbidden, "HTTPForbidden", "(rule:update_network) is disallowed by policy")
+				return nil, errorf(http.StatusForbidden, "PolicyNotAuthorized", "(rule:update_network) is disallowed by policy")
 			}
 			return &n.netStd, nil
 		}
@@ -368,7 +368,7 @@ func (s *Server) taggable(r *http.Request, tok *token) (*netStd, *apiError) {
 	case "subnets":
 		if n := ns.Subnets[id]; n != nil && s.subnetVisible(n, tok) {
 			if !tok.isAdmin() && n.ProjectID != tok.ProjectID {
-				return nil, errorf(http.StatusForbidden, "HTTPForbidden", "(rule:update_subnet) is disallowed by policy")
+				return nil, errorf(http.StatusForbidden, "PolicyNotAuthorized", "(rule:update_subnet) is disallowed by policy")
 			}
 			return &n.netStd, nil
 		}
@@ -624,7 +624,7 @@ func (s *Server) netQuotaCheck(projectID, res string, n int) *apiError {
 func (s *Server) quotaProject(w http.ResponseWriter, r *http.Request, tok *token) (string, bool) {
 	p := r.PathValue("project")
 	if !tok.isAdmin() && p != tok.ProjectID {
-		s.writeError(w, svcNetwork, errorf(http.StatusForbidden, "HTTPForbidden", "(rule:get_quota) is disallowed by policy"))
+		s.writeError(w, svcNetwork, errorf(http.StatusForbidden, "PolicyNotAuthorized", "(rule:get_quota) is disallowed by policy"))
 		return "", false
 	}
 	return p, true
@@ -640,7 +640,7 @@ func netQuotaMap(q map[string]int) map[string]any {
 
 func (s *Server) listNetQuotas(w http.ResponseWriter, r *http.Request, tok *token) {
 	if !tok.isAdmin() {
-		s.writeError(w, svcNetwork, errorf(http.StatusForbidden, "HTTPForbidden", "(rule:get_quota) is disallowed by policy"))
+		s.writeError(w, svcNetwork, errorf(http.StatusForbidden, "PolicyNotAuthorized", "(rule:get_quota) is disallowed by policy"))
 		return
 	}
 	var ids []string
@@ -687,7 +687,7 @@ func (s *Server) getNetQuotaDetails(w http.ResponseWriter, r *http.Request, tok 
 
 func (s *Server) updateNetQuota(w http.ResponseWriter, r *http.Request, tok *token) {
 	if !tok.isAdmin() {
-		s.writeError(w, svcNetwork, errorf(http.StatusForbidden, "HTTPForbidden", "(rule:update_quota) is disallowed by policy"))
+		s.writeError(w, svcNetwork, errorf(http.StatusForbidden, "PolicyNotAuthorized", "(rule:update_quota) is disallowed by policy"))
 		return
 	}
 	p := r.PathValue("project")
@@ -728,7 +728,7 @@ func (s *Server) updateNetQuota(w http.ResponseWriter, r *http.Request, tok *tok
 
 func (s *Server) deleteNetQuota(w http.ResponseWriter, r *http.Request, tok *token) {
 	if !tok.isAdmin() {
-		s.writeError(w, svcNetwork, errorf(http.StatusForbidden, "HTTPForbidden", "(rule:delete_quota) is disallowed by policy"))
+		s.writeError(w, svcNetwork, errorf(http.StatusForbidden, "PolicyNotAuthorized", "(rule:delete_quota) is disallowed by policy"))
 		return
 	}
 	delete(s.nst().Quotas, r.PathValue("project"))

@@ -461,7 +461,7 @@ func TestNetworkErrors(t *testing.T) {
 			t := true
 			_, err = networks.Create(ctx, c, external.CreateOptsExt{CreateOptsBuilder: networks.CreateOpts{Name: "y"}, External: &t}).Extract()
 			return err
-		}, 403, "HTTPForbidden", ""},
+		}, 403, "PolicyNotAuthorized", "(rule:create_network and rule:create_network:router:external) is disallowed by policy"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -804,7 +804,9 @@ func TestNetworkPortBinding(t *testing.T) {
 	}
 	// A member may not bind.
 	_, err = ports.Update(ctx, c, p.ID, portsbinding.UpdateOptsExt{UpdateOptsBuilder: ports.UpdateOpts{}, HostID: &host}).Extract()
-	wantNeutronError(t, err, 403, "HTTPForbidden")
+	if ne := wantNeutronError(t, err, 403, "PolicyNotAuthorized"); ne.Message != "(rule:update_port and rule:update_port:binding:host_id) is disallowed by policy" {
+		t.Errorf("message %q", ne.Message)
+	}
 }
 
 // TestNetworkStateSurvivesRestart keeps the state in a directory and starts

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"strings"
 )
 
 // networkVisible reports whether tok sees n: admins see every network,
@@ -96,11 +97,19 @@ func netCreateProject(tok *token, projectID, tenantID string) (string, *apiError
 	return p, nil
 }
 
-func netAdminOnly(tok *token, attr string) *apiError {
+// netAdminOnly refuses a member what rule (an action such as
+// "update_network", or an attribute rule such as
+// "create_network:router:external") reserves to admins, as Neutron's policy
+// engine does: 403 PolicyNotAuthorized naming the action's rule and the
+// attribute's.
+func netAdminOnly(tok *token, rule string) *apiError {
 	if tok.isAdmin() {
 		return nil
 	}
-	return errorf(http.StatusForbidden, "HTTPForbidden", "(rule:%s) is disallowed by policy", attr)
+	if action, _, ok := strings.Cut(rule, ":"); ok {
+		return errorf(http.StatusForbidden, "PolicyNotAuthorized", "(rule:%s and rule:%s) is disallowed by policy", action, rule)
+	}
+	return errorf(http.StatusForbidden, "PolicyNotAuthorized", "(rule:%s) is disallowed by policy", rule)
 }
 
 func (s *Server) listNetworks(w http.ResponseWriter, r *http.Request, tok *token) {
@@ -359,7 +368,7 @@ func (s *Server) newSubnet(tok *token, req *subnetReq, attrs map[string]json.Raw
 		return nil, e
 	}
 	if !tok.isAdmin() && net.ProjectID != tok.ProjectID {
-		return nil, errorf(http.StatusForbidden, "HTTPForbidden", "(rule:create_subnet) is disallowed by policy")
+		return nil, errorf(http.StatusForbidden, "PolicyNotAuthorized", "(rule:create_subnet) is disallowed by policy")
 	}
 	proj, e := netCreateProject(tok, req.ProjectID, req.TenantID)
 	if e != nil {

@@ -136,7 +136,7 @@ func (s *Server) createPort(w http.ResponseWriter, r *http.Request, tok *token) 
 	}
 	proj, e := netCreateProject(tok, req.ProjectID, req.TenantID)
 	if e == nil && !tok.isAdmin() && net.ProjectID != tok.ProjectID && !net.Shared {
-		e = errorf(http.StatusForbidden, "HTTPForbidden", "(rule:create_port and rule:create_port:network_id) is disallowed by policy")
+		e = errorf(http.StatusForbidden, "PolicyNotAuthorized", "(rule:create_port and rule:create_port:network_id) is disallowed by policy")
 	}
 	if e == nil && req.MACAddress != nil {
 		e = netValidMAC(*req.MACAddress)
