@@ -113,6 +113,19 @@ func (s *Server) createSecGroup(w http.ResponseWriter, r *http.Request, tok *tok
 	}
 	g := &netSecGroup{Stateful: true}
 	g.init(s, s.newID(), proj)
+	applySecGroup(g, &req)
+	ns := s.nst()
+	ns.SecurityGroups[g.ID] = g
+	for _, et := range []string{"IPv4", "IPv6"} {
+		rule := &netSGRule{SecurityGroupID: g.ID, Direction: "egress", EtherType: et}
+		rule.init(s, s.newID(), proj)
+		ns.SGRules[rule.ID] = rule
+	}
+	writeNeutronOne(w, r, http.StatusCreated, "security_group", s.renderSecGroup(g))
+}
+
+// applySecGroup sets the attributes req names.
+func applySecGroup(g *netSecGroup, req *sgReq) {
 	if req.Name != nil {
 		g.Name = *req.Name
 	}
@@ -122,14 +135,6 @@ func (s *Server) createSecGroup(w http.ResponseWriter, r *http.Request, tok *tok
 	if req.Stateful != nil {
 		g.Stateful = *req.Stateful
 	}
-	ns := s.nst()
-	ns.SecurityGroups[g.ID] = g
-	for _, et := range []string{"IPv4", "IPv6"} {
-		rule := &netSGRule{SecurityGroupID: g.ID, Direction: "egress", EtherType: et}
-		rule.init(s, s.newID(), proj)
-		ns.SGRules[rule.ID] = rule
-	}
-	writeNeutronOne(w, r, http.StatusCreated, "security_group", s.renderSecGroup(g))
 }
 
 func (s *Server) updateSecGroup(w http.ResponseWriter, r *http.Request, tok *token) {
@@ -147,15 +152,7 @@ func (s *Server) updateSecGroup(w http.ResponseWriter, r *http.Request, tok *tok
 		s.writeError(w, svcNetwork, errorf(http.StatusConflict, "SecurityGroupCannotUpdateDefault", "Updating default security group not allowed."))
 		return
 	}
-	if req.Name != nil {
-		g.Name = *req.Name
-	}
-	if req.Description != nil {
-		g.Description = *req.Description
-	}
-	if req.Stateful != nil {
-		g.Stateful = *req.Stateful
-	}
+	applySecGroup(g, &req)
 	g.touch(s)
 	writeNeutronOne(w, r, http.StatusOK, "security_group", s.renderSecGroup(g))
 }
