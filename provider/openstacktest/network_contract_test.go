@@ -355,7 +355,7 @@ func TestNetworkErrors(t *testing.T) {
 			}
 			ps, _ := ports.ExtractPorts(pages)
 			return ports.Delete(ctx, c, ps[0].ID).ExtractErr()
-		}, 409, "L3PortInUse", ""},
+		}, 409, "ServicePortInUse", ""},
 		{"duplicate rule", func() error { _, err := rules.Create(ctx, c, tcp).Extract(); return err },
 			409, "SecurityGroupRuleExists", ""},
 		{"port range reversed", func() error {

@@ -356,7 +356,7 @@ func (s *Server) deletePort(w http.ResponseWriter, r *http.Request, tok *token) 
 	}
 	switch p.DeviceOwner {
 	case ownerRouterInterface, ownerRouterGateway, ownerFloatingIP:
-		s.writeError(w, svcNetwork, errorf(http.StatusConflict, "L3PortInUse", "Port %s has owner %s and therefore cannot be deleted directly via the port API.", p.ID, p.DeviceOwner))
+		s.writeError(w, svcNetwork, errorf(http.StatusConflict, "ServicePortInUse", "Port %s cannot be deleted directly via the port API: has device owner %s.", p.ID, p.DeviceOwner))
 		return
 	}
 	s.removePort(p)
