@@ -475,9 +475,8 @@ func (s *Server) replaceTags(w http.ResponseWriter, r *http.Request, tok *token)
 	}
 	n.Tags = tags
 	n.touch(s)
-	out := append([]string{}, tags...)
-	sort.Strings(out)
-	writeJSON(w, http.StatusOK, map[string]any{"tags": out})
+	// Neutron answers with the request's list as sent (GET sorts).
+	writeJSON(w, http.StatusOK, map[string]any{"tags": *body.Tags})
 }
 
 func (s *Server) deleteAllTags(w http.ResponseWriter, r *http.Request, tok *token) {
