@@ -352,42 +352,10 @@ func (r *run) discoverOwned(ctx context.Context, o deleteOptions) (*deleteSet, e
 	tagged := q("tags", r.tag)
 	var mu sync.Mutex
 	steps := []func(context.Context) error{
-		func(ctx context.Context) error {
-			a, err := r.listNetworks(ctx, tagged)
-			if err != nil {
-				return err
-			}
-			b, err := r.listNetworks(ctx, q("name", r.names.network()))
-			set.networks = mergeOwned(r, networkKind, a, b)
-			return err
-		},
-		func(ctx context.Context) error {
-			a, err := r.listSubnets(ctx, tagged)
-			if err != nil {
-				return err
-			}
-			b, err := r.listSubnets(ctx, q("name", r.names.subnet()))
-			set.subnets = mergeOwned(r, subnetKind, a, b)
-			return err
-		},
-		func(ctx context.Context) error {
-			a, err := r.listRouters(ctx, tagged)
-			if err != nil {
-				return err
-			}
-			b, err := r.listRouters(ctx, q("name", r.names.router()))
-			set.routers = mergeOwned(r, routerKind, a, b)
-			return err
-		},
-		func(ctx context.Context) error {
-			a, err := r.listGroups(ctx, tagged)
-			if err != nil {
-				return err
-			}
-			b, err := r.listGroups(ctx, q("name", r.names.group(RoleControlPlane), "name", r.names.group(RoleWorker), "name", r.names.group(RoleNode)))
-			set.groups = mergeOwned(r, groupKind, a, b)
-			return err
-		},
+		discoverStep(r, networkKind, r.listNetworks, tagged, q("name", r.names.network()), &set.networks),
+		discoverStep(r, subnetKind, r.listSubnets, tagged, q("name", r.names.subnet()), &set.subnets),
+		discoverStep(r, routerKind, r.listRouters, tagged, q("name", r.names.router()), &set.routers),
+		discoverStep(r, groupKind, r.listGroups, tagged, q("name", r.names.group(RoleControlPlane), "name", r.names.group(RoleWorker), "name", r.names.group(RoleNode)), &set.groups),
 		func(ctx context.Context) error {
 			a, err := r.listFIPs(ctx, tagged)
 			if err != nil {
@@ -465,41 +433,51 @@ func (r *run) discoverOwned(ctx context.Context, o deleteOptions) (*deleteSet, e
 	if err != nil {
 		return nil, r.fail("find", "cluster resources", r.names.cluster, "", "", err)
 	}
-	// The ports on our networks: servers, router interfaces, leftovers.
-	err = parallel(ctx, len(set.networks), func(ctx context.Context, i int) error {
-		return r.do(ctx, neutronPolicy, func(ctx context.Context) error {
-			ps, err := r.listPorts(ctx, q("network_id", set.networks[i].ID))
-			mu.Lock()
-			for _, p := range ps {
-				if !slices.ContainsFunc(set.ports, func(x portRes) bool { return x.ID == p.ID }) {
-					set.ports = append(set.ports, p)
+	// addPorts adds to set.ports, once each, the ports whose attribute key
+	// is id(i) for every i below n.
+	addPorts := func(n int, key string, id func(int) string) error {
+		err := parallel(ctx, n, func(ctx context.Context, i int) error {
+			return r.do(ctx, neutronPolicy, func(ctx context.Context) error {
+				ps, err := r.listPorts(ctx, q(key, id(i)))
+				mu.Lock()
+				for _, p := range ps {
+					if !slices.ContainsFunc(set.ports, func(x portRes) bool { return x.ID == p.ID }) {
+						set.ports = append(set.ports, p)
+					}
 				}
-			}
-			mu.Unlock()
-			return err
+				mu.Unlock()
+				return err
+			})
 		})
-	})
-	if err != nil {
-		return nil, r.fail("list", "port", "", "", "", err)
+		if err != nil {
+			return r.fail("list", "port", "", "", "", err)
+		}
+		return nil
+	}
+	// The ports on our networks: servers, router interfaces, leftovers.
+	if err := addPorts(len(set.networks), "network_id", func(i int) string { return set.networks[i].ID }); err != nil {
+		return nil, err
 	}
 	// Interfaces of our routers on other subnets.
-	err = parallel(ctx, len(set.routers), func(ctx context.Context, i int) error {
-		return r.do(ctx, neutronPolicy, func(ctx context.Context) error {
-			ps, err := r.listPorts(ctx, q("device_id", set.routers[i].ID))
-			mu.Lock()
-			for _, p := range ps {
-				if !slices.ContainsFunc(set.ports, func(x portRes) bool { return x.ID == p.ID }) {
-					set.ports = append(set.ports, p)
-				}
-			}
-			mu.Unlock()
-			return err
-		})
-	})
-	if err != nil {
-		return nil, r.fail("list", "port", "", "", "", err)
+	if err := addPorts(len(set.routers), "device_id", func(i int) string { return set.routers[i].ID }); err != nil {
+		return nil, err
 	}
 	return set, nil
+}
+
+// discoverStep lists a kind by the ownership tag and by its deterministic
+// names, and stores in dst the tagged ones with the named ones no other
+// cluster owns.
+func discoverStep[T any](r *run, k kindInfo[T], list func(context.Context, query) ([]T, error), tagged, named query, dst *[]T) func(context.Context) error {
+	return func(ctx context.Context) error {
+		a, err := list(ctx, tagged)
+		if err != nil {
+			return err
+		}
+		b, err := list(ctx, named)
+		*dst = mergeOwned(r, k, a, b)
+		return err
+	}
 }
 
 // mergeOwned unites tagged resources with untagged ones of our name.
