@@ -80,47 +80,35 @@ func WithStateDir(dir string) Option {
 // WithLatency delays every request by d before it is handled. SetLatency
 // changes it later.
 func WithLatency(d time.Duration) Option {
-	return optionFunc(func(o *options) error {
-		if d < 0 {
-			return fmt.Errorf("openstacktest: WithLatency: negative duration %v", d)
-		}
-		o.latency = d
-		return nil
-	})
+	return durationOption("WithLatency", d, func(o *options) *time.Duration { return &o.latency })
 }
 
 // WithBootDelay sets how long a Nova server stays in BUILD before it becomes
 // ACTIVE (100ms by default).
 func WithBootDelay(d time.Duration) Option {
-	return optionFunc(func(o *options) error {
-		if d < 0 {
-			return fmt.Errorf("openstacktest: WithBootDelay: negative duration %v", d)
-		}
-		o.bootDelay = d
-		return nil
-	})
+	return durationOption("WithBootDelay", d, func(o *options) *time.Duration { return &o.bootDelay })
 }
 
 // WithLoadBalancerDelay sets how long an Octavia object stays PENDING_*
 // after each change (100ms by default).
 func WithLoadBalancerDelay(d time.Duration) Option {
-	return optionFunc(func(o *options) error {
-		if d < 0 {
-			return fmt.Errorf("openstacktest: WithLoadBalancerDelay: negative duration %v", d)
-		}
-		o.lbDelay = d
-		return nil
-	})
+	return durationOption("WithLoadBalancerDelay", d, func(o *options) *time.Duration { return &o.lbDelay })
 }
 
 // WithVolumeDelay sets how long a Cinder volume stays "creating" (50ms by
 // default).
 func WithVolumeDelay(d time.Duration) Option {
+	return durationOption("WithVolumeDelay", d, func(o *options) *time.Duration { return &o.volumeDelay })
+}
+
+// durationOption sets the duration field picks to d, refusing a negative
+// one; name is the option's in the error.
+func durationOption(name string, d time.Duration, field func(*options) *time.Duration) Option {
 	return optionFunc(func(o *options) error {
 		if d < 0 {
-			return fmt.Errorf("openstacktest: WithVolumeDelay: negative duration %v", d)
+			return fmt.Errorf("openstacktest: %s: negative duration %v", name, d)
 		}
-		o.volumeDelay = d
+		*field(o) = d
 		return nil
 	})
 }
