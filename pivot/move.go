@@ -139,6 +139,9 @@ func (m *mover) phases(ctx context.Context) error {
 	}
 	m.log.Info("Move planned", "objects", len(m.g.Moved()), "levels", len(m.g.Levels()), "dryRun", m.opts.DryRun)
 	if m.opts.DryRun {
+		for _, e := range m.rep.Plan { // what would be moved
+			m.rep.Moved[kindOf(e.Object)]++
+		}
 		return nil
 	}
 	if m.src != nil {

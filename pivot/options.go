@@ -133,7 +133,8 @@ type Report struct {
 	DryRun bool
 	// Plan lists every object of the move in creation order.
 	Plan []PlanEntry
-	// Moved counts the objects present in the target afterwards, by kind.
+	// Moved counts the objects present in the target afterwards (for a dry run:
+	// the objects that would move), by kind.
 	Moved map[string]int
 	// Created, Updated and Deleted count writes of objects (not of pause state).
 	Created, Updated, Deleted int

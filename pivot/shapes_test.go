@@ -222,6 +222,9 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if n := from.writes.Load(); n != 0 {
 		t.Errorf("dry run made %d writes", n)
 	}
+	if n := rep.Moved["Machine.cluster.x-k8s.io"]; n != 2*(2+1) {
+		t.Errorf("dry run would move %d Machines, want 6", n)
+	}
 	if len(rep.Plan) != len(before) || !rep.DryRun {
 		t.Errorf("plan has %d objects, want %d", len(rep.Plan), len(before))
 	}
