@@ -1564,12 +1564,9 @@ func (s *Server) deleteServerTag(w http.ResponseWriter, r *http.Request, tok *to
 		return
 	}
 	t := r.PathValue("tag")
-	for i, x := range v.Tags {
-		if x == t {
-			v.Tags = append(v.Tags[:i], v.Tags[i+1:]...)
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
+	if !removeTag(&v.Tags, t) {
+		s.writeError(w, svcCompute, errorf(http.StatusNotFound, "", "Tag %s could not be found.", t))
+		return
 	}
-	s.writeError(w, svcCompute, errorf(http.StatusNotFound, "", "Tag %s could not be found.", t))
+	w.WriteHeader(http.StatusNoContent)
 }

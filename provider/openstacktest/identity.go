@@ -672,6 +672,18 @@ func contains(list []string, v string) bool {
 	return false
 }
 
+// removeTag drops the first t from *tags in place, reporting whether there
+// was one (Nova and Glance tag deletion).
+func removeTag(tags *[]string, t string) bool {
+	for i, x := range *tags {
+		if x == t {
+			*tags = append((*tags)[:i], (*tags)[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
 // Read-only projects, users and roles, as the openstack CLI looks them up.
 
 func (s *Server) projectBody(p *ksProject) map[string]any {

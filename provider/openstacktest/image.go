@@ -479,12 +479,9 @@ func (s *Server) deleteImageTag(w http.ResponseWriter, r *http.Request, tok *tok
 		return
 	}
 	t := r.PathValue("tag")
-	for i, x := range img.Tags {
-		if x == t {
-			img.Tags = append(img.Tags[:i], img.Tags[i+1:]...)
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
+	if !removeTag(&img.Tags, t) {
+		s.writeError(w, svcImage, errorf(http.StatusNotFound, "", "Tag %s not found", t))
+		return
 	}
-	s.writeError(w, svcImage, errorf(http.StatusNotFound, "", "Tag %s not found", t))
+	w.WriteHeader(http.StatusNoContent)
 }
