@@ -87,15 +87,7 @@ func (s *Server) createRouter(w http.ResponseWriter, r *http.Request, tok *token
 	}
 	rt := &netRouter{AdminStateUp: true, Routes: []any{}}
 	rt.init(s, s.newID(), proj)
-	if req.Name != nil {
-		rt.Name = *req.Name
-	}
-	if req.Description != nil {
-		rt.Description = *req.Description
-	}
-	if req.AdminStateUp != nil {
-		rt.AdminStateUp = *req.AdminStateUp
-	}
+	applyRouter(rt, &req)
 	if e := s.setGateway(rt, req.Gateway, tok); e != nil {
 		s.writeError(w, svcNetwork, e)
 		return
@@ -179,6 +171,19 @@ func (s *Server) clearGateway(rt *netRouter) {
 	rt.GatewayNetworkID, rt.GatewayPortID, rt.EnableSNAT = "", "", false
 }
 
+// applyRouter sets the name, description and admin state req names.
+func applyRouter(rt *netRouter, req *routerReq) {
+	if req.Name != nil {
+		rt.Name = *req.Name
+	}
+	if req.Description != nil {
+		rt.Description = *req.Description
+	}
+	if req.AdminStateUp != nil {
+		rt.AdminStateUp = *req.AdminStateUp
+	}
+}
+
 func (s *Server) updateRouter(w http.ResponseWriter, r *http.Request, tok *token) {
 	rt, e := s.findRouter(r.PathValue("id"), tok)
 	if e != nil {
@@ -194,15 +199,7 @@ func (s *Server) updateRouter(w http.ResponseWriter, r *http.Request, tok *token
 		s.writeError(w, svcNetwork, e)
 		return
 	}
-	if req.Name != nil {
-		rt.Name = *req.Name
-	}
-	if req.Description != nil {
-		rt.Description = *req.Description
-	}
-	if req.AdminStateUp != nil {
-		rt.AdminStateUp = *req.AdminStateUp
-	}
+	applyRouter(rt, &req)
 	if req.Routes != nil {
 		rt.Routes = append([]any{}, *req.Routes...)
 	}
