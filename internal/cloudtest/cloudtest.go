@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openstrap/openstrap/internal/realstack"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
@@ -96,6 +97,11 @@ func (e *Env) Sim() *openstacktest.Server { return e.sim }
 
 // IsReal reports whether the test runs against a real cloud.
 func (e *Env) IsReal() bool { return e.sim == nil }
+
+// LocalStack reports whether the real cloud is the local services of
+// internal/realstack, whose limits realstack.Gaps lists (no L3 agent: floating
+// IPs and router interfaces stay DOWN; no-op Octavia drivers; no Cinder).
+func (e *Env) LocalStack() bool { return e.sim == nil && realstack.Selected(os.Getenv) }
 
 // CloudName is the clouds.yaml entry of the member user: $OS_CLOUD, or the
 // simulator's openstacktest.CloudName.
