@@ -404,10 +404,15 @@ func (s *Server) newSubnet(tok *token, req *subnetReq, attrs map[string]json.Raw
 			return nil, errorf(http.StatusBadRequest, "HTTPBadRequest", "Invalid input for gateway_ip. Reason: '%s' is not a valid IP address.", *req.GatewayIP)
 		}
 		first, last, _ := ipHostRange(pfx)
-		if !pfx.Contains(a) || a.Less(first) || last.Less(a) {
+		anycast := a.Is6() && a == pfx.Masked().Addr() // allowed for IPv6
+		if !pfx.Contains(a) || (a.Less(first) && !anycast) || last.Less(a) {
 			return nil, errorf(http.StatusBadRequest, "InvalidInput", "Invalid input for operation: Gateway is not valid on subnet.")
 		}
 		gw = a
+	case pfx.Addr().Is6():
+		// Neutron's IPv6 default gateway is the Subnet-Router anycast
+		// address (the prefix itself); the pool starts right after it.
+		gw = pfx.Masked().Addr()
 	default:
 		if first, _, ok := ipHostRange(pfx); ok {
 			gw = first
