@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack"
+
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
@@ -35,4 +38,14 @@ func adminCloud(t testing.TB, s *openstacktest.Server) *provider.Cloud {
 		t.Fatalf("connect as admin: %v", err)
 	}
 	return c
+}
+
+// identityClient is a Keystone v3 client with c's credentials.
+func identityClient(t testing.TB, c *provider.Cloud) *gophercloud.ServiceClient {
+	t.Helper()
+	idc, err := openstack.NewIdentityV3(c.Provider, gophercloud.EndpointOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idc
 }

@@ -174,10 +174,7 @@ func TestKeystoneTokenValidationAndExpiry(t *testing.T) {
 	s := openstacktest.NewTestServer(t)
 	ctx := testContext(t)
 	c := memberCloud(t, s)
-	idc, err := openstack.NewIdentityV3(c.Provider, gophercloud.EndpointOpts{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	idc := identityClient(t, c)
 	res := tokens.Get(ctx, idc, c.Provider.Token())
 	if u, err := res.ExtractUser(); err != nil || u.ID != openstacktest.MemberUserID {
 		t.Errorf("validate own token: %+v, %v", u, err)
@@ -202,10 +199,7 @@ func TestApplicationCredentials(t *testing.T) {
 	s := openstacktest.NewTestServer(t)
 	ctx := testContext(t)
 	c := memberCloud(t, s)
-	idc, err := openstack.NewIdentityV3(c.Provider, gophercloud.EndpointOpts{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	idc := identityClient(t, c)
 	ac, err := applicationcredentials.Create(ctx, idc, openstacktest.MemberUserID, applicationcredentials.CreateOpts{
 		Name: "ci", Roles: []applicationcredentials.Role{{Name: "member"}}}).Extract()
 	if err != nil {
@@ -270,14 +264,8 @@ func TestApplicationCredentials(t *testing.T) {
 func TestKeystoneProjectsUsersRoles(t *testing.T) {
 	s := openstacktest.NewTestServer(t)
 	ctx := testContext(t)
-	member, err := openstack.NewIdentityV3(memberCloud(t, s).Provider, gophercloud.EndpointOpts{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := openstack.NewIdentityV3(adminCloud(t, s).Provider, gophercloud.EndpointOpts{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	member := identityClient(t, memberCloud(t, s))
+	admin := identityClient(t, adminCloud(t, s))
 	names := func(c *gophercloud.ServiceClient, opts projects.ListOpts) ([]string, error) {
 		page, err := projects.List(c, opts).AllPages(ctx)
 		if err != nil {
