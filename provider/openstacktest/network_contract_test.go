@@ -462,7 +462,7 @@ func TestNetworkErrors(t *testing.T) {
 			}
 			gs, _ := groups.ExtractGroups(pages)
 			return groups.Delete(ctx, c, gs[0].ID).ExtractErr()
-		}, 409, "SecurityGroupCannotRemoveDefault", ""},
+		}, 409, "SecurityGroupInUse", ""}, // the ports above use it: Neutron checks that first
 		{"external network by a member", func() error {
 			_, err := networks.Create(ctx, c, external.CreateOptsExt{CreateOptsBuilder: networks.CreateOpts{Name: "x"}, External: new(bool)}).Extract()
 			if err != nil {

@@ -163,16 +163,18 @@ func (s *Server) deleteSecGroup(w http.ResponseWriter, r *http.Request, tok *tok
 		s.writeError(w, svcNetwork, e)
 		return
 	}
-	if g.Name == "default" && !tok.isAdmin() {
-		s.writeError(w, svcNetwork, errorf(http.StatusConflict, "SecurityGroupCannotRemoveDefault", "Insufficient rights for removing default security group."))
-		return
-	}
+	// Neutron checks the ports first: a default group in use is "in use"
+	// even to a member.
 	ns := s.nst()
 	for _, p := range ns.Ports {
 		if netHas(p.SecurityGroups, g.ID) {
 			s.writeError(w, svcNetwork, errorf(http.StatusConflict, "SecurityGroupInUse", "Security Group %s in use.", g.ID))
 			return
 		}
+	}
+	if g.Name == "default" && !tok.isAdmin() {
+		s.writeError(w, svcNetwork, errorf(http.StatusConflict, "SecurityGroupCannotRemoveDefault", "Insufficient rights for removing default security group."))
+		return
 	}
 	for id, rule := range ns.SGRules {
 		if rule.SecurityGroupID == g.ID {
