@@ -385,7 +385,7 @@ func TestNetworkErrors(t *testing.T) {
 			o.RemoteIPPrefix, o.RemoteGroupID, o.PortRangeMin, o.PortRangeMax = "10.0.0.0/8", sg.ID, 23, 23
 			_, err := rules.Create(ctx, c, o).Extract()
 			return err
-		}, 400, "SecurityGroupRemoteGroupAndRemoteIpPrefix", ""},
+		}, 400, "SecurityGroupMultipleRemoteEntites", "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided."},
 		{"ethertype against prefix", func() error {
 			o := tcp
 			o.RemoteIPPrefix, o.PortRangeMin, o.PortRangeMax = "::/0", 24, 24

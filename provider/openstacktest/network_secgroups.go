@@ -372,7 +372,7 @@ func (s *Server) newSGRule(req *sgRuleReq, tok *token) (*netSGRule, *apiError) {
 	}
 	rule.PortMin, rule.PortMax = min, max
 	if req.RemoteIPPrefix != nil && *req.RemoteIPPrefix != "" && req.RemoteGroupID != nil && *req.RemoteGroupID != "" {
-		return nil, errorf(http.StatusBadRequest, "SecurityGroupRemoteGroupAndRemoteIpPrefix", "Only remote_ip_prefix or remote_group_id may be provided.")
+		return nil, errorf(http.StatusBadRequest, "SecurityGroupMultipleRemoteEntites", "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided.")
 	}
 	if req.RemoteIPPrefix != nil && *req.RemoteIPPrefix != "" {
 		pfx, err := netip.ParsePrefix(*req.RemoteIPPrefix)
