@@ -27,6 +27,10 @@ const AdminCloudEnv = "OPENSTRAP_TEST_ADMIN_CLOUD"
 // resource the test left behind (see DeleteAdded).
 const ExclusiveEnv = "OPENSTRAP_TEST_EXCLUSIVE"
 
+// RealCloudMark starts the line New logs when a test runs on a real cloud,
+// so that a runner can count those tests in go test -v output.
+const RealCloudMark = "cloudtest: on the real cloud"
+
 // Option configures New.
 type Option interface{ apply(*options) }
 
@@ -83,6 +87,8 @@ func New(t testing.TB, opts ...Option) *Env {
 	if e.adminName == "" {
 		e.adminName = e.cloudName + "-admin"
 	}
+	// .ci/realstack-lane.sh counts the tests that log this line.
+	t.Logf("%s %q (admin %q)", RealCloudMark, e.cloudName, e.adminName)
 	t.Cleanup(e.cleanup)
 	if os.Getenv(ExclusiveEnv) == "1" {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
