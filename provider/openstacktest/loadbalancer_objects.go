@@ -582,11 +582,17 @@ func (s *Server) deleteListener(w http.ResponseWriter, r *http.Request, tok *tok
 		return
 	}
 	lb, e := s.lbChild(li.LoadBalancerID)
+	s.lbDeleteChild(w, &li.lbStd, lb, e)
+}
+
+// lbDeleteChild answers the DELETE of a load balancer's child x: the error
+// e when there is one, else x goes PENDING_DELETE and lb PENDING_UPDATE.
+func (s *Server) lbDeleteChild(w http.ResponseWriter, x *lbStd, lb *lbLoadBalancer, e *apiError) {
 	if e != nil {
 		s.writeError(w, svcLoadBalancer, e)
 		return
 	}
-	s.lbPend(&li.lbStd, lbPendingDelete)
+	s.lbPend(x, lbPendingDelete)
 	s.lbPend(&lb.lbStd, lbPendingUpdate)
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -988,13 +994,7 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request, tok *token
 		s.writeError(w, svcLoadBalancer, e)
 		return
 	}
-	if e := lbMutable(lb); e != nil {
-		s.writeError(w, svcLoadBalancer, e)
-		return
-	}
-	s.lbPend(&m.lbStd, lbPendingDelete)
-	s.lbPend(&lb.lbStd, lbPendingUpdate)
-	w.WriteHeader(http.StatusNoContent)
+	s.lbDeleteChild(w, &m.lbStd, lb, lbMutable(lb))
 }
 
 // ----- health monitors -----
@@ -1181,11 +1181,5 @@ func (s *Server) deleteMonitor(w http.ResponseWriter, r *http.Request, tok *toke
 		return
 	}
 	lb, e := s.monitorLB(hm)
-	if e != nil {
-		s.writeError(w, svcLoadBalancer, e)
-		return
-	}
-	s.lbPend(&hm.lbStd, lbPendingDelete)
-	s.lbPend(&lb.lbStd, lbPendingUpdate)
-	w.WriteHeader(http.StatusNoContent)
+	s.lbDeleteChild(w, &hm.lbStd, lb, e)
 }
