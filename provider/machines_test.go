@@ -246,7 +246,7 @@ func TestMachinesRoundTrip(t *testing.T) {
 		}, cloudtest.NeedsCinder},
 		{"floating IP", func(s *provider.MachineSpec) { s.FloatingIP = &provider.FloatingIPSpec{} }, nil, ""},
 		{"explicit anti-affinity group by name", func(s *provider.MachineSpec) {
-			s.ServerGroup = &provider.ServerGroupSpec{Name: "demo-spread", Policy: provider.PolicyAntiAffinity}
+			s.ServerGroup = &provider.ServerGroupSpec{Name: e.cluster + "-spread", Policy: provider.PolicyAntiAffinity}
 		}, nil, ""},
 	}
 	for i, tt := range tests {

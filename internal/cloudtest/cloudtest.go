@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
 
 	"github.com/openstrap/openstrap/internal/realstack"
 	"github.com/openstrap/openstrap/provider"
@@ -163,11 +166,39 @@ func (e *Env) connect(ctx context.Context, admin bool, opts ...provider.Option) 
 		return e.sim.AdminCloud(ctx, opts...)
 	case e.sim != nil:
 		return e.sim.Cloud(ctx, opts...)
-	case admin:
-		return provider.Connect(ctx, append([]provider.Option{provider.WithCloud(e.adminName)}, opts...)...)
-	default:
-		return provider.Connect(ctx, append([]provider.Option{provider.WithCloud(e.cloudName)}, opts...)...)
 	}
+	name := e.cloudName
+	if admin {
+		name = e.adminName
+	}
+	if len(opts) == 0 {
+		return provider.Connect(ctx, provider.WithCloud(name))
+	}
+	// provider.Connect refuses WithHTTPClient with a transport of its own
+	// for any clouds.yaml cloud (it takes gophercloud's TLS config as TLS
+	// settings even when the file sets none), so the credentials go in
+	// explicitly.
+	auth, region, err := authOf(name)
+	if err != nil {
+		return nil, err
+	}
+	return provider.Connect(ctx, append([]provider.Option{provider.WithAuth(auth), provider.WithRegion(region)}, opts...)...)
+}
+
+// authOf reads a cloud's password credentials from clouds.yaml, found as
+// gophercloud finds it ($OS_CLIENT_CONFIG_FILE and the usual places).
+func authOf(cloud string) (provider.Auth, string, error) {
+	ao, eo, _, err := clouds.Parse(clouds.WithCloudName(cloud))
+	if err != nil {
+		return provider.Auth{}, "", fmt.Errorf("clouds.yaml cloud %q: %w", cloud, err)
+	}
+	a := provider.Auth{AuthURL: ao.IdentityEndpoint, Username: ao.Username, UserID: ao.UserID, Password: ao.Password,
+		UserDomainName: ao.DomainName, UserDomainID: ao.DomainID}
+	if ao.Scope != nil {
+		a.ProjectName, a.ProjectID = ao.Scope.ProjectName, ao.Scope.ProjectID
+		a.ProjectDomainName, a.ProjectDomainID = ao.Scope.DomainName, ao.Scope.DomainID
+	}
+	return a, eo.Region, nil
 }
 
 // Name returns base on the simulator, and base with a random suffix on a
