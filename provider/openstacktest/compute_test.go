@@ -123,7 +123,8 @@ func apiFault(t testing.TB, err error, status int) (key, message string) {
 func TestServerLifecycle(t *testing.T) {
 	var mu sync.Mutex
 	var active, deleted []openstacktest.BootEvent
-	s := openstacktest.NewTestServer(t, openstacktest.WithServerHooks(openstacktest.ServerHooks{
+	// A boot delay long enough that a loaded machine still sees BUILD first.
+	s := openstacktest.NewTestServer(t, openstacktest.WithBootDelay(time.Second), openstacktest.WithServerHooks(openstacktest.ServerHooks{
 		OnActive: func(ctx context.Context, ev openstacktest.BootEvent) error {
 			mu.Lock()
 			defer mu.Unlock()
