@@ -12,6 +12,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
 
 	"github.com/openstrap/openstrap/infra"
+	"github.com/openstrap/openstrap/internal/cloudtest"
 )
 
 // TestDeleteCloudProviderResources: what the cluster's workloads left (a
@@ -19,6 +20,7 @@ import (
 // manager, a PersistentVolume's Cinder volume from the CSI driver) blocks
 // Delete until it is opted in, and only the cluster's are removed.
 func TestDeleteCloudProviderResources(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsVIPPort)
 	e := newEnv(t)
 	ctx := testCtx(t)
 	inf := infra.New(e.cloud, infra.WithPollInterval(5*time.Millisecond, 50*time.Millisecond))

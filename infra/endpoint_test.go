@@ -9,6 +9,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 
 	"github.com/openstrap/openstrap/infra"
+	"github.com/openstrap/openstrap/internal/cloudtest"
 )
 
 // Without a load balancer, the endpoint's floating IP goes to the first
@@ -68,6 +69,7 @@ func TestFloatingIPEndpointWithoutLoadBalancer(t *testing.T) {
 
 // A caller's floating IP is associated with the VIP, kept by Delete.
 func TestFixedFloatingIP(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsVIPPort)
 	e := newEnv(t)
 	ctx := testCtx(t)
 	ext := externalNetworkID(t, e)

@@ -136,6 +136,7 @@ func TestOctaviaQuotaFailsAtOnce(t *testing.T) {
 }
 
 func TestAPIServerMembers(t *testing.T) {
+	cloudtest.RequireSim(t, cloudtest.NeedsVIPPort)
 	e := newEnv(t, openstacktest.WithLoadBalancerDelay(5*time.Millisecond))
 	ctx := testCtx(t)
 	inf := infra.New(e.cloud, infra.WithPollInterval(5*time.Millisecond, 50*time.Millisecond))

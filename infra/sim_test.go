@@ -212,6 +212,9 @@ func TestEnsureColdCreatesExpectedResources(t *testing.T) {
 			"loadbalancer": 1, "listener": 1, "pool": 1, "healthmonitor": 1}, newEnv},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if !tc.spec.APIServer.DisableLoadBalancer {
+				cloudtest.RequireSim(t, cloudtest.NeedsVIPPort)
+			}
 			e := tc.setup(t)
 			var events []infra.Event
 			var mu sync.Mutex
@@ -315,6 +318,9 @@ func TestSecondEnsureMakesNoWrites(t *testing.T) {
 		{"load balancer", baseSpec(), newEnv},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if !tc.spec.APIServer.DisableLoadBalancer {
+				cloudtest.RequireSim(t, cloudtest.NeedsVIPPort)
+			}
 			e := tc.setup(t)
 			inf := infra.New(e.cloud)
 			st, err := inf.Ensure(testCtx(t), tc.spec)

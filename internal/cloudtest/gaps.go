@@ -83,6 +83,11 @@ func Gaps() []Gap {
 		{"infra", "TestOctaviaConflictWhilePendingIsRetried", NeedsFaults},
 		{"infra", "TestOctaviaQuotaFailsAtOnce", NeedsQuotaChange},
 		{"infra", "BenchmarkEnsure", NeedsLatency},
+		{"infra", "TestEnsureColdCreatesExpectedResources/load_balancer", NeedsVIPPort},
+		{"infra", "TestSecondEnsureMakesNoWrites/load_balancer", NeedsVIPPort},
+		{"infra", "TestDeleteCloudProviderResources", NeedsVIPPort},
+		{"infra", "TestFixedFloatingIP", NeedsVIPPort},
+		{"infra", "TestAPIServerMembers", NeedsVIPPort},
 
 		// provider/openstacktest: contract tests.
 		{"provider/openstacktest", "TestNetworkPagination", NeedsCallCounts},
