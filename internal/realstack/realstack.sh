@@ -152,7 +152,8 @@ start_proc() {
   if running "$name"; then log "$name already running"; return 0; fi
   # Without job control the background child is no group leader, so setsid
   # and nice exec in place and $! is the service's own pid.
-  setsid nice -n "$NICE" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  # 9>&-: services must not inherit (and so hold forever) the lock.
+  setsid nice -n "$NICE" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$(pidfile "$name")"
 }
 
@@ -882,7 +883,7 @@ do_env() {
 
 # One install/up/down/purge at a time on the machine (the ports are fixed;
 # another session may share the machine).
-LOCK=/run/lock/openstrap-realstack.lock
+LOCK=/run/lock/openstrap-realstack-cli.lock
 with_lock() {
   mkdir -p "$(dirname "$LOCK")"
   exec 9>"$LOCK"
