@@ -638,7 +638,7 @@ start_openstack() {
   local ml2=$HERE/ml2
   uwsgi_app placement-api 8778 /usr/bin/placement-api 1 4 --env "OS_PLACEMENT_CONFIG_DIR=$ETC/placement"
   start_proc glance-api glance-api --config-file "$ETC/glance/glance-api.conf"
-  start_proc neutron-server env PYTHONPATH="$ml2" neutron-server --config-file "$ETC/neutron/neutron.conf" \
+  start_proc neutron-server env PYTHONPATH="$ml2" PYTHONDONTWRITEBYTECODE=1 neutron-server --config-file "$ETC/neutron/neutron.conf" \
     --config-file "$ETC/neutron/ml2_conf.ini"
   # nova-api monkey-patches with eventlet: processes, not threads.
   uwsgi_app nova-api 8774 /usr/bin/nova-api-wsgi 2 1 --env "OS_NOVA_CONFIG_DIR=$ETC/nova"
