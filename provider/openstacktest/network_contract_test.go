@@ -420,9 +420,9 @@ func TestNetworkErrors(t *testing.T) {
 			return err
 		}, 400, "BadRequest", ""},
 		{"malformed CIDR", func() error {
-			_, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: lone.net.ID, CIDR: "10.1.0/24", IPVersion: 4}).Extract()
+			_, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: lone.net.ID, CIDR: "10.1.0.0/33", IPVersion: 4}).Extract()
 			return err
-		}, 400, "HTTPBadRequest", ""},
+		}, 400, "InvalidInput", "Invalid input for operation: 10.1.0.0/33 is not in a CIDR format."},
 		{"overlapping subnet", func() error {
 			_, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: lone.net.ID, CIDR: "10.9.0.128/25", IPVersion: 4}).Extract()
 			return err
@@ -1022,4 +1022,33 @@ func TestNetworkDualStack(t *testing.T) {
 func inPrefix(prefix, addr string) bool {
 	a, err := netip.ParseAddr(addr)
 	return err == nil && netip.MustParsePrefix(prefix).Contains(a)
+}
+
+// TestNetworkSubnetCIDRForms pins how Neutron reads a subnet's cidr: trailing
+// zero octets may be left out and host bits are cleared (checked on Zed).
+func TestNetworkSubnetCIDRForms(t *testing.T) {
+	e := cloudtest.New(t)
+	ctx := testContext(t)
+	c := e.Cloud(ctx).Network
+	n, err := networks.Create(ctx, c, networks.CreateOpts{Name: "cidr-forms"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"10.31.0/24", "10.31.0.0/24"},
+		{"10.32/16", "10.32.0.0/16"},
+		{"10.33.0.1/24", "10.33.0.0/24"},
+	} {
+		sn, err := subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: n.ID, CIDR: tc.in, IPVersion: 4}).Extract()
+		if err != nil {
+			t.Errorf("cidr %s: %v", tc.in, err)
+			continue
+		}
+		if sn.CIDR != tc.want {
+			t.Errorf("cidr %s stored as %s, want %s", tc.in, sn.CIDR, tc.want)
+		}
+	}
+	if err := networks.Delete(ctx, c, n.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -374,12 +374,9 @@ func (s *Server) newSubnet(tok *token, req *subnetReq, attrs map[string]json.Raw
 	if e != nil {
 		return nil, e
 	}
-	pfx, err := netip.ParsePrefix(req.CIDR)
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "HTTPBadRequest", "Invalid input for cidr. Reason: '%s' is not a valid IP subnet.", req.CIDR)
-	}
-	if pfx.Masked() != pfx {
-		return nil, errorf(http.StatusBadRequest, "HTTPBadRequest", "Invalid input for cidr. Reason: '%s' isn't a recommended CIDR, it should be specified as '%s'.", req.CIDR, pfx.Masked())
+	pfx, ok := parseSubnetCIDR(req.CIDR)
+	if !ok {
+		return nil, errorf(http.StatusBadRequest, "InvalidInput", "Invalid input for operation: %s is not in a CIDR format.", req.CIDR)
 	}
 	if (req.IPVersion == 4) != pfx.Addr().Is4() {
 		return nil, errorf(http.StatusBadRequest, "InvalidInput", "Invalid input for operation: Cannot use IPv%d subnet %s with ip_version %d.", map[bool]int{true: 4, false: 6}[pfx.Addr().Is4()], req.CIDR, req.IPVersion)
@@ -584,4 +581,24 @@ func (s *Server) deleteSubnet(w http.ResponseWriter, r *http.Request, tok *token
 	}
 	delete(ns.Subnets, sub.ID)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// parseSubnetCIDR reads a subnet's cidr as Neutron (netaddr) does: an IPv4
+// address may leave out trailing zero octets ("10.1.0/24" is 10.1.0.0/24) and
+// host bits are cleared ("10.4.0.1/24" is 10.4.0.0/24).
+func parseSubnetCIDR(cidr string) (netip.Prefix, bool) {
+	addr, bits, ok := strings.Cut(cidr, "/")
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	if !strings.Contains(addr, ":") {
+		if n := strings.Count(addr, "."); n < 3 && addr != "" {
+			addr += strings.Repeat(".0", 3-n)
+		}
+	}
+	pfx, err := netip.ParsePrefix(addr + "/" + bits)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	return pfx.Masked(), true
 }
