@@ -3,6 +3,9 @@ package cloudtest_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,4 +112,48 @@ func TestRequireSim(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGapsNameExistingTests keeps the gap list honest: every entry names a
+// test function that exists in its package.
+func TestGapsNameExistingTests(t *testing.T) {
+	root := filepath.Join("..", "..")
+	for _, g := range cloudtest.Gaps() {
+		top, _, _ := strings.Cut(g.Test, "/")
+		files, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(g.Package), "*_test.go"))
+		if err != nil || len(files) == 0 {
+			t.Errorf("gap %s.%s: no test files (%v)", g.Package, g.Test, err)
+			continue
+		}
+		found := false
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(b), "func "+top+"(") && strings.Contains(string(b), "cloudtest."+reasonName(g.Reason)) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("gap %s.%s: no test function %s calling RequireSim with its reason", g.Package, g.Test, top)
+		}
+	}
+}
+
+// reasonName is the Go name of a Reason constant.
+func reasonName(r cloudtest.Reason) string {
+	for name, v := range map[string]cloudtest.Reason{
+		"NeedsFaults": cloudtest.NeedsFaults, "NeedsCallCounts": cloudtest.NeedsCallCounts,
+		"NeedsFailBoot": cloudtest.NeedsFailBoot, "NeedsLatency": cloudtest.NeedsLatency,
+		"NeedsBootHook": cloudtest.NeedsBootHook, "NeedsCinder": cloudtest.NeedsCinder,
+		"NeedsVIPPort": cloudtest.NeedsVIPPort, "NeedsSimFeature": cloudtest.NeedsSimFeature,
+		"NeedsQuotaChange": cloudtest.NeedsQuotaChange, "NeedsTransport": cloudtest.NeedsTransport,
+	} {
+		if v == r {
+			return name
+		}
+	}
+	return string(r)
 }
