@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
@@ -232,6 +233,21 @@ func TestDeleteRefusesWhileServersUseTheNetwork(t *testing.T) {
 		Networks: []servers.Network{{UUID: st.NetworkID}}, SecurityGroups: []string{st.SecurityGroups[infra.RoleControlPlane]}}, nil).Extract()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Wait until it is ACTIVE: a real Nova creates the server's port while
+	// it builds, the simulator at once.
+	for {
+		got, err := servers.Get(ctx, e.cloud.Compute, srv.ID).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == "ACTIVE" {
+			break
+		}
+		if got.Status == "ERROR" {
+			t.Fatalf("server %s went to ERROR", srv.ID)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	before := shape(e.snapshot())
 	e.resetCalls()
