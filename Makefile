@@ -6,7 +6,7 @@ GO ?= go
 # machinery to rebuild with -race).
 RACE_PKGS := ./provider/... ./infra/... ./userdata/... ./internal/retry/...
 
-.PHONY: test tools vet unit fuzz
+.PHONY: test tools vet unit fuzz realstack
 
 test: tools vet unit fuzz
 
@@ -30,3 +30,8 @@ fuzz:
 	for f in FuzzRenderInit FuzzRenderJoin FuzzParse; do \
 	  $(GO) test ./userdata -run '^$$' -fuzz "^$$f\$$" -fuzztime 15s -fuzzminimizetime 5s || exit 1; \
 	done
+
+# The OpenStack-facing tests again, on real OpenStack services (Debian's Zed
+# on 127.0.0.1, installed and started by internal/realstack; root needed).
+realstack:
+	OPENSTRAP_REALSTACK_NICE=0 bash .ci/realstack-lane.sh
