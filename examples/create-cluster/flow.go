@@ -288,9 +288,17 @@ func (f *flow) install(ctx context.Context) error {
 	var objs []machineObject
 	for i := 0; i < f.cfg.ControlPlanes; i++ {
 		name := fmt.Sprintf("%s-control-plane-%d", f.cfg.Name, i)
-		data, err := userdata.Render(userdata.Init{Cluster: f.cfg.Name, KubernetesVersion: f.cfg.KubernetesVersion,
+		var spec userdata.Spec = userdata.Init{Cluster: f.cfg.Name, KubernetesVersion: f.cfg.KubernetesVersion,
 			Endpoint: endpoint, PKI: f.pki, BootstrapTokens: []userdata.BootstrapToken{f.token},
-			Node: userdata.Node{ExternalCloudProvider: true}})
+			Node: userdata.Node{ExternalCloudProvider: true}}
+		if i > 0 {
+			// Further control planes join with the cluster's certificates
+			// in their user data (see userdata.JoinControlPlane).
+			spec = userdata.JoinControlPlane{Cluster: f.cfg.Name, KubernetesVersion: f.cfg.KubernetesVersion,
+				Endpoint: endpoint, Token: f.token, CACertHashes: []string{f.pki.CACertHash()}, PKI: f.pki,
+				Node: userdata.Node{ExternalCloudProvider: true}}
+		}
+		data, err := userdata.Render(spec)
 		if err != nil {
 			return err
 		}
@@ -421,16 +429,14 @@ func (f *flow) machineSpec(name string, role provider.Role, data []byte) provide
 // Step 4.
 func (f *flow) controlPlane(ctx context.Context) error {
 	names := sortedKeys(f.cpUserData)
-	for _, name := range names {
-		m, err := f.machines.Create(ctx, f.machineSpec(name, provider.ControlPlane, f.cpUserData[name]))
-		if err != nil {
-			return err
-		}
-		f.created[name] = m
-		f.say("machine %s %s %s", m.Name, m.Status, m.InternalAddress)
+	first, err := f.machines.Create(ctx, f.machineSpec(names[0], provider.ControlPlane, f.cpUserData[names[0]]))
+	if err != nil {
+		return err
 	}
+	f.created[first.Name] = first
+	f.say("machine %s %s %s", first.Name, first.Status, first.InternalAddress)
 	t := time.Now()
-	err := retry.Until(ctx, retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: f.cfg.JoinTimeout},
+	err = retry.Until(ctx, retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: f.cfg.JoinTimeout},
 		func(ctx context.Context) (bool, error) {
 			_, err := f.targetCS.Discovery().ServerVersion()
 			return err == nil, nil
@@ -440,6 +446,26 @@ func (f *flow) controlPlane(ctx context.Context) error {
 	}
 	v, _ := f.targetCS.Discovery().ServerVersion()
 	f.say("API server %s answers (Kubernetes %s) after %v", f.sum.Endpoint, v.GitVersion, time.Since(t).Round(time.Millisecond))
+	// The other control planes join the running one.
+	if len(names) > 1 {
+		var specs []provider.MachineSpec
+		for _, name := range names[1:] {
+			specs = append(specs, f.machineSpec(name, provider.ControlPlane, f.cpUserData[name]))
+		}
+		ms, err := f.machines.CreateBatch(ctx, specs)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			f.created[m.Name] = m
+		}
+		if pending := f.waitNodes(ctx, names[1:]); len(pending) > 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("control planes did not join: %s", strings.Join(f.notJoined(ctx, pending), "; "))
+		}
+	}
 	if f.pivoted(ctx) {
 		return nil
 	}
@@ -544,39 +570,11 @@ func (f *flow) workers(ctx context.Context) error {
 			f.created[m.Name] = m
 		}
 	}
-	pending := map[string]bool{}
-	for _, n := range names {
-		pending[n] = true
-	}
-	t := time.Now()
-	_ = retry.Until(ctx, retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: f.cfg.JoinTimeout},
-		func(ctx context.Context) (bool, error) {
-			for n := range pending {
-				if _, err := f.targetCS.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{}); err == nil {
-					f.say("node %s joined after %v", n, time.Since(t).Round(time.Millisecond))
-					delete(pending, n)
-				}
-			}
-			return len(pending) == 0, nil
-		})
+	pending := f.waitNodes(ctx, names)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for n := range pending {
-		reason := "no Node registered in time"
-		if m, err := f.machines.Get(ctx, f.cfg.Name, n); err == nil {
-			reason = fmt.Sprintf("server %s is %s but no Node registered within %v", m.ServerID, m.Status, f.cfg.JoinTimeout)
-			if m.Fault != "" {
-				reason += ": " + m.Fault
-			}
-			// The console log is where a machine's boot says what went wrong.
-			if out, err := servers.ShowConsoleOutput(ctx, f.cloud.Compute, m.ServerID, servers.ShowConsoleOutputOpts{Length: 3}).Extract(); err == nil && strings.TrimSpace(out) != "" {
-				reason += "; console: " + strings.ReplaceAll(strings.TrimSpace(out), "\n", " | ")
-			}
-		}
-		f.sum.NotJoined[n] = reason
-		f.say("node %s did not join: %s", n, reason)
-	}
+	f.notJoined(ctx, pending)
 	joined := map[string]*provider.Machine{}
 	for n, m := range f.created {
 		if m.Role == provider.Worker && !pending[n] {
@@ -592,6 +590,50 @@ func (f *flow) workers(ctx context.Context) error {
 		return err
 	}
 	return markMachines(ctx, tc, joined)
+}
+
+// waitNodes waits up to the join timeout for the named machines to become
+// Nodes of the target cluster and returns those that did not.
+func (f *flow) waitNodes(ctx context.Context, names []string) map[string]bool {
+	pending := map[string]bool{}
+	for _, n := range names {
+		pending[n] = true
+	}
+	t := time.Now()
+	_ = retry.Until(ctx, retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: f.cfg.JoinTimeout},
+		func(ctx context.Context) (bool, error) {
+			for n := range pending {
+				if _, err := f.targetCS.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{}); err == nil {
+					f.say("node %s joined after %v", n, time.Since(t).Round(time.Millisecond))
+					delete(pending, n)
+				}
+			}
+			return len(pending) == 0, nil
+		})
+	return pending
+}
+
+// notJoined records and prints why each pending machine is not a Node: its
+// server's state and the end of its console log, where a real machine's
+// cloud-init says what went wrong.
+func (f *flow) notJoined(ctx context.Context, pending map[string]bool) []string {
+	var out []string
+	for _, n := range sortedKeys(pending) {
+		reason := "no Node registered in time"
+		if m, err := f.machines.Get(ctx, f.cfg.Name, n); err == nil {
+			reason = fmt.Sprintf("server %s is %s but no Node registered within %v", m.ServerID, m.Status, f.cfg.JoinTimeout)
+			if m.Fault != "" {
+				reason += ": " + m.Fault
+			}
+			if out, err := servers.ShowConsoleOutput(ctx, f.cloud.Compute, m.ServerID, servers.ShowConsoleOutputOpts{Length: 3}).Extract(); err == nil && strings.TrimSpace(out) != "" {
+				reason += "; console: " + strings.ReplaceAll(strings.TrimSpace(out), "\n", " | ")
+			}
+		}
+		f.sum.NotJoined[n] = reason
+		f.say("node %s did not join: %s", n, reason)
+		out = append(out, n+": "+reason)
+	}
+	return out
 }
 
 // markMachines records Machines' node references.

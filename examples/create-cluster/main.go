@@ -118,8 +118,8 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 
 func (c *config) validate() error {
 	var errs []error
-	if c.ControlPlanes != 1 {
-		errs = append(errs, fmt.Errorf("--control-plane-count=%d: only 1 is supported so far (more join as nodes but run no API server)", c.ControlPlanes))
+	if c.ControlPlanes < 1 {
+		errs = append(errs, fmt.Errorf("--control-plane-count=%d: at least 1 is needed", c.ControlPlanes))
 	}
 	if c.Workers < 0 {
 		errs = append(errs, fmt.Errorf("--worker-count=%d: must not be negative", c.Workers))

@@ -65,6 +65,7 @@ func TestCreateCluster(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	cfg := testConfig(t, dir)
+	cfg.ControlPlanes = 2
 	t.Cleanup(func() { cleanup(t, dir) })
 	sum, err := run(ctx, cfg)
 	if err != nil {
@@ -93,7 +94,7 @@ func TestCreateCluster(t *testing.T) {
 		names = append(names, n.Name)
 	}
 	sort.Strings(names)
-	if diff := cmp.Diff([]string{"e2e-control-plane-0", "e2e-worker-0", "e2e-worker-1"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"e2e-control-plane-0", "e2e-control-plane-1", "e2e-worker-0", "e2e-worker-1"}, names); diff != "" {
 		t.Errorf("nodes (-want +got):\n%s", diff)
 	}
 	// Step 6: the management objects live in the target, not in the bootstrap cluster.
@@ -105,8 +106,8 @@ func TestCreateCluster(t *testing.T) {
 	if err := tc.List(ctx, &machines, client.InNamespace(namespace)); err != nil {
 		t.Fatal(err)
 	}
-	if len(machines.Items) != 3 {
-		t.Errorf("target holds %d Machines, want 3", len(machines.Items))
+	if len(machines.Items) != 4 {
+		t.Errorf("target holds %d Machines, want 4", len(machines.Items))
 	}
 	for _, m := range machines.Items {
 		if m.Status.NodeRef.Name != m.Name {
@@ -130,7 +131,9 @@ func TestCreateCluster(t *testing.T) {
 	}
 	// Running again changes nothing and finishes.
 	before := cloudResources(t, ctx, dir)
-	if _, err := run(ctx, testConfig(t, dir)); err != nil {
+	again := testConfig(t, dir)
+	again.ControlPlanes = 2
+	if _, err := run(ctx, again); err != nil {
 		t.Fatalf("second run: %v", err)
 	}
 	if diff := cmp.Diff(before, cloudResources(t, ctx, dir)); diff != "" {
@@ -141,6 +144,32 @@ func TestCreateCluster(t *testing.T) {
 	out := runDeleteCluster(t, dir)
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("state directory still there after delete-cluster:\n%s", out)
+	}
+}
+
+// TestDryRun prints every step's plan and creates nothing in the cloud.
+func TestDryRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	t.Cleanup(func() { cleanup(t, dir) })
+	cfg := testConfig(t, dir)
+	var out strings.Builder
+	cfg.Out = &out
+	cfg.DryRun = true
+	if _, err := run(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"[1/7] infrastructure (plan)", "create network", "e2e-network", "[7/7] create 2 worker"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if got := cloudResources(t, ctx, dir); len(got) != 0 {
+		t.Errorf("dry run created %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bootstrap")); !os.IsNotExist(err) {
+		t.Errorf("dry run made a bootstrap cluster")
 	}
 }
 

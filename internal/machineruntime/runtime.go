@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/openstrap/openstrap/internal/controlplane"
+	"github.com/openstrap/openstrap/internal/retry"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 	"github.com/openstrap/openstrap/userdata"
 	"github.com/openstrap/openstrap/userdata/kubeadm"
@@ -57,6 +58,11 @@ func (r *Runtime) SetConsole(fn func(serverID string, lines ...string)) {
 	r.console = fn
 	r.mu.Unlock()
 }
+
+// discoveryTimeout is how long a join waits for its control plane to come
+// up, as kubeadm's discovery timeout does (5 minutes by default; shorter
+// here, since the runtime's control planes start in seconds).
+func (r *Runtime) discoveryTimeout() time.Duration { return 2 * time.Minute }
 
 // Hooks returns the simulator hooks that boot and stop servers.
 func (r *Runtime) Hooks() openstacktest.ServerHooks {
@@ -231,26 +237,53 @@ func (r *Runtime) join(ctx context.Context, ev openstacktest.BootEvent, p *userd
 		return fmt.Errorf("server %s: join user data lacks a JoinConfiguration with token discovery", ev.Name)
 	}
 	d := j.Discovery.BootstrapToken
-	r.mu.Lock()
-	cl, ok := r.clusters[d.APIServerEndpoint]
-	r.mu.Unlock()
-	if !ok {
+	// kubeadm join keeps retrying discovery; the control plane may still be
+	// starting.
+	var cl *cluster
+	_ = retry.Until(ctx, retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: r.discoveryTimeout()},
+		func(context.Context) (bool, error) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			cl = r.clusters[d.APIServerEndpoint]
+			return cl != nil, nil
+		})
+	if cl == nil {
 		return &JoinError{Node: ev.Name, Step: "discovery", Err: fmt.Errorf("no API server answers at %s", d.APIServerEndpoint)}
 	}
 	token := d.Token
 	if j.Discovery.TLSBootstrapToken != "" {
 		token = j.Discovery.TLSBootstrapToken
 	}
-	labels := nodeLabels(j.NodeRegistration)
-	if j.ControlPlane != nil {
-		labels["node-role.kubernetes.io/control-plane"] = ""
-	}
-	return join(ctx, joinRequest{
+	name := nodeName(ev, j.NodeRegistration)
+	err := join(ctx, joinRequest{
 		Endpoint: d.APIServerEndpoint, Token: token, CAHashes: d.CACertHashes,
 		UnsafeSkipCAVerification: d.UnsafeSkipCAVerification,
-		NodeName:                 nodeName(ev, j.NodeRegistration), Labels: labels, Taints: j.NodeRegistration.Taints,
+		NodeName:                 name, Labels: nodeLabels(j.NodeRegistration), Taints: j.NodeRegistration.Taints,
 		Addresses: internalAddresses(ev),
 	}, cl.signer.approveAndSign)
+	if err != nil || j.ControlPlane == nil {
+		return err
+	}
+	return markControlPlane(ctx, cl.cs, name, j.NodeRegistration.Taints)
+}
+
+// markControlPlane labels and taints a joined control-plane node with admin
+// credentials, as kubeadm's mark-control-plane phase does: NodeRestriction
+// forbids a node to set its own role label.
+func markControlPlane(ctx context.Context, cs kubernetes.Interface, name string, taints []corev1.Taint) error {
+	if taints == nil {
+		taints = []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}}
+	}
+	return retry.Do(ctx, retry.Policy{MaxElapsed: time.Minute, RetryConflict: true}, func(ctx context.Context) error {
+		node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		node.Labels["node-role.kubernetes.io/control-plane"] = ""
+		node.Spec.Taints = taints
+		_, err = cs.CoreV1().Nodes().Update(ctx, node, metav1.UpdateOptions{})
+		return err
+	})
 }
 
 // registerSelf registers the init node, as its kubelet would.
