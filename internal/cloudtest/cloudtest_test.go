@@ -149,7 +149,7 @@ func reasonName(r cloudtest.Reason) string {
 		"NeedsFailBoot": cloudtest.NeedsFailBoot, "NeedsLatency": cloudtest.NeedsLatency,
 		"NeedsBootHook": cloudtest.NeedsBootHook, "NeedsCinder": cloudtest.NeedsCinder,
 		"NeedsVIPPort": cloudtest.NeedsVIPPort, "NeedsSimFeature": cloudtest.NeedsSimFeature,
-		"NeedsQuotaChange": cloudtest.NeedsQuotaChange, "NeedsTransport": cloudtest.NeedsTransport,
+		"NeedsQuotaChange": cloudtest.NeedsQuotaChange,
 	} {
 		if v == r {
 			return name

@@ -42,9 +42,6 @@ const (
 	// NeedsQuotaChange: the test changes project quotas as admin and
 	// asserts exact counts, which tests sharing the real project disturb.
 	NeedsQuotaChange Reason = "sets project quotas and asserts exact usage; tests sharing the real project disturb it"
-	// NeedsTransport: the test sends a connection through TLS or a client
-	// counting requests that only the simulator's listener can serve.
-	NeedsTransport Reason = "needs the simulator's listener (TLS, hanging Keystone, catalog without services)"
 )
 
 // Gap is one test that cannot run on a real cloud, with why.
