@@ -119,8 +119,10 @@ func (m *Machines) deleteServer(ctx context.Context, cluster, id string) error {
 	if err != nil {
 		return err
 	}
+	// Gone means gone: Nova shows DELETED while the instance is still being
+	// destroyed, and its ports and server-group membership go only after.
 	_, err = m.waitServer(ctx, cluster, id, func(s *servers.Server) bool {
-		return s == nil || s.Status == "DELETED" || s.Status == "SOFT_DELETED"
+		return s == nil || s.Status == "SOFT_DELETED"
 	})
 	return err
 }
