@@ -585,7 +585,10 @@ func (o *connectOptions) buildHTTPClient(fromYAML *tls.Config) (*http.Client, er
 		c := *o.httpClient
 		hc = &c
 	}
-	if o.caCert == "" && o.insecure == nil && fromYAML == nil {
+	// gophercloud's clouds.yaml parser returns a TLS config even when the
+	// file sets nothing; only real settings need a transport of ours.
+	yamlSetsTLS := fromYAML != nil && (fromYAML.RootCAs != nil || fromYAML.InsecureSkipVerify || len(fromYAML.Certificates) > 0)
+	if o.caCert == "" && o.insecure == nil && !yamlSetsTLS {
 		return hc, nil
 	}
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
