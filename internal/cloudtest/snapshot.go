@@ -3,7 +3,6 @@ package cloudtest
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
@@ -257,18 +256,6 @@ func SnapshotCloud(ctx context.Context, c *provider.Cloud) ([]openstacktest.Reso
 		}
 	}
 
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Service != b.Service {
-			return a.Service < b.Service
-		}
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
-		}
-		if a.Name != b.Name {
-			return a.Name < b.Name
-		}
-		return a.ID < b.ID
-	})
+	openstacktest.SortResources(out)
 	return out, nil
 }

@@ -244,8 +244,15 @@ func (s *Server) Snapshot() []Resource {
 	out = append(out, s.snapshotImage()...)
 	out = append(out, s.snapshotVolume()...)
 	s.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
+	SortResources(out)
+	return out
+}
+
+// SortResources orders resources by service, kind, name and ID, the order
+// Snapshot returns, so that snapshots taken elsewhere compare equal.
+func SortResources(rs []Resource) {
+	sort.Slice(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
 		if a.Service != b.Service {
 			return a.Service < b.Service
 		}
@@ -257,7 +264,6 @@ func (s *Server) Snapshot() []Resource {
 		}
 		return a.ID < b.ID
 	})
-	return out
 }
 
 // newID returns a UUID (version 4 layout). Callers hold s.mu.
