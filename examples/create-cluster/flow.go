@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -634,25 +633,6 @@ func (f *flow) notJoined(ctx context.Context, pending map[string]bool) []string 
 		out = append(out, n+": "+reason)
 	}
 	return out
-}
-
-// markMachines records Machines' node references.
-func markMachines(ctx context.Context, c client.Client, machines map[string]*provider.Machine) error {
-	var errs []error
-	for name, m := range machines {
-		var mo clusterv1.Machine
-		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &mo); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		mo.Status.NodeRef = clusterv1.MachineNodeReference{Name: name}
-		mo.Status.Phase = string(clusterv1.MachinePhaseRunning)
-		if err := c.Status().Update(ctx, &mo); err != nil {
-			errs = append(errs, err)
-		}
-		_ = m
-	}
-	return errors.Join(errs...)
 }
 
 func (f *flow) dryRun(ctx context.Context) error {

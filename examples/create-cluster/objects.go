@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -152,18 +153,30 @@ func markProvisioned(ctx context.Context, c client.Client, name string, machines
 	if err := c.Status().Update(ctx, &cl); err != nil {
 		return fmt.Errorf("update Cluster %s status: %w", name, err)
 	}
-	for mname, m := range machines {
+	return markMachines(ctx, c, machines)
+}
+
+// setOwners adds the owner references the Cluster API controllers would add:
+// OpenStackCluster and Machines owned by the Cluster, each OpenStackMachine
+// and bootstrap data Secret by its Machine. The pivot follows them.
+// markMachines records what the Machine controller would: each Machine's
+// provider ID, node reference, addresses and Running phase.
+func markMachines(ctx context.Context, c client.Client, machines map[string]*provider.Machine) error {
+	var errs []error
+	for name, m := range machines {
 		var mo clusterv1.Machine
-		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: mname}, &mo); err != nil {
-			return fmt.Errorf("get Machine %s: %w", mname, err)
+		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &mo); err != nil {
+			errs = append(errs, fmt.Errorf("get Machine %s: %w", name, err))
+			continue
 		}
 		if mo.Spec.ProviderID == "" {
 			mo.Spec.ProviderID = m.ProviderID
 			if err := c.Update(ctx, &mo); err != nil {
-				return fmt.Errorf("update Machine %s: %w", mname, err)
+				errs = append(errs, fmt.Errorf("update Machine %s: %w", name, err))
+				continue
 			}
 		}
-		mo.Status.NodeRef = clusterv1.MachineNodeReference{Name: mname}
+		mo.Status.NodeRef = clusterv1.MachineNodeReference{Name: name}
 		mo.Status.Phase = string(clusterv1.MachinePhaseRunning)
 		mo.Status.Addresses = nil
 		for _, ips := range m.Addresses {
@@ -172,15 +185,12 @@ func markProvisioned(ctx context.Context, c client.Client, name string, machines
 			}
 		}
 		if err := c.Status().Update(ctx, &mo); err != nil {
-			return fmt.Errorf("update Machine %s status: %w", mname, err)
+			errs = append(errs, fmt.Errorf("update Machine %s status: %w", name, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// setOwners adds the owner references the Cluster API controllers would add:
-// OpenStackCluster and Machines owned by the Cluster, each OpenStackMachine
-// and bootstrap data Secret by its Machine. The pivot follows them.
 func setOwners(ctx context.Context, c client.Client, cluster string, machines []string) error {
 	var cl clusterv1.Cluster
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: cluster}, &cl); err != nil {
