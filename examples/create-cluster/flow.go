@@ -206,7 +206,7 @@ func (f *flow) simCommand() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	dst := filepath.Join(f.cfg.Dir, "bin", "openstrap-sim")
+	dst := simhost.Binary(f.cfg.Dir)
 	if err := copyFile(exe, dst); err != nil {
 		return nil, fmt.Errorf("copy the simulator binary: %w", err)
 	}

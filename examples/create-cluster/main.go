@@ -36,7 +36,7 @@ import (
 
 // serveSimCommand is the hidden first argument that makes this binary the
 // background simulator.
-const serveSimCommand = "__serve-sim"
+const serveSimCommand = simhost.ServeCommand
 
 func main() {
 	if len(os.Args) > 2 && os.Args[1] == serveSimCommand {

@@ -124,7 +124,7 @@ func connect(ctx context.Context, cfg *config, simDir string) (*provider.Cloud, 
 	}
 	cmd := cfg.simCommand
 	if cmd == nil {
-		cmd = []string{filepath.Join(cfg.Dir, "bin", "openstrap-sim"), "__serve-sim"}
+		cmd = []string{simhost.Binary(cfg.Dir), simhost.ServeCommand}
 	}
 	clouds, err := simhost.Start(ctx, simDir, cmd[0], append(cmd[1:], simDir)...)
 	if err != nil {

@@ -25,6 +25,10 @@ import (
 	"github.com/openstrap/openstrap/userdata/kubeadm"
 )
 
+// nodeRestriction makes kube-apiserver hold nodes to their own objects, as a
+// kubeadm control plane does; joins are checked against it.
+const nodeRestriction = "--enable-admission-plugins=NodeRestriction"
+
 // Runtime boots simulated servers. Its methods are safe for concurrent use.
 type Runtime struct {
 	dir string
@@ -198,7 +202,7 @@ func (r *Runtime) startCluster(ctx context.Context, serverID, endpoint string, c
 		return cl, nil
 	}
 	r.mu.Unlock()
-	cfg.APIServerArgs = append(cfg.APIServerArgs, "--enable-admission-plugins=NodeRestriction")
+	cfg.APIServerArgs = append(cfg.APIServerArgs, nodeRestriction)
 	proc, err := controlplane.Start(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -387,7 +391,7 @@ func (r *Runtime) Resume(ctx context.Context) error {
 		}
 		dir := filepath.Join(r.dir, e.Name())
 		proc, err := controlplane.Start(ctx, controlplane.Config{Dir: dir,
-			APIServerArgs: []string{"--enable-admission-plugins=NodeRestriction"}})
+			APIServerArgs: []string{nodeRestriction}})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("resume %s: %w", e.Name(), err))
 			continue

@@ -40,6 +40,15 @@ func (p Paths) CloudsYAML() string { return filepath.Join(p.Dir, "clouds.yaml") 
 func (p Paths) pid() string        { return filepath.Join(p.Dir, "sim.pid") }
 func (p Paths) addr() string       { return filepath.Join(p.Dir, "sim.addr") }
 
+// ServeCommand is the hidden first argument that makes the create-cluster
+// binary serve as the background simulator of the directory that follows.
+const ServeCommand = "__serve-sim"
+
+// Binary is where create-cluster keeps its own copy to run as the simulator
+// of the cluster whose state is in clusterDir; delete-cluster restarts it
+// from there.
+func Binary(clusterDir string) string { return filepath.Join(clusterDir, "bin", "openstrap-sim") }
+
 // Log is the background process's log file.
 func (p Paths) Log() string { return filepath.Join(p.Dir, "sim.log") }
 
