@@ -12,6 +12,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/loadbalancers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
@@ -82,6 +83,9 @@ type deleteSet struct {
 	ccmLBs   []loadbalancers.LoadBalancer
 	ccmFIPs  []fipRes
 	volumes  []volumes.Volume
+	// servers are the IDs of the cluster's Nova servers (ownership tag),
+	// which may not have a port on the network yet while they build.
+	servers []string
 }
 
 // Delete removes everything the SDK created for cluster, in dependency
@@ -118,8 +122,9 @@ func (r *run) delete(ctx context.Context, o deleteOptions) error {
 	if err != nil {
 		return err
 	}
-	// Refuse while servers use the network.
-	var servers []string
+	// Refuse while servers use the network, or are the cluster's and
+	// still building (no port yet).
+	servers := slices.Clone(set.servers)
 	for _, p := range set.ports {
 		if strings.HasPrefix(p.DeviceOwner, "compute:") && p.DeviceID != "" && !slices.Contains(servers, p.DeviceID) {
 			servers = append(servers, p.DeviceID)
@@ -406,6 +411,13 @@ func (r *run) discoverOwned(ctx context.Context, o deleteOptions) (*deleteSet, e
 			return err
 		})
 	}
+	if r.inf.cloud.Compute != nil {
+		steps = append(steps, func(ctx context.Context) error {
+			ids, err := r.listServers(ctx)
+			set.servers = ids
+			return err
+		})
+	}
 	if o.csi {
 		if r.inf.cloud.BlockStorage == nil {
 			return nil, r.fail("list", "volume", "", "", "the cloud has no Cinder; leave out infra.CSIVolumes()", provider.ErrInvalidSpec)
@@ -463,6 +475,28 @@ func (r *run) discoverOwned(ctx context.Context, o deleteOptions) (*deleteSet, e
 		return nil, err
 	}
 	return set, nil
+}
+
+// listServers returns the IDs of the Nova servers carrying the ownership
+// tag, in any state but deleted.
+func (r *run) listServers(ctx context.Context) (ids []string, err error) {
+	c := *r.inf.cloud.Compute
+	c.Microversion = "2.52" // tags filter (2.26) and tags in the answer
+	err = r.call(ctx, func(ctx context.Context) error {
+		pages, err := servers.List(&c, servers.ListOpts{Tags: r.tag}).AllPages(ctx)
+		if err != nil {
+			return err
+		}
+		ss, err := servers.ExtractServers(pages)
+		ids = ids[:0]
+		for _, s := range ss {
+			if s.Tags != nil && slices.Contains(*s.Tags, r.tag) && s.Status != "DELETED" && s.Status != "SOFT_DELETED" {
+				ids = append(ids, s.ID)
+			}
+		}
+		return err
+	})
+	return ids, err
 }
 
 // discoverStep lists a kind by the ownership tag and by its deterministic
