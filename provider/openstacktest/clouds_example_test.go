@@ -59,5 +59,5 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println(got.Name, got.Status, ev.Addresses["demo"], string(ev.UserData))
-	// Output: demo-cp-0 ACTIVE [10.6.0.2] #cloud-config
+	// Output: demo-cp-0 ACTIVE [10.6.0.127] #cloud-config
 }

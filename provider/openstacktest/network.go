@@ -189,6 +189,9 @@ type netFloatingIP struct {
 	DNSDomain    string `json:"dnsDomain"`
 	QoSPolicyID  string `json:"qosPolicyID"`
 	PortForwards []any  `json:"portForwards"`
+	// Status is what the L3 agent last reported; writes answer with it
+	// before the agent acts (empty in old state files: derived).
+	Status string `json:"status,omitempty"`
 }
 
 // nst returns the network state, creating its maps on first use (also after

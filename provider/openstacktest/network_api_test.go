@@ -56,7 +56,16 @@ func TestNetworkInternalPortAPI(t *testing.T) {
 	if e != nil {
 		t.Fatal(e)
 	}
-	if !cmp.Equal(pi.FixedIPs, []string{"10.30.0.2"}) || pi.NetworkName != "internal" || pi.DeviceID != "server-1" {
+	// Neutron's IPAM picks at random from the pool.
+	vm0IP := ""
+	if len(pi.FixedIPs) == 1 && ipInPools(sub.Pools, netip.MustParseAddr(pi.FixedIPs[0])) {
+		vm0IP = pi.FixedIPs[0]
+	}
+	claim := "10.30.0.5"
+	if vm0IP == claim {
+		claim = "10.30.0.6"
+	}
+	if vm0IP == "" || pi.NetworkName != "internal" || pi.DeviceID != "server-1" {
 		t.Errorf("created port: %+v", pi)
 	}
 	p := ns.Ports[pi.ID]
@@ -66,14 +75,14 @@ func TestNetworkInternalPortAPI(t *testing.T) {
 	}
 
 	fixed, e := s.netCreatePort(portSpec{ProjectID: MemberProjectID, NetworkID: net.ID,
-		FixedIPs: []fixedIPSpec{{IPAddress: "10.30.0.5"}}, SecurityGroups: []string{}})
+		FixedIPs: []fixedIPSpec{{IPAddress: claim}}, SecurityGroups: []string{}})
 	if e != nil {
 		t.Fatal(e)
 	}
-	if !cmp.Equal(fixed.FixedIPs, []string{"10.30.0.5"}) || len(ns.Ports[fixed.ID].SecurityGroups) != 0 || s.portStatus(ns.Ports[fixed.ID]) != "DOWN" {
+	if !cmp.Equal(fixed.FixedIPs, []string{claim}) || len(ns.Ports[fixed.ID].SecurityGroups) != 0 || s.portStatus(ns.Ports[fixed.ID]) != "DOWN" {
 		t.Errorf("port with a fixed IP: %+v", ns.Ports[fixed.ID])
 	}
-	if _, e := s.netCreatePort(portSpec{ProjectID: MemberProjectID, NetworkID: net.ID, FixedIPs: []fixedIPSpec{{IPAddress: "10.30.0.5"}}}); e == nil || e.Type != "IpAddressAlreadyAllocated" {
+	if _, e := s.netCreatePort(portSpec{ProjectID: MemberProjectID, NetworkID: net.ID, FixedIPs: []fixedIPSpec{{IPAddress: claim}}}); e == nil || e.Type != "IpAddressAlreadyAllocated" {
 		t.Errorf("taken address: %v", e)
 	}
 
@@ -93,7 +102,7 @@ func TestNetworkInternalPortAPI(t *testing.T) {
 
 	// A floating IP on the first port shows in netPort and goes when the
 	// port is deleted.
-	fip := &netFloatingIP{FloatingNetworkID: public.ID, FloatingIP: "127.42.0.9", AssocPortID: pi.ID, FixedIP: "10.30.0.2"}
+	fip := &netFloatingIP{FloatingNetworkID: public.ID, FloatingIP: "127.42.0.9", AssocPortID: pi.ID, FixedIP: vm0IP}
 	fip.init(s, s.newID(), MemberProjectID)
 	ns.FloatingIPs[fip.ID] = fip
 	if got, ok := s.netPort(pi.ID); !ok || !cmp.Equal(got.FloatingIPs, []string{"127.42.0.9"}) {
@@ -103,7 +112,7 @@ func TestNetworkInternalPortAPI(t *testing.T) {
 	if _, ok := s.netPort(pi.ID); ok || fip.AssocPortID != "" || fip.FixedIP != "" {
 		t.Errorf("after delete: floating IP %+v", fip)
 	}
-	if _, used := sub.Allocated["10.30.0.2"]; used {
+	if _, used := sub.Allocated[vm0IP]; used {
 		t.Error("deleted port's address still allocated")
 	}
 

@@ -186,10 +186,9 @@ func TestNetworkRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The simulator takes the first free address; real Neutron one at
-	// random from the pool.
-	portIP := "10.6.0.2"
-	if e.IsReal() && len(port.FixedIPs) == 1 && inPrefix("10.6.0.0/24", port.FixedIPs[0].IPAddress) && port.FixedIPs[0].IPAddress != "10.6.0.1" {
+	// Neutron picks the address at random from the pool (TestNetworkIPAM).
+	portIP := ""
+	if len(port.FixedIPs) == 1 && inPrefix("10.6.0.0/24", port.FixedIPs[0].IPAddress) && port.FixedIPs[0].IPAddress != "10.6.0.1" {
 		portIP = port.FixedIPs[0].IPAddress
 	}
 	if port.Status != "DOWN" || len(port.FixedIPs) != 1 || port.FixedIPs[0].IPAddress != portIP ||
@@ -208,12 +207,17 @@ func TestNetworkRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The update answers before the L3 agent acts: still DOWN. The agent
+	// then reports ACTIVE (the local services have none: it stays DOWN).
+	if fip.Status != "DOWN" || fip.PortID != port.ID || fip.FixedIP != portIP || fip.RouterID != rt.ID {
+		t.Errorf("associated floating IP: %+v", fip)
+	}
 	associated := "ACTIVE"
 	if e.LocalStack() {
 		associated = "DOWN" // no L3 agent brings it up
 	}
-	if fip.Status != associated || fip.PortID != port.ID || fip.FixedIP != portIP || fip.RouterID != rt.ID {
-		t.Errorf("associated floating IP: %+v", fip)
+	if got, err := floatingips.Get(ctx, c, fip.ID).Extract(); err != nil || got.Status != associated {
+		t.Errorf("associated floating IP read back: %+v, %v; want status %s", got, err, associated)
 	}
 	// One fixed IP, one floating IP per external network; the gateway stays
 	// while a floating IP needs it.
@@ -243,8 +247,11 @@ func TestNetworkRoundTrip(t *testing.T) {
 
 	empty := ""
 	fip, err = floatingips.Update(ctx, c, fip.ID, floatingips.UpdateOpts{PortID: &empty}).Extract()
-	if err != nil || fip.Status != "DOWN" || fip.PortID != "" || fip.FixedIP != "" {
-		t.Errorf("disassociated floating IP: %+v, %v", fip, err)
+	if err != nil || fip.Status != associated || fip.PortID != "" || fip.FixedIP != "" {
+		t.Errorf("disassociated floating IP: %+v, %v; want the status from before, %s", fip, err, associated)
+	}
+	if got, err := floatingips.Get(ctx, c, fip.ID).Extract(); err != nil || got.Status != "DOWN" {
+		t.Errorf("disassociated floating IP read back: %+v, %v; want DOWN", got, err)
 	}
 
 	// Tear down in dependency order.
@@ -1005,14 +1012,8 @@ func TestNetworkDualStack(t *testing.T) {
 	for _, ip := range p.FixedIPs {
 		got = append(got, ip.IPAddress)
 	}
-	if e.IsReal() {
-		// Real Neutron picks addresses at random from the pools; the
-		// simulator takes the first free one.
-		if len(got) != 2 || !inPrefix("10.16.0.0/24", got[0]) || !inPrefix("fd00:16::/64", got[1]) {
-			t.Errorf("dual-stack port addresses %v", got)
-		}
-	} else if diff := cmp.Diff([]string{"10.16.0.2", "fd00:16::1"}, got); diff != "" {
-		t.Errorf("dual-stack port (-want +got):\n%s", diff)
+	if len(got) != 2 || !inPrefix("10.16.0.0/24", got[0]) || !inPrefix("fd00:16::/64", got[1]) || got[0] == "10.16.0.1" || got[1] == "fd00:16::" {
+		t.Errorf("dual-stack port addresses %v, want one from each pool, not a gateway", got)
 	}
 	_, err = subnets.Create(ctx, c, subnets.CreateOpts{NetworkID: f.net.ID, CIDR: "fd00:17::/64", IPVersion: 4}).Extract()
 	wantNeutronError(t, err, 400, "InvalidInput")
@@ -1050,5 +1051,55 @@ func TestNetworkSubnetCIDRForms(t *testing.T) {
 	}
 	if err := networks.Delete(ctx, c, n.ID).ExtractErr(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNetworkIPAM pins how Neutron's IPAM (neutrondb_ipam) picks a port's
+// address: DHCP ports take the first free address of the pool, other ports
+// one at random among the first free ones.
+func TestNetworkIPAM(t *testing.T) {
+	e := cloudtest.New(t)
+	ctx := testContext(t)
+	c := e.Cloud(ctx).Network
+	f := makeNet(t, ctx, c, e.Name("ipam"), "10.17.0.0/24")
+	create := func(owner string) string {
+		t.Helper()
+		p, err := ports.Create(ctx, c, ports.CreateOpts{NetworkID: f.net.ID, DeviceOwner: owner}).Extract()
+		if err != nil {
+			t.Fatalf("create port (owner %q): %v", owner, err)
+		}
+		t.Cleanup(func() { _ = ports.Delete(context.Background(), c, p.ID).ExtractErr() })
+		if len(p.FixedIPs) != 1 {
+			t.Fatalf("port fixed IPs %+v", p.FixedIPs)
+		}
+		return p.FixedIPs[0].IPAddress
+	}
+	taken := map[string]bool{}
+	if ip := create("network:dhcp"); ip != "10.17.0.2" {
+		t.Errorf("first DHCP port got %s, want the pool's first address 10.17.0.2", ip)
+	}
+	taken["10.17.0.2"] = true
+	var picked []string
+	for range 6 {
+		ip := create("")
+		a := netip.MustParseAddr(ip)
+		if taken[ip] || !inPrefix("10.17.0.0/24", ip) || a.Less(netip.MustParseAddr("10.17.0.2")) || a == netip.MustParseAddr("10.17.0.255") {
+			t.Errorf("port got %s: taken already, or outside the pool 10.17.0.2-10.17.0.254", ip)
+		}
+		taken[ip] = true
+		picked = append(picked, ip)
+	}
+	if diff := cmp.Diff([]string{"10.17.0.3", "10.17.0.4", "10.17.0.5", "10.17.0.6", "10.17.0.7", "10.17.0.8"}, picked); diff == "" {
+		t.Errorf("six ports got the next free addresses in order %v; Neutron picks at random", picked)
+	}
+	first := ""
+	for a := netip.MustParseAddr("10.17.0.2"); ; a = a.Next() {
+		if !taken[a.String()] {
+			first = a.String()
+			break
+		}
+	}
+	if ip := create("network:dhcp"); ip != first {
+		t.Errorf("second DHCP port got %s, want the first free address %s", ip, first)
 	}
 }

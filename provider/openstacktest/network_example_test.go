@@ -20,7 +20,7 @@ import (
 // routed to the external network "public", a port with a floating IP from
 // the loopback pool, and a load balancer whose VIP is on the subnet.
 func Example_network() {
-	s, err := openstacktest.NewServer(openstacktest.WithLoadBalancerDelay(10 * time.Millisecond))
+	s, err := openstacktest.NewServer(openstacktest.WithSeed(1), openstacktest.WithLoadBalancerDelay(10*time.Millisecond))
 	if err != nil {
 		panic(err)
 	}
@@ -76,8 +76,8 @@ func Example_network() {
 	}
 	fmt.Println("load balancer", lb.ProvisioningStatus)
 	// Output:
-	// gateway 127.42.0.2
-	// port 10.6.0.2 floating IP 127.42.0.3 ACTIVE
-	// load balancer 10.6.0.3 PENDING_CREATE
+	// gateway 127.42.0.127
+	// port 10.6.0.168 floating IP 127.42.0.151 DOWN
+	// load balancer 10.6.0.50 PENDING_CREATE
 	// load balancer ACTIVE
 }

@@ -76,18 +76,36 @@ func ipInPools(pools []ipRange, a netip.Addr) bool {
 // prefix parses the subnet's CIDR.
 func (sub *netSubnet) prefix() netip.Prefix { return netip.MustParsePrefix(sub.CIDR) }
 
-// allocateIP takes the first free address of sub's pools for portID.
-func (s *Server) allocateIP(sub *netSubnet, portID string) (string, bool) {
+// ipamWindow is how many free addresses, from the start of a pool, Neutron's
+// IPAM picks one from at random (neutrondb_ipam MAX_WIN).
+const ipamWindow = 1000
+
+// allocateIP gives portID an address of sub as Neutron's IPAM does: one
+// picked at random among the first ipamWindow free addresses of the first
+// pool with room; DHCP and distributed ports (owner) take the first free one.
+func (s *Server) allocateIP(sub *netSubnet, portID, owner string) (string, bool) {
 	for _, r := range sub.Pools {
 		a, e := netip.MustParseAddr(r.Start), netip.MustParseAddr(r.End)
-		for ; a.IsValid() && !e.Less(a); a = a.Next() {
+		var free []string
+		for ; a.IsValid() && !e.Less(a) && len(free) < ipamWindow; a = a.Next() {
 			ip := a.String()
 			if _, used := sub.Allocated[ip]; used || ip == sub.GatewayIP {
 				continue
 			}
-			sub.Allocated[ip] = portID
-			return ip, true
+			free = append(free, ip)
+			if owner == "network:dhcp" || owner == "network:distributed" {
+				break
+			}
 		}
+		if len(free) == 0 {
+			continue
+		}
+		ip := free[0]
+		if owner != "network:dhcp" && owner != "network:distributed" {
+			ip = free[s.rng.IntN(len(free))]
+		}
+		sub.Allocated[ip] = portID
+		return ip, true
 	}
 	return "", false
 }
@@ -143,7 +161,7 @@ func (s *Server) assignFixedIPs(net *netNetwork, portID, owner string, want []fi
 					continue
 				}
 				tried = true
-				if ip, ok := s.allocateIP(sub, portID); ok {
+				if ip, ok := s.allocateIP(sub, portID, owner); ok {
 					got = append(got, netFixedIP{SubnetID: sub.ID, IPAddress: ip})
 					found = true
 					break
@@ -196,7 +214,7 @@ func (s *Server) assignFixedIPs(net *netNetwork, portID, owner string, want []fi
 			}
 		}
 		if f.IPAddress == "" {
-			ip, ok := s.allocateIP(sub, portID)
+			ip, ok := s.allocateIP(sub, portID, owner)
 			if !ok {
 				return fail(errorf(http.StatusConflict, "IpAddressGenerationFailure", "No more IP addresses available on network %s.", net.ID))
 			}

@@ -383,11 +383,26 @@ func (s *Server) removeRouterInterface(w http.ResponseWriter, r *http.Request, t
 
 // ----- floating IPs -----
 
+// fipStatus is the status a floating IP shows. Neutron's L3 plugin creates
+// floating IPs DOWN and leaves the status alone on updates; the L3 agent
+// then reports ACTIVE or DOWN. So a write answers with the status from
+// before it, and agentReport models the agent acting right after.
 func fipStatus(f *netFloatingIP) string {
+	if f.Status != "" {
+		return f.Status
+	}
 	if f.AssocPortID != "" {
 		return "ACTIVE"
 	}
 	return "DOWN"
+}
+
+// agentReport sets the status the L3 agent reports for f's association.
+func agentReport(f *netFloatingIP) {
+	f.Status = "DOWN"
+	if f.AssocPortID != "" {
+		f.Status = "ACTIVE"
+	}
 }
 
 func (s *Server) renderFloatingIP(f *netFloatingIP) map[string]any {
@@ -512,7 +527,9 @@ func (s *Server) createFloatingIP(w http.ResponseWriter, r *http.Request, tok *t
 			return
 		}
 	}
+	f.Status = "DOWN"
 	writeNeutronOne(w, r, http.StatusCreated, "floatingip", s.renderFloatingIP(f))
+	agentReport(f)
 }
 
 // associate points f at a fixed IP of portID, checking that a router joins
@@ -594,7 +611,11 @@ func (s *Server) updateFloatingIP(w http.ResponseWriter, r *http.Request, tok *t
 		f.Description = *req.Description
 	}
 	f.touch(s)
+	if f.Status == "" {
+		f.Status = "DOWN"
+	}
 	writeNeutronOne(w, r, http.StatusOK, "floatingip", s.renderFloatingIP(f))
+	agentReport(f)
 }
 
 func (s *Server) deleteFloatingIP(w http.ResponseWriter, r *http.Request, tok *token) {
