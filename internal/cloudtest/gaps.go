@@ -88,7 +88,6 @@ func Gaps() []Gap {
 
 		// provider/openstacktest: contract tests.
 		{"provider/openstacktest", "TestNetworkPagination", NeedsCallCounts},
-		{"provider/openstacktest", "TestNetworkQuotas", NeedsQuotaChange},
 		{"provider/openstacktest", "TestNetworkStateSurvivesRestart", NeedsSimFeature},
 		{"provider/openstacktest", "TestNetworkFloatingIPPool", NeedsSimFeature},
 		{"provider/openstacktest", "TestLoadBalancerStack", NeedsVIPPort},
