@@ -87,7 +87,6 @@ func Gaps() []Gap {
 		{"infra", "TestAPIServerMembers", NeedsVIPPort},
 
 		// provider/openstacktest: contract tests.
-		{"provider/openstacktest", "TestNetworkPagination", NeedsCallCounts},
 		{"provider/openstacktest", "TestNetworkStateSurvivesRestart", NeedsSimFeature},
 		{"provider/openstacktest", "TestNetworkFloatingIPPool", NeedsSimFeature},
 		{"provider/openstacktest", "TestLoadBalancerStack", NeedsVIPPort},
