@@ -418,7 +418,8 @@ $(ksa service_auth octavia)
 workers = 1
 amphora_driver = amphora_noop_driver
 compute_driver = compute_noop_driver
-network_driver = network_noop_driver
+# internal/realstack/octavia: VIPs are real Neutron ports, the rest no-op.
+network_driver = openstrap_vip_port_driver
 volume_driver = volume_noop_driver
 image_driver = image_noop_driver
 loadbalancer_topology = SINGLE
@@ -642,8 +643,16 @@ start_openstack() {
     --config-file "$ETC/neutron/ml2_conf.ini"
   # nova-api monkey-patches with eventlet: processes, not threads.
   uwsgi_app nova-api 8774 /usr/bin/nova-api-wsgi 2 1 --env "OS_NOVA_CONFIG_DIR=$ETC/nova"
-  uwsgi_app octavia-api 9876 /usr/bin/octavia-wsgi 1 4 --pyargv "--config-file $ETC/octavia/octavia.conf"
-  start_proc octavia-worker octavia-worker --config-file "$ETC/octavia/octavia.conf"
+  start_octavia
+}
+
+# start_octavia: Octavia's API and worker, with the project's network driver
+# (internal/realstack/octavia) on their PYTHONPATH.
+start_octavia() {
+  local oct=$HERE/octavia
+  uwsgi_app octavia-api 9876 /usr/bin/octavia-wsgi 1 4 --env "PYTHONPATH=$oct" --env PYTHONDONTWRITEBYTECODE=1 \
+    --pyargv "--config-file $ETC/octavia/octavia.conf"
+  start_proc octavia-worker env PYTHONPATH="$oct" PYTHONDONTWRITEBYTECODE=1 octavia-worker --config-file "$ETC/octavia/octavia.conf"
 }
 
 # Nova's conductor, scheduler and compute authenticate to Placement as they
@@ -876,6 +885,30 @@ do_status() {
   return $rc
 }
 
+# RESTARTABLE: the services `restart` may stop and start alone (the others
+# depend on each other's start order and seed).
+RESTARTABLE=(octavia-api octavia-worker)
+
+# do_restart NAME...: rewrite the configuration, stop NAMEs by their pid
+# files and start them again; no other service is touched.
+do_restart() {
+  local s r ok
+  [ $# -gt 0 ] || die "restart: name at least one of: ${RESTARTABLE[*]}"
+  for s in "$@"; do
+    ok=
+    for r in "${RESTARTABLE[@]}"; do [ "$s" = "$r" ] && ok=1; done
+    [ -n "$ok" ] || die "restart: $s is not one of: ${RESTARTABLE[*]}"
+  done
+  running mariadb || die "restart: the stack is not up (run $0 up)"
+  load_secrets
+  write_config
+  for s in "$@"; do stop_proc "$s"; done
+  # Starts what is not running: the ones just stopped.
+  start_octavia
+  wait_http octavia-api "http://$HOST:9876/"
+  log "restarted $*"
+}
+
 do_env() {
   echo "export OS_CLIENT_CONFIG_FILE=$STATE/clouds.yaml"
   echo "export OS_CLOUD=realstack"
@@ -906,7 +939,8 @@ case "${1:-}" in
   up) with_lock do_up ;;
   down) with_lock do_down ;;
   purge) with_lock do_purge ;;
+  restart) shift; with_lock do_restart "$@" ;;
   status) do_status ;;
   env) do_env ;;
-  *) echo "usage: $0 install|up|down|purge|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 install|up|down|purge|restart NAME...|status|env" >&2; exit 2 ;;
 esac
