@@ -88,6 +88,7 @@ func Gaps() []Gap {
 
 		// provider/openstacktest: contract tests.
 		{"provider/openstacktest", "TestNetworkStateSurvivesRestart", NeedsSimFeature},
+		{"provider/openstacktest", "TestKeystoneTokenExpiry", NeedsSimFeature},
 		{"provider/openstacktest", "TestNetworkFloatingIPPool", NeedsSimFeature},
 		{"provider/openstacktest", "TestLoadBalancerStack", NeedsVIPPort},
 		{"provider/openstacktest", "TestLoadBalancerVIPPort", NeedsVIPPort},

@@ -17,12 +17,17 @@ type identityState struct {
 	Users    map[string]*ksUser    `json:"users"`
 	Tokens   map[string]*token     `json:"tokens"`
 	AppCreds map[string]*appCred   `json:"appCreds"`
+	// Revoked maps revoked token IDs to their expiry: Keystone answers
+	// them "Failed to validate token", unknown ones "Could not recognize
+	// Fernet token".
+	Revoked map[string]time.Time `json:"revoked,omitempty"`
 }
 
 type ksProject struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	DomainID string `json:"domainID"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	DomainID    string `json:"domainID"`
+	Description string `json:"description,omitempty"`
 }
 
 type ksUser struct {
@@ -30,7 +35,11 @@ type ksUser struct {
 	Name     string `json:"name"`
 	DomainID string `json:"domainID"`
 	Password string `json:"password"`
-	// Roles maps a project ID to the names of the roles the user holds on it.
+	// DefaultProjectID is the project a token is scoped to when the
+	// request names no scope (if the user has a role on it).
+	DefaultProjectID string `json:"defaultProjectID,omitempty"`
+	// Roles maps a project ID to the names of the roles assigned to the
+	// user on it (implied roles not included).
 	Roles map[string][]string `json:"roles"`
 }
 
@@ -54,6 +63,41 @@ var roleIDs = map[string]string{
 	"load-balancer_member": "4c3d2e1f0a9b48c7d6e5f4a3b2c1d004",
 }
 
+// impliedRoles are the implications keystone-manage bootstrap creates:
+// admin implies member, member implies reader.
+var impliedRoles = map[string]string{"admin": "member", "member": "reader"}
+
+// immutableRoles are the roles bootstrap marks immutable.
+var immutableRoles = map[string]bool{"admin": true, "member": true, "reader": true}
+
+// effectiveRoles adds the implied roles to assigned, sorted by name (a
+// token lists each role once).
+func effectiveRoles(assigned []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range assigned {
+		for ; r != "" && !seen[r]; r = impliedRoles[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// roleName resolves a role ID (or name) to its name.
+func roleName(ref string) (string, bool) {
+	if _, ok := roleIDs[ref]; ok {
+		return ref, true
+	}
+	for n, id := range roleIDs {
+		if id == ref {
+			return n, true
+		}
+	}
+	return "", false
+}
+
 func (s *Server) seedIdentity() {
 	id := &s.st.Identity
 	id.Projects = map[string]*ksProject{
@@ -64,10 +108,12 @@ func (s *Server) seedIdentity() {
 		AdminUserID: {ID: AdminUserID, Name: AdminUser, DomainID: DomainID, Password: AdminPassword,
 			Roles: map[string][]string{AdminProjectID: {"admin", "member", "reader"}, MemberProjectID: {"admin", "member", "reader"}}},
 		MemberUserID: {ID: MemberUserID, Name: MemberUser, DomainID: DomainID, Password: MemberPassword,
-			Roles: map[string][]string{MemberProjectID: {"member", "reader", "load-balancer_member"}}},
+			DefaultProjectID: MemberProjectID,
+			Roles:            map[string][]string{MemberProjectID: {"member", "load-balancer_member"}}},
 	}
 	id.Tokens = map[string]*token{}
 	id.AppCreds = map[string]*appCred{}
+	id.Revoked = map[string]time.Time{}
 }
 
 func (s *Server) routesIdentity() {
@@ -81,10 +127,17 @@ func (s *Server) routesIdentity() {
 	s.handle(svcIdentity, "DELETE /identity/v3/auth/tokens", s.revokeToken)
 	s.handle(svcIdentity, "GET /identity/v3/auth/projects", s.listAuthProjects)
 	s.handle(svcIdentity, "GET /identity/v3/projects", s.listProjects)
+	s.handle(svcIdentity, "POST /identity/v3/projects", s.createProject)
 	s.handle(svcIdentity, "GET /identity/v3/projects/{id}", s.getProject)
+	s.handle(svcIdentity, "DELETE /identity/v3/projects/{id}", s.deleteProject)
 	s.handle(svcIdentity, "GET /identity/v3/users", s.listUsers)
+	s.handle(svcIdentity, "POST /identity/v3/users", s.createUser)
 	s.handle(svcIdentity, "GET /identity/v3/users/{user}", s.getUser)
+	s.handle(svcIdentity, "DELETE /identity/v3/users/{user}", s.deleteUser)
 	s.handle(svcIdentity, "GET /identity/v3/roles", s.listRoles)
+	s.handle(svcIdentity, "PUT /identity/v3/projects/{id}/users/{user}/roles/{role}", s.assignRole)
+	s.handle(svcIdentity, "DELETE /identity/v3/projects/{id}/users/{user}/roles/{role}", s.unassignRole)
+	s.handle(svcIdentity, "GET /identity/v3/role_assignments", s.listRoleAssignments)
 	s.handle(svcIdentity, "POST /identity/v3/users/{user}/application_credentials", s.createAppCred)
 	s.handle(svcIdentity, "GET /identity/v3/users/{user}/application_credentials", s.listAppCreds)
 	s.handle(svcIdentity, "GET /identity/v3/users/{user}/application_credentials/{id}", s.getAppCred)
@@ -114,6 +167,24 @@ func (s *Server) ExpireTokens() {
 	_ = s.save()
 }
 
+// revokeTokens revokes every token for which match is true, as Keystone
+// does when a role assignment, a user or a project goes away.
+func (s *Server) revokeTokens(match func(*token) bool) {
+	for id, t := range s.st.Identity.Tokens {
+		if match(t) {
+			s.revoke(t)
+			delete(s.st.Identity.Tokens, id)
+		}
+	}
+}
+
+func (s *Server) revoke(t *token) {
+	if s.st.Identity.Revoked == nil {
+		s.st.Identity.Revoked = map[string]time.Time{}
+	}
+	s.st.Identity.Revoked[t.ID] = t.ExpiresAt
+}
+
 // pruneTokens forgets expired tokens once there are many, so that a
 // long-running simulator's state does not grow without bound.
 func (s *Server) pruneTokens() {
@@ -124,6 +195,11 @@ func (s *Server) pruneTokens() {
 	for id, t := range s.st.Identity.Tokens {
 		if !now.Before(t.ExpiresAt) {
 			delete(s.st.Identity.Tokens, id)
+		}
+	}
+	for id, exp := range s.st.Identity.Revoked {
+		if !now.Before(exp) {
+			delete(s.st.Identity.Revoked, id)
 		}
 	}
 }
@@ -154,6 +230,14 @@ func (s *Server) lookupToken(id string) (*token, *apiError) {
 		}
 	}
 	return tok, nil
+}
+
+// tokenNotFound is Keystone's 404 for a subject token it cannot validate.
+func (s *Server) tokenNotFound(id string) *apiError {
+	if _, ok := s.st.Identity.Revoked[id]; ok {
+		return errorf(http.StatusNotFound, "", "Failed to validate token")
+	}
+	return errorf(http.StatusNotFound, "", "Could not recognize Fernet token")
 }
 
 func (s *Server) identityVersionDoc() map[string]any {
@@ -319,6 +403,9 @@ func (s *Server) authorize(req *authRequest) (*token, *apiError) {
 		var cred *appCred
 		if ac.ID != "" {
 			cred = s.st.Identity.AppCreds[ac.ID]
+			if cred == nil {
+				return nil, errorf(http.StatusNotFound, "", "Could not find Application Credential: %s.", ac.ID)
+			}
 		} else {
 			if ac.User == nil {
 				return nil, errorf(http.StatusBadRequest, "", "Expecting to find user in application_credential.")
@@ -332,15 +419,18 @@ func (s *Server) authorize(req *authRequest) (*token, *apiError) {
 					cred = c
 				}
 			}
+			if cred == nil {
+				return nil, errorf(http.StatusNotFound, "", "Could not find Application Credential: %s.", ac.Name)
+			}
 		}
-		if cred == nil || subtle.ConstantTimeCompare([]byte(cred.SecretHash), []byte(secretHash(ac.Secret))) != 1 {
+		if subtle.ConstantTimeCompare([]byte(cred.SecretHash), []byte(secretHash(ac.Secret))) != 1 {
 			return nil, errUnauthenticated
 		}
 		if cred.ExpiresAt != nil && !now.Before(*cred.ExpiresAt) {
 			return nil, errUnauthenticated
 		}
 		if req.Auth.Scope != nil {
-			return nil, errorf(http.StatusUnauthorized, "", "Application credentials cannot request a scope.")
+			return nil, errorf(http.StatusUnauthorized, "", "Error authenticating with application credential: Application credentials cannot request a scope.")
 		}
 		user = s.st.Identity.Users[cred.UserID]
 		if user == nil {
@@ -368,14 +458,12 @@ func (s *Server) authorize(req *authRequest) (*token, *apiError) {
 			if sc.Project.ID == "" && sc.Project.Domain == nil {
 				return nil, errorf(http.StatusBadRequest, "", "Expecting to find domain in project. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
 			}
-			if proj == nil {
-				return nil, errorf(http.StatusUnauthorized, "", "The request you have made requires authentication.")
+			// Keystone says no more for an unknown project or one the
+			// user has no role on.
+			if proj == nil || len(user.Roles[proj.ID]) == 0 {
+				return nil, errUnauthenticated
 			}
-			roles := user.Roles[proj.ID]
-			if len(roles) == 0 {
-				return nil, errorf(http.StatusUnauthorized, "", "User %s has no access to project %s", user.ID, proj.ID)
-			}
-			tok.ProjectID, tok.ProjectName, tok.Roles = proj.ID, proj.Name, append([]string(nil), roles...)
+			tok.ProjectID, tok.ProjectName, tok.Roles = proj.ID, proj.Name, effectiveRoles(user.Roles[proj.ID])
 		case sc.Domain != nil, sc.System != nil:
 			// Domain and system scopes carry no project; only the admin
 			// user has them.
@@ -383,6 +471,13 @@ func (s *Server) authorize(req *authRequest) (*token, *apiError) {
 				return nil, errorf(http.StatusUnauthorized, "", "User %s has no access to the requested scope", user.ID)
 			}
 			tok.Roles = []string{"admin"}
+		}
+	}
+	// With no scope, a password token is scoped to the user's default
+	// project when the user has a role there, else unscoped.
+	if req.Auth.Scope == nil && id.Methods[0] == "password" && user.DefaultProjectID != "" {
+		if p := s.st.Identity.Projects[user.DefaultProjectID]; p != nil && len(user.Roles[p.ID]) > 0 {
+			tok.ProjectID, tok.ProjectName, tok.Roles = p.ID, p.Name, effectiveRoles(user.Roles[p.ID])
 		}
 	}
 	tok.ID = "gAAAAA" + s.randHex(40)
@@ -466,7 +561,7 @@ func stableID(parts ...string) string {
 func (s *Server) validateToken(w http.ResponseWriter, r *http.Request, _ *token) {
 	sub, aerr := s.lookupToken(r.Header.Get("X-Subject-Token"))
 	if aerr != nil {
-		s.writeError(w, svcIdentity, errorf(http.StatusNotFound, "", "Could not find token: %s.", redactToken(r.Header.Get("X-Subject-Token"))))
+		s.writeError(w, svcIdentity, s.tokenNotFound(r.Header.Get("X-Subject-Token")))
 		return
 	}
 	w.Header().Set("X-Subject-Token", sub.ID)
@@ -481,57 +576,80 @@ func (s *Server) checkToken(w http.ResponseWriter, r *http.Request, _ *token) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, _ *token) {
+// revokeToken revokes the subject token; an admin may revoke any token,
+// a user their own.
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, tok *token) {
 	id := r.Header.Get("X-Subject-Token")
-	if _, aerr := s.lookupToken(id); aerr != nil {
-		s.writeError(w, svcIdentity, errorf(http.StatusNotFound, "", "Could not find token: %s.", redactToken(id)))
+	sub, aerr := s.lookupToken(id)
+	if aerr != nil {
+		s.writeError(w, svcIdentity, s.tokenNotFound(id))
 		return
 	}
+	if sub.UserID != tok.UserID && !tok.isAdmin() {
+		s.writeError(w, svcIdentity, forbidden("revoke_token"))
+		return
+	}
+	s.revoke(sub)
 	delete(s.st.Identity.Tokens, id)
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// redactToken keeps only a token's first characters for messages.
-func redactToken(id string) string {
-	if len(id) > 8 {
-		return id[:8] + "..."
-	}
-	return id
+// forbidden is Keystone's 403 for a policy rule.
+func forbidden(action string) *apiError {
+	return errorf(http.StatusForbidden, "", "You are not authorized to perform the requested action: identity:%s.", action)
 }
 
-// appCredUser checks that tok may manage the application credentials of
-// the user in the path (the user themself, or an admin).
-func (s *Server) appCredUser(r *http.Request, tok *token) (*ksUser, *apiError) {
+// appCredUser checks that tok may do action on the application
+// credentials of the user in the path (the user themself, or an admin).
+func (s *Server) appCredUser(r *http.Request, tok *token, action string) (*ksUser, *apiError) {
 	uid := r.PathValue("user")
+	if tok.UserID != uid && !tok.isAdmin() {
+		return nil, forbidden(action)
+	}
 	u, ok := s.st.Identity.Users[uid]
 	if !ok {
 		return nil, errorf(http.StatusNotFound, "", "Could not find user: %s.", uid)
 	}
-	if tok.UserID != uid && !tok.isAdmin() {
-		return nil, errorf(http.StatusForbidden, "", "You are not authorized to perform the requested action: identity:list_application_credentials.")
-	}
 	return u, nil
 }
 
+// appCredBody renders an application credential as Keystone (Zed) does:
+// null for an empty description and an unset unrestricted, full role
+// references, a self link under /v3/application_credentials.
 func (s *Server) appCredBody(c *appCred) map[string]any {
-	roles := make([]map[string]string, 0, len(c.Roles))
+	roles := make([]map[string]any, 0, len(c.Roles))
 	for _, r := range c.Roles {
-		roles = append(roles, map[string]string{"id": roleIDs[r], "name": r})
+		roles = append(roles, roleRef(r))
 	}
-	var exp any
+	var exp, desc, unrestricted any
 	if c.ExpiresAt != nil {
 		exp = c.ExpiresAt.Format("2006-01-02T15:04:05.000000")
 	}
+	if c.Description != "" {
+		desc = c.Description
+	}
+	if c.Unrestricted {
+		unrestricted = true
+	}
 	return map[string]any{
-		"id": c.ID, "name": c.Name, "description": c.Description, "user_id": c.UserID,
-		"project_id": c.ProjectID, "roles": roles, "unrestricted": c.Unrestricted,
-		"expires_at": exp, "access_rules": []any{},
-		"links": map[string]string{"self": s.URL + "/identity/v3/users/" + c.UserID + "/application_credentials/" + c.ID},
+		"id": c.ID, "name": c.Name, "description": desc, "user_id": c.UserID,
+		"project_id": c.ProjectID, "system": nil, "roles": roles, "unrestricted": unrestricted,
+		"expires_at": exp,
+		"links":      map[string]string{"self": s.URL + "/identity/v3/application_credentials/" + c.ID},
 	}
 }
 
+// roleRef is a role as Keystone lists it.
+func roleRef(name string) map[string]any {
+	opts := map[string]any{}
+	if immutableRoles[name] {
+		opts["immutable"] = true
+	}
+	return map[string]any{"id": roleIDs[name], "name": name, "domain_id": nil, "description": nil, "options": opts}
+}
+
 func (s *Server) createAppCred(w http.ResponseWriter, r *http.Request, tok *token) {
-	u, aerr := s.appCredUser(r, tok)
+	u, aerr := s.appCredUser(r, tok, "create_application_credential")
 	if aerr != nil {
 		s.writeError(w, svcIdentity, aerr)
 		return
@@ -561,7 +679,7 @@ func (s *Server) createAppCred(w http.ResponseWriter, r *http.Request, tok *toke
 	}
 	for _, c := range s.st.Identity.AppCreds {
 		if c.UserID == u.ID && c.Name == in.Name {
-			s.writeError(w, svcIdentity, errorf(http.StatusConflict, "", "Conflict occurred attempting to store application_credential - Duplicate entry."))
+			s.writeError(w, svcIdentity, errorf(http.StatusConflict, "", "Conflict occurred attempting to store application_credential - Duplicate entry found with name %s.", in.Name))
 			return
 		}
 	}
@@ -571,14 +689,10 @@ func (s *Server) createAppCred(w http.ResponseWriter, r *http.Request, tok *toke
 		for _, ref := range in.Roles {
 			name := ref.Name
 			if name == "" {
-				for n, id := range roleIDs {
-					if id == ref.ID {
-						name = n
-					}
-				}
+				name, _ = roleName(ref.ID)
 			}
 			if !contains(tok.Roles, name) {
-				s.writeError(w, svcIdentity, errorf(http.StatusForbidden, "", "Application credential role %s is not assigned to the user.", name))
+				s.writeError(w, svcIdentity, errorf(http.StatusBadRequest, "", "Invalid application credential: Cannot create an application credential with unassigned role"))
 				return
 			}
 			roles = append(roles, name)
@@ -610,7 +724,7 @@ func (s *Server) createAppCred(w http.ResponseWriter, r *http.Request, tok *toke
 }
 
 func (s *Server) listAppCreds(w http.ResponseWriter, r *http.Request, tok *token) {
-	u, aerr := s.appCredUser(r, tok)
+	u, aerr := s.appCredUser(r, tok, "list_application_credentials")
 	if aerr != nil {
 		s.writeError(w, svcIdentity, aerr)
 		return
@@ -631,8 +745,8 @@ func (s *Server) listAppCreds(w http.ResponseWriter, r *http.Request, tok *token
 		"links": map[string]any{"self": s.URL + r.URL.Path, "previous": nil, "next": nil}})
 }
 
-func (s *Server) findAppCred(r *http.Request, tok *token) (*appCred, *apiError) {
-	u, aerr := s.appCredUser(r, tok)
+func (s *Server) findAppCred(r *http.Request, tok *token, action string) (*appCred, *apiError) {
+	u, aerr := s.appCredUser(r, tok, action)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -645,7 +759,7 @@ func (s *Server) findAppCred(r *http.Request, tok *token) (*appCred, *apiError) 
 }
 
 func (s *Server) getAppCred(w http.ResponseWriter, r *http.Request, tok *token) {
-	c, aerr := s.findAppCred(r, tok)
+	c, aerr := s.findAppCred(r, tok, "get_application_credential")
 	if aerr != nil {
 		s.writeError(w, svcIdentity, aerr)
 		return
@@ -654,7 +768,7 @@ func (s *Server) getAppCred(w http.ResponseWriter, r *http.Request, tok *token) 
 }
 
 func (s *Server) deleteAppCred(w http.ResponseWriter, r *http.Request, tok *token) {
-	c, aerr := s.findAppCred(r, tok)
+	c, aerr := s.findAppCred(r, tok, "delete_application_credential")
 	if aerr != nil {
 		s.writeError(w, svcIdentity, aerr)
 		return
@@ -684,18 +798,24 @@ func removeTag(tags *[]string, t string) bool {
 	return false
 }
 
-// Read-only projects, users and roles, as the openstack CLI looks them up.
+// Projects, users and role assignments. The policies are upstream
+// Keystone's defaults: an admin manages them; a user reads their own user
+// and the project their token is scoped to.
 
 func (s *Server) projectBody(p *ksProject) map[string]any {
 	return map[string]any{"id": p.ID, "name": p.Name, "domain_id": p.DomainID, "enabled": true, "is_domain": false,
-		"parent_id": p.DomainID, "description": "", "tags": []string{},
+		"parent_id": p.DomainID, "description": p.Description, "tags": []string{}, "options": map[string]any{},
 		"links": map[string]string{"self": s.URL + "/identity/v3/projects/" + p.ID}}
 }
 
 func (s *Server) userBody(u *ksUser) map[string]any {
-	return map[string]any{"id": u.ID, "name": u.Name, "domain_id": u.DomainID, "enabled": true,
+	b := map[string]any{"id": u.ID, "name": u.Name, "domain_id": u.DomainID, "enabled": true,
 		"password_expires_at": nil, "options": map[string]any{},
 		"links": map[string]string{"self": s.URL + "/identity/v3/users/" + u.ID}}
+	if u.DefaultProjectID != "" {
+		b["default_project_id"] = u.DefaultProjectID
+	}
+	return b
 }
 
 // visibleProjects are the projects tok may read: all for an admin, else
@@ -730,28 +850,95 @@ func (s *Server) listAuthProjects(w http.ResponseWriter, r *http.Request, tok *t
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, tok *token) {
 	if !tok.isAdmin() {
-		s.writeError(w, svcIdentity, errorf(http.StatusForbidden, "", "You are not authorized to perform the requested action: identity:list_projects."))
+		s.writeError(w, svcIdentity, forbidden("list_projects"))
 		return
 	}
 	s.writeProjects(w, r, s.visibleProjects(tok, true))
 }
 
+// getProject: an admin reads any project; anyone else only the one their
+// token is scoped to, and is refused (403, not 404) for any other ID.
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request, tok *token) {
 	id := r.PathValue("id")
-	for _, p := range s.visibleProjects(tok, true) {
-		if p.ID == id {
-			writeJSON(w, http.StatusOK, map[string]any{"project": s.projectBody(p)})
+	if !tok.isAdmin() && id != tok.ProjectID {
+		s.writeError(w, svcIdentity, forbidden("get_project"))
+		return
+	}
+	p, ok := s.st.Identity.Projects[id]
+	if !ok {
+		s.writeError(w, svcIdentity, errorf(http.StatusNotFound, "", "Could not find project: %s.", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"project": s.projectBody(p)})
+}
+
+func (s *Server) createProject(w http.ResponseWriter, r *http.Request, tok *token) {
+	if !tok.isAdmin() {
+		s.writeError(w, svcIdentity, forbidden("create_project"))
+		return
+	}
+	var req struct {
+		Project struct {
+			Name        string `json:"name"`
+			DomainID    string `json:"domain_id"`
+			Description string `json:"description"`
+		} `json:"project"`
+	}
+	if aerr := decodeJSON(r, &req); aerr != nil {
+		s.writeError(w, svcIdentity, aerr)
+		return
+	}
+	in := req.Project
+	if in.Name == "" {
+		s.writeError(w, svcIdentity, errorf(http.StatusBadRequest, "", "Invalid input for field 'name': None is not of type 'string'"))
+		return
+	}
+	if in.DomainID == "" {
+		in.DomainID = DomainID
+	}
+	id := strings.ReplaceAll(s.newID(), "-", "")
+	for _, p := range s.st.Identity.Projects {
+		if p.Name == in.Name && p.DomainID == in.DomainID {
+			s.writeError(w, svcIdentity, errorf(http.StatusConflict, "", "Conflict occurred attempting to store project - it is not permitted to have two projects with either the same name or same id in the same domain: name is %s, project id %s.", in.Name, id))
 			return
 		}
 	}
-	if _, ok := s.st.Identity.Projects[id]; ok {
-		s.writeError(w, svcIdentity, errorf(http.StatusForbidden, "", "You are not authorized to perform the requested action: identity:get_project."))
-		return
-	}
-	s.writeError(w, svcIdentity, errorf(http.StatusNotFound, "", "Could not find project: %s.", id))
+	p := &ksProject{ID: id, Name: in.Name, DomainID: in.DomainID, Description: in.Description}
+	s.st.Identity.Projects[id] = p
+	writeJSON(w, http.StatusCreated, map[string]any{"project": s.projectBody(p)})
 }
 
+// deleteProject deletes a project with its role assignments and
+// application credentials, and revokes the tokens scoped to it.
+func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request, tok *token) {
+	if !tok.isAdmin() {
+		s.writeError(w, svcIdentity, forbidden("delete_project"))
+		return
+	}
+	id := r.PathValue("id")
+	if _, ok := s.st.Identity.Projects[id]; !ok {
+		s.writeError(w, svcIdentity, errorf(http.StatusNotFound, "", "Could not find project: %s.", id))
+		return
+	}
+	delete(s.st.Identity.Projects, id)
+	for _, u := range s.st.Identity.Users {
+		delete(u.Roles, id)
+	}
+	for cid, c := range s.st.Identity.AppCreds {
+		if c.ProjectID == id {
+			delete(s.st.Identity.AppCreds, cid)
+		}
+	}
+	s.revokeTokens(func(t *token) bool { return t.ProjectID == id })
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// listUsers is for admins only (identity:list_users).
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, tok *token) {
+	if !tok.isAdmin() {
+		s.writeError(w, svcIdentity, forbidden("list_users"))
+		return
+	}
 	name := r.URL.Query().Get("name")
 	out := []any{}
 	var ids []string
@@ -761,7 +948,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, tok *token) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		u := s.st.Identity.Users[id]
-		if (tok.isAdmin() || u.ID == tok.UserID) && (name == "" || u.Name == name) {
+		if name == "" || u.Name == name {
 			out = append(out, s.userBody(u))
 		}
 	}
@@ -771,16 +958,178 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, tok *token) {
 
 func (s *Server) getUser(w http.ResponseWriter, r *http.Request, tok *token) {
 	id := r.PathValue("user")
+	if id != tok.UserID && !tok.isAdmin() {
+		s.writeError(w, svcIdentity, forbidden("get_user"))
+		return
+	}
 	u, ok := s.st.Identity.Users[id]
 	if !ok {
 		s.writeError(w, svcIdentity, errorf(http.StatusNotFound, "", "Could not find user: %s.", id))
 		return
 	}
-	if u.ID != tok.UserID && !tok.isAdmin() {
-		s.writeError(w, svcIdentity, errorf(http.StatusForbidden, "", "You are not authorized to perform the requested action: identity:get_user."))
+	writeJSON(w, http.StatusOK, map[string]any{"user": s.userBody(u)})
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, tok *token) {
+	if !tok.isAdmin() {
+		s.writeError(w, svcIdentity, forbidden("create_user"))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": s.userBody(u)})
+	var req struct {
+		User struct {
+			Name             string `json:"name"`
+			Password         string `json:"password"`
+			DomainID         string `json:"domain_id"`
+			DefaultProjectID string `json:"default_project_id"`
+		} `json:"user"`
+	}
+	if aerr := decodeJSON(r, &req); aerr != nil {
+		s.writeError(w, svcIdentity, aerr)
+		return
+	}
+	in := req.User
+	if in.Name == "" {
+		s.writeError(w, svcIdentity, errorf(http.StatusBadRequest, "", "Invalid input for field 'name': None is not of type 'string'"))
+		return
+	}
+	if in.DomainID == "" {
+		in.DomainID = DomainID
+	}
+	for _, u := range s.st.Identity.Users {
+		if u.Name == in.Name && u.DomainID == in.DomainID {
+			s.writeError(w, svcIdentity, errorf(http.StatusConflict, "", "Conflict occurred attempting to store user - Duplicate entry found with name %s at domain ID %s.", in.Name, in.DomainID))
+			return
+		}
+	}
+	u := &ksUser{ID: strings.ReplaceAll(s.newID(), "-", ""), Name: in.Name, DomainID: in.DomainID,
+		Password: in.Password, DefaultProjectID: in.DefaultProjectID, Roles: map[string][]string{}}
+	s.st.Identity.Users[u.ID] = u
+	writeJSON(w, http.StatusCreated, map[string]any{"user": s.userBody(u)})
+}
+
+// deleteUser deletes a user with their application credentials and
+// revokes their tokens.
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, tok *token) {
+	if !tok.isAdmin() {
+		s.writeError(w, svcIdentity, forbidden("delete_user"))
+		return
+	}
+	id := r.PathValue("user")
+	if _, ok := s.st.Identity.Users[id]; !ok {
+		s.writeError(w, svcIdentity, errorf(http.StatusNotFound, "", "Could not find user: %s.", id))
+		return
+	}
+	delete(s.st.Identity.Users, id)
+	for cid, c := range s.st.Identity.AppCreds {
+		if c.UserID == id {
+			delete(s.st.Identity.AppCreds, cid)
+		}
+	}
+	s.revokeTokens(func(t *token) bool { return t.UserID == id })
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// assignment resolves the project, user and role of a role assignment
+// path, checking the caller is an admin.
+func (s *Server) assignment(r *http.Request, tok *token, action string) (*ksProject, *ksUser, string, *apiError) {
+	if !tok.isAdmin() {
+		return nil, nil, "", forbidden(action)
+	}
+	p, ok := s.st.Identity.Projects[r.PathValue("id")]
+	if !ok {
+		return nil, nil, "", errorf(http.StatusNotFound, "", "Could not find project: %s.", r.PathValue("id"))
+	}
+	u, ok := s.st.Identity.Users[r.PathValue("user")]
+	if !ok {
+		return nil, nil, "", errorf(http.StatusNotFound, "", "Could not find user: %s.", r.PathValue("user"))
+	}
+	role, ok := roleName(r.PathValue("role"))
+	if !ok {
+		return nil, nil, "", errorf(http.StatusNotFound, "", "Could not find role: %s.", r.PathValue("role"))
+	}
+	return p, u, role, nil
+}
+
+func (s *Server) assignRole(w http.ResponseWriter, r *http.Request, tok *token) {
+	p, u, role, aerr := s.assignment(r, tok, "create_grant")
+	if aerr != nil {
+		s.writeError(w, svcIdentity, aerr)
+		return
+	}
+	if !contains(u.Roles[p.ID], role) {
+		if u.Roles == nil {
+			u.Roles = map[string][]string{}
+		}
+		u.Roles[p.ID] = append(u.Roles[p.ID], role)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// unassignRole removes a role assignment and revokes the user's tokens on
+// the project.
+func (s *Server) unassignRole(w http.ResponseWriter, r *http.Request, tok *token) {
+	p, u, role, aerr := s.assignment(r, tok, "revoke_grant")
+	if aerr != nil {
+		s.writeError(w, svcIdentity, aerr)
+		return
+	}
+	roles := u.Roles[p.ID]
+	if !removeTag(&roles, role) {
+		s.writeError(w, svcIdentity, errorf(http.StatusNotFound, "", "Could not find role assignment with role: %s, user or group: %s, project, domain, or system: %s.", roleIDs[role], u.ID, p.ID))
+		return
+	}
+	if len(roles) == 0 {
+		delete(u.Roles, p.ID)
+	} else {
+		u.Roles[p.ID] = roles
+	}
+	s.revokeTokens(func(t *token) bool { return t.UserID == u.ID && t.ProjectID == p.ID })
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// listRoleAssignments lists direct project role assignments, filtered by
+// user.id, scope.project.id and role.id (admin only).
+func (s *Server) listRoleAssignments(w http.ResponseWriter, r *http.Request, tok *token) {
+	if !tok.isAdmin() {
+		s.writeError(w, svcIdentity, forbidden("list_role_assignments"))
+		return
+	}
+	q := r.URL.Query()
+	var uids []string
+	for id := range s.st.Identity.Users {
+		uids = append(uids, id)
+	}
+	sort.Strings(uids)
+	out := []any{}
+	for _, uid := range uids {
+		u := s.st.Identity.Users[uid]
+		if v := q.Get("user.id"); v != "" && v != uid {
+			continue
+		}
+		var pids []string
+		for pid := range u.Roles {
+			pids = append(pids, pid)
+		}
+		sort.Strings(pids)
+		for _, pid := range pids {
+			if v := q.Get("scope.project.id"); v != "" && v != pid {
+				continue
+			}
+			for _, role := range u.Roles[pid] {
+				if v := q.Get("role.id"); v != "" && v != roleIDs[role] {
+					continue
+				}
+				out = append(out, map[string]any{
+					"links": map[string]string{"assignment": s.URL + "/identity/v3/projects/" + pid + "/users/" + uid + "/roles/" + roleIDs[role]},
+					"scope": map[string]any{"project": map[string]string{"id": pid}},
+					"user":  map[string]string{"id": uid},
+					"role":  map[string]string{"id": roleIDs[role]},
+				})
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"role_assignments": out,
+		"links": map[string]any{"self": s.URL + r.URL.String(), "previous": nil, "next": nil}})
 }
 
 func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, tok *token) {
@@ -794,8 +1143,9 @@ func (s *Server) listRoles(w http.ResponseWriter, r *http.Request, tok *token) {
 	sort.Strings(names)
 	out := []any{}
 	for _, n := range names {
-		out = append(out, map[string]any{"id": roleIDs[n], "name": n, "domain_id": nil,
-			"links": map[string]string{"self": s.URL + "/identity/v3/roles/" + roleIDs[n]}})
+		ref := roleRef(n)
+		ref["links"] = map[string]string{"self": s.URL + "/identity/v3/roles/" + roleIDs[n]}
+		out = append(out, ref)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"roles": out,
 		"links": map[string]any{"self": s.URL + r.URL.Path, "previous": nil, "next": nil}})
