@@ -90,8 +90,6 @@ func Gaps() []Gap {
 		{"provider/openstacktest", "TestNetworkStateSurvivesRestart", NeedsSimFeature},
 		{"provider/openstacktest", "TestKeystoneTokenExpiry", NeedsSimFeature},
 		{"provider/openstacktest", "TestNetworkFloatingIPPool", NeedsSimFeature},
-		{"provider/openstacktest", "TestLoadBalancerStack", NeedsVIPPort},
-		{"provider/openstacktest", "TestLoadBalancerVIPPort", NeedsVIPPort},
 		{"provider/openstacktest", "TestLoadBalancerQuotaAndPages", NeedsQuotaChange},
 	}
 }

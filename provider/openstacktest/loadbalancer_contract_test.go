@@ -18,6 +18,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/pools"
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/providers"
 	lbquotas "github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/quotas"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
@@ -100,36 +101,138 @@ func waitGone(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, i
 	}
 }
 
-// TestLoadBalancerStack builds a load balancer with a listener, pool, member
-// and health monitor, reads its status tree and deletes it with cascade.
-func TestLoadBalancerStack(t *testing.T) {
-	cloudtest.RequireSim(t, cloudtest.NeedsVIPPort)
-	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(20*time.Millisecond))
-	ctx := testContext(t)
-	cloud := memberCloud(t, s)
-	c, nc := cloud.LoadBalancer, cloud.Network
-	f := makeNet(t, ctx, nc, "lb", "10.20.0.0/24")
-	before := s.Snapshot()
+// lbCleanup runs fn when the test ends, on a real cloud only: the simulator
+// is thrown away with the test, a shared real cloud is not.
+func lbCleanup(t *testing.T, fn func(ctx context.Context)) {
+	t.Helper()
+	if !cloudtest.Real() {
+		return
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		fn(ctx)
+	})
+}
 
-	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "demo-api", VipSubnetID: f.sub.ID,
-		Tags: []string{"openstrap-cluster=demo"}}).Extract()
+// lbNet makes a network and subnet for load balancer tests. On a real cloud
+// it deletes them when the test ends, with the ports left on the network;
+// load balancers go first (their cleanups, registered later, run earlier).
+func lbNet(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, name, cidr string) netFixture {
+	t.Helper()
+	f := makeNet(t, ctx, c, name, cidr)
+	lbCleanup(t, func(ctx context.Context) {
+		pages, err := ports.List(c, ports.ListOpts{NetworkID: f.net.ID}).AllPages(ctx)
+		if err == nil {
+			ps, _ := ports.ExtractPorts(pages)
+			for _, p := range ps {
+				_ = ports.Delete(ctx, c, p.ID).ExtractErr()
+			}
+		}
+		if err := networks.Delete(ctx, c, f.net.ID).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, 404) {
+			t.Logf("clean up network %s: %v", f.net.ID, err)
+		}
+	})
+	return f
+}
+
+// deleteLBLater deletes the load balancer with cascade when the test ends
+// on a real cloud, and waits until it is gone.
+func deleteLBLater(t *testing.T, c *gophercloud.ServiceClient, id string) {
+	t.Helper()
+	lbCleanup(t, func(ctx context.Context) {
+		for ctx.Err() == nil {
+			err := loadbalancers.Delete(ctx, c, id, loadbalancers.DeleteOpts{Cascade: true}).ExtractErr()
+			if err == nil || gophercloud.ResponseCodeIs(err, 404) {
+				break
+			}
+			if !gophercloud.ResponseCodeIs(err, 409) { // 409 while PENDING_*: wait
+				t.Logf("clean up load balancer %s: %v", id, err)
+				return
+			}
+			time.Sleep(time.Second)
+		}
+		for ctx.Err() == nil {
+			if err := loadbalancers.Get(ctx, c, id).Err; gophercloud.ResponseCodeIs(err, 404) {
+				return
+			}
+			time.Sleep(time.Second)
+		}
+		t.Logf("clean up load balancer %s: still there", id)
+	})
+}
+
+// netPorts returns the IDs of the ports on a network, sorted.
+func netPorts(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, networkID string) []string {
+	t.Helper()
+	pages, err := ports.List(c, ports.ListOpts{NetworkID: networkID}).AllPages(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ps, err := ports.ExtractPorts(pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, p := range ps {
+		ids = append(ids, p.ID)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// activeOperating is the operating status of an ACTIVE load balancer and of
+// a monitored member: ONLINE once amphorae report health; OFFLINE and
+// NO_MONITOR on the local real services, whose no-op amphorae never do.
+func activeOperating(e *cloudtest.Env) (lb, member string) {
+	if e.LocalStack() {
+		return "OFFLINE", "NO_MONITOR"
+	}
+	return "ONLINE", "ONLINE"
+}
+
+// TestLoadBalancerStack builds a load balancer with a listener, pool, member
+// and health monitor, reads its status tree and deletes it with cascade: its
+// VIP is a Neutron port Octavia made on the VIP subnet, and goes with it.
+func TestLoadBalancerStack(t *testing.T) {
+	e := cloudtest.New(t, cloudtest.WithSimOptions(openstacktest.WithLoadBalancerDelay(20*time.Millisecond)))
+	ctx := testContext(t)
+	cloud := e.Cloud(ctx)
+	c, nc := cloud.LoadBalancer, cloud.Network
+	f := lbNet(t, ctx, nc, e.Name("lb"), "10.20.0.0/24")
+	var before []openstacktest.Resource
+	if s := e.Sim(); s != nil {
+		before = s.Snapshot()
+	}
+	portsBefore := netPorts(t, ctx, nc, f.net.ID)
+	name, tag := e.Name("demo-api"), e.Name("openstrap-cluster=demo")
+	wantLB, wantMember := activeOperating(e)
+
+	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: name, VipSubnetID: f.sub.ID,
+		Tags: []string{tag}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleteLBLater(t, c, lb.ID)
 	if lb.ProvisioningStatus != "PENDING_CREATE" || lb.OperatingStatus != "OFFLINE" || lb.Provider != "amphora" ||
-		lb.VipNetworkID != f.net.ID || !netip.MustParsePrefix("10.20.0.0/24").Contains(netip.MustParseAddr(lb.VipAddress)) {
+		lb.VipNetworkID != f.net.ID || lb.VipSubnetID != f.sub.ID ||
+		!netip.MustParsePrefix("10.20.0.0/24").Contains(netip.MustParseAddr(lb.VipAddress)) {
 		t.Errorf("new load balancer: %+v", lb)
 	}
 	vip, err := ports.Get(ctx, nc, lb.VipPortID).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if vip.DeviceOwner != "Octavia" || vip.Name != "octavia-lb-"+lb.ID || vip.FixedIPs[0].IPAddress != lb.VipAddress {
+	if vip.DeviceOwner != "Octavia" || vip.Name != "octavia-lb-"+lb.ID || vip.DeviceID != "lb-"+lb.ID ||
+		vip.NetworkID != f.net.ID || vip.AdminStateUp || vip.Status != "DOWN" || vip.ProjectID != cloud.ProjectID ||
+		len(vip.SecurityGroups) != 1 ||
+		len(vip.Tags) != 0 || len(vip.FixedIPs) != 1 ||
+		vip.FixedIPs[0].IPAddress != lb.VipAddress || vip.FixedIPs[0].SubnetID != f.sub.ID {
 		t.Errorf("VIP port: %+v", vip)
 	}
 	lb = waitActive(t, ctx, c, lb.ID)
-	if lb.OperatingStatus != "ONLINE" {
-		t.Errorf("active load balancer operating status %s", lb.OperatingStatus)
+	if lb.OperatingStatus != wantLB {
+		t.Errorf("active load balancer operating status %s, want %s", lb.OperatingStatus, wantLB)
 	}
 
 	li, err := listeners.Create(ctx, c, listeners.CreateOpts{Name: "demo-api-6443", LoadbalancerID: lb.ID,
@@ -163,8 +266,8 @@ func TestLoadBalancerStack(t *testing.T) {
 	}
 	waitActive(t, ctx, c, lb.ID)
 	got, err := pools.GetMember(ctx, c, pool.ID, member.ID).Extract()
-	if err != nil || got.ProvisioningStatus != "ACTIVE" || got.OperatingStatus != "ONLINE" || got.Weight != 1 {
-		t.Errorf("member: %+v, %v", got, err)
+	if err != nil || got.ProvisioningStatus != "ACTIVE" || got.OperatingStatus != wantMember || got.Weight != 1 {
+		t.Errorf("member: %+v, %v (want operating status %s)", got, err, wantMember)
 	}
 
 	tree, err := loadbalancers.GetStatuses(ctx, c, lb.ID).Extract()
@@ -177,16 +280,18 @@ func TestLoadBalancerStack(t *testing.T) {
 		t.Errorf("status tree: %+v", tree.Loadbalancer)
 	}
 
-	// Filters: tags, VIP port, name.
+	// Filters: tags, VIP port, name (each with the name, since a real
+	// project may hold other load balancers).
 	for _, tc := range []struct {
 		name string
 		opts loadbalancers.ListOpts
 		want int
 	}{
-		{"tag", loadbalancers.ListOpts{Tags: []string{"openstrap-cluster=demo"}}, 1},
-		{"other tag", loadbalancers.ListOpts{Tags: []string{"openstrap-cluster=other"}}, 0},
-		{"not tag", loadbalancers.ListOpts{TagsNot: []string{"openstrap-cluster=demo"}}, 0},
+		{"tag", loadbalancers.ListOpts{Name: name, Tags: []string{tag}}, 1},
+		{"other tag", loadbalancers.ListOpts{Name: name, Tags: []string{"openstrap-cluster=other"}}, 0},
+		{"not tag", loadbalancers.ListOpts{Name: name, TagsNot: []string{tag}}, 0},
 		{"vip port", loadbalancers.ListOpts{VipPortID: lb.VipPortID}, 1},
+		{"vip address", loadbalancers.ListOpts{Name: name, VipAddress: lb.VipAddress}, 1},
 		{"name", loadbalancers.ListOpts{Name: "nope"}, 0},
 	} {
 		pages, err := loadbalancers.List(c, tc.opts).AllPages(ctx)
@@ -203,17 +308,16 @@ func TestLoadBalancerStack(t *testing.T) {
 	if want := fmt.Sprintf("Validation failure: Cannot delete Load Balancer %s - it has children", lb.ID); msg != want {
 		t.Errorf("delete with children: %q, want %q", msg, want)
 	}
+	// The VIP port belongs to Octavia: Neutron lets the user delete it,
+	// which is why nobody should; only the load balancer's delete does.
 	if err := loadbalancers.Delete(ctx, c, lb.ID, loadbalancers.DeleteOpts{Cascade: true}).ExtractErr(); err != nil {
 		t.Fatal(err)
-	}
-	got, err = pools.GetMember(ctx, c, pool.ID, member.ID).Extract()
-	if err != nil || got.ProvisioningStatus != "PENDING_DELETE" {
-		t.Errorf("member during cascade delete: %+v, %v", got, err)
 	}
 	waitGone(t, ctx, c, lb.ID)
 	for name, err := range map[string]error{
 		"listener": listeners.Get(ctx, c, li.ID).Err,
 		"pool":     pools.Get(ctx, c, pool.ID).Err,
+		"member":   pools.GetMember(ctx, c, pool.ID, member.ID).Err,
 		"monitor":  monitors.Get(ctx, c, hm.ID).Err,
 		"VIP port": ports.Get(ctx, nc, vip.ID).Err,
 	} {
@@ -221,8 +325,13 @@ func TestLoadBalancerStack(t *testing.T) {
 			t.Errorf("%s after cascade delete: %v, want 404", name, err)
 		}
 	}
-	if diff := cmp.Diff(before, s.Snapshot()); diff != "" {
-		t.Errorf("resources left behind (-before +after):\n%s", diff)
+	if diff := cmp.Diff(portsBefore, netPorts(t, ctx, nc, f.net.ID)); diff != "" {
+		t.Errorf("ports left on the VIP network (-before +after):\n%s", diff)
+	}
+	if s := e.Sim(); s != nil {
+		if diff := cmp.Diff(before, s.Snapshot()); diff != "" {
+			t.Errorf("resources left behind (-before +after):\n%s", diff)
+		}
 	}
 }
 
@@ -476,37 +585,43 @@ func TestLoadBalancerBatchMembers(t *testing.T) {
 }
 
 // TestLoadBalancerVIPPort builds a load balancer on a port the user made:
-// it takes the port's address and leaves the port behind when deleted.
+// it takes the port's address, leaves the port as it was and leaves it
+// behind when deleted.
 func TestLoadBalancerVIPPort(t *testing.T) {
-	cloudtest.RequireSim(t, cloudtest.NeedsVIPPort)
-	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(0))
+	e := cloudtest.New(t, cloudtest.WithSimOptions(openstacktest.WithLoadBalancerDelay(0)))
 	ctx := testContext(t)
-	cloud := memberCloud(t, s)
+	cloud := e.Cloud(ctx)
 	c, nc := cloud.LoadBalancer, cloud.Network
-	f := makeNet(t, ctx, nc, "vipport", "10.25.0.0/24")
+	f := lbNet(t, ctx, nc, e.Name("vipport"), "10.25.0.0/24")
 	p, err := ports.Create(ctx, nc, ports.CreateOpts{NetworkID: f.net.ID, Name: "my-vip",
 		FixedIPs: []ports.IP{{SubnetID: f.sub.ID, IPAddress: "10.25.0.100"}}}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
-	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "vipport", VipPortID: p.ID,
+	name := e.Name("vipport")
+	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: name, VipPortID: p.ID,
 		Tags: []string{"a", "b"}}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
+	deleteLBLater(t, c, lb.ID)
 	if lb.VipAddress != "10.25.0.100" || lb.VipSubnetID != f.sub.ID || lb.VipNetworkID != f.net.ID || lb.VipPortID != p.ID {
 		t.Errorf("load balancer on a port: %+v", lb)
 	}
 	waitActive(t, ctx, c, lb.ID)
+	if got, err := ports.Get(ctx, nc, p.ID).Extract(); err != nil || got.Name != "my-vip" || got.DeviceOwner != "" ||
+		got.DeviceID != "" || !got.AdminStateUp {
+		t.Errorf("user's VIP port under the load balancer: %+v, %v", got, err)
+	}
 	for _, tc := range []struct {
 		opts loadbalancers.ListOpts
 		want int
 	}{
-		{loadbalancers.ListOpts{Tags: []string{"a", "b"}}, 1},
-		{loadbalancers.ListOpts{Tags: []string{"a", "z"}}, 0},
-		{loadbalancers.ListOpts{TagsAny: []string{"z", "b"}}, 1},
-		{loadbalancers.ListOpts{TagsNotAny: []string{"z", "b"}}, 0},
-		{loadbalancers.ListOpts{TagsNot: []string{"a", "z"}}, 1},
+		{loadbalancers.ListOpts{Name: name, Tags: []string{"a", "b"}}, 1},
+		{loadbalancers.ListOpts{Name: name, Tags: []string{"a", "z"}}, 0},
+		{loadbalancers.ListOpts{Name: name, TagsAny: []string{"z", "b"}}, 1},
+		{loadbalancers.ListOpts{Name: name, TagsNotAny: []string{"z", "b"}}, 0},
+		{loadbalancers.ListOpts{Name: name, TagsNot: []string{"a", "z"}}, 1},
 	} {
 		pages, err := loadbalancers.List(c, tc.opts).AllPages(ctx)
 		if err != nil {

@@ -170,12 +170,16 @@ func (s *Server) newLB(req *lbReq, tok *token) (*lbLoadBalancer, *apiError) {
 		if req.VIPSubnetID != "" || req.VIPAddress != "" {
 			fixed = []fixedIPSpec{{SubnetID: req.VIPSubnetID, IPAddress: req.VIPAddress}}
 		}
+		// Octavia's VIP port: in the load balancer's project, with the
+		// project's default security group, administratively down (the
+		// amphorae carry the address; nothing binds this port).
 		pi, e := s.netCreatePort(portSpec{ProjectID: proj, NetworkID: netID, FixedIPs: fixed,
-			SecurityGroups: []string{}, Name: "octavia-lb-" + lb.ID, DeviceID: "lb-" + lb.ID, DeviceOwner: "Octavia"})
+			Name: "octavia-lb-" + lb.ID, DeviceID: "lb-" + lb.ID, DeviceOwner: "Octavia"})
 		if e != nil {
 			return nil, lbErr(e.Status, "%s", e.Message)
 		}
 		p := ns.Ports[pi.ID]
+		p.AdminStateUp = false
 		lb.VIPPortID, lb.VIPNetworkID, lb.VIPPortOwned = p.ID, p.NetworkID, true
 		if len(p.FixedIPs) > 0 {
 			lb.VIPSubnetID, lb.VIPAddress = p.FixedIPs[0].SubnetID, p.FixedIPs[0].IPAddress
