@@ -91,6 +91,14 @@ func Gaps() []Gap {
 		{"provider/openstacktest", "TestKeystoneTokenExpiry", NeedsSimFeature},
 		{"provider/openstacktest", "TestNetworkFloatingIPPool", NeedsSimFeature},
 		{"provider/openstacktest", "TestLoadBalancerQuotaAndPages", NeedsQuotaChange},
+		{"provider/openstacktest", "TestFailBoot", NeedsFailBoot},
+		{"provider/openstacktest", "TestComputeQuotas/full_quota", NeedsQuotaChange},
+		{"provider/openstacktest", "TestServerMinMaxCount/instances_quota", NeedsQuotaChange},
+		// Needs a project without networks, then with exactly one.
+		{"provider/openstacktest", "TestServerNetworkSelection/empty_then_one_network", NeedsSimFeature},
+		{"provider/openstacktest", "TestVolumes", NeedsCinder},
+		{"provider/openstacktest", "TestBootFromVolume", NeedsCinder},
+		{"provider/openstacktest", "TestAttachVolumeToRunningServer", NeedsCinder},
 	}
 }
 

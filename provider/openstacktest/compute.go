@@ -397,6 +397,24 @@ type networkRequest struct {
 	Tag     string `json:"tag"`
 }
 
+// uuidLike reports whether v is a UUID as oslo's is_uuid_like reads one:
+// 32 hex digits, with or without the four hyphens.
+func uuidLike(v string) bool {
+	if len(v) == 36 {
+		for _, i := range []int{8, 13, 18, 23} {
+			if v[i] != '-' {
+				return false
+			}
+		}
+		v = strings.ReplaceAll(v, "-", "")
+	}
+	if len(v) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(v)
+	return err == nil
+}
+
 func badRequest(format string, args ...any) *apiError {
 	return errorf(http.StatusBadRequest, "", format, args...)
 }
@@ -427,6 +445,10 @@ func (s *Server) createServer(w http.ResponseWriter, r *http.Request, tok *token
 // the first. A failure part way removes the servers already made.
 func (s *Server) buildServers(req *serverCreate, tok *token, mv apiVersion) (*nServer, *apiError) {
 	in := req.Server
+	// Nova's schema takes a UUID or "" as imageRef, before looking it up.
+	if in != nil && in.ImageRef != "" && !uuidLike(in.ImageRef) {
+		return nil, badRequest("Invalid input for field/attribute imageRef. Value: %s. '%s' is not valid under any of the given schemas", in.ImageRef, in.ImageRef)
+	}
 	if in == nil || in.Name == nil {
 		return s.buildServer(req, tok, mv)
 	}
@@ -560,7 +582,7 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 	if in.ImageRef != "" && !bootFromVolume {
 		img, ok := s.findImage(in.ImageRef, tok)
 		if !ok {
-			return nil, badRequest("Image %s could not be found.", in.ImageRef)
+			return nil, badRequest("Can not find requested image")
 		}
 		if img.Status != "active" {
 			return nil, badRequest("Image %s is not active.", img.ID)
@@ -697,7 +719,7 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 		switch {
 		case b.SourceType == "image" && b.DestinationType == "volume":
 			if _, ok := s.findImage(b.UUID, tok); !ok {
-				return nil, badRequest("Image %s could not be found.", b.UUID)
+				return nil, badRequest("Can not find requested image")
 			}
 			if b.VolumeSize <= 0 {
 				return nil, badRequest("Images with destination_type 'volume' need to have a non-zero size specified")
@@ -1182,11 +1204,14 @@ func (s *Server) listServers(w http.ResponseWriter, r *http.Request, tok *token,
 			nameRe = regexp.MustCompile(regexp.QuoteMeta(n))
 		}
 	}
-	var ipRe *regexp.Regexp
-	if ip := q.Get("ip"); ip != "" {
-		var err error
-		if ipRe, err = regexp.Compile(ip); err != nil {
-			ipRe = regexp.MustCompile(regexp.QuoteMeta(ip))
+	// Nova hands ip and ip6 to Neutron as ip_address_substr filters on
+	// ports (the ip-substring-filtering extension), which Neutron runs as
+	// SQL LIKE '%<value>%' on fixed IPs: a substring where _ and % are
+	// wildcards and \ escapes; never a regex, never a floating IP.
+	var ipSubs []*regexp.Regexp
+	for _, k := range []string{"ip", "ip6"} {
+		if ip := q.Get(k); ip != "" {
+			ipSubs = append(ipSubs, likeSubstring(ip))
 		}
 	}
 	splitTags := func(k string) []string {
@@ -1216,7 +1241,7 @@ func (s *Server) listServers(w http.ResponseWriter, r *http.Request, tok *token,
 		if h := q.Get("host"); h != "" && tok.isAdmin() && h != v.Host {
 			continue
 		}
-		if ipRe != nil && !s.serverIPMatches(v, ipRe) {
+		if len(ipSubs) > 0 && !s.serverIPMatches(v, ipSubs) {
 			continue
 		}
 		if !matchTags(v.Tags, tags, tagsAny, notTags, notTagsAny) {
@@ -1250,19 +1275,42 @@ func (s *Server) listServers(w http.ResponseWriter, r *http.Request, tok *token,
 	writeJSON(w, http.StatusOK, body)
 }
 
-func (s *Server) serverIPMatches(v *nServer, re *regexp.Regexp) bool {
+func (s *Server) serverIPMatches(v *nServer, subs []*regexp.Regexp) bool {
 	for _, p := range v.Ports {
 		info, ok := s.netPort(p.ID)
 		if !ok {
 			continue
 		}
-		for _, ip := range append(append([]string(nil), info.FixedIPs...), info.FloatingIPs...) {
-			if re.MatchString(ip) {
-				return true
+		for _, ip := range info.FixedIPs {
+			for _, re := range subs {
+				if re.MatchString(ip) {
+					return true
+				}
 			}
 		}
 	}
 	return false
+}
+
+// likeSubstring is SQL's LIKE '%<v>%' as a regexp: _ is any character, %
+// any run of them, \ makes the next one literal.
+func likeSubstring(v string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("(?i)")
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '_':
+			b.WriteString(".")
+		case c == '%':
+			b.WriteString(".*")
+		case c == '\\' && i+1 < len(v):
+			i++
+			b.WriteString(regexp.QuoteMeta(v[i : i+1]))
+		default:
+			b.WriteString(regexp.QuoteMeta(v[i : i+1]))
+		}
+	}
+	return regexp.MustCompile(b.String())
 }
 
 // matchTags applies the tags (all of), tags-any, not-tags (not all of)

@@ -26,8 +26,12 @@ func (s *Server) AppendConsole(serverID string, lines ...string) {
 	}
 }
 
-// consoleOutput answers os-getConsoleOutput: the last `length` lines (all
-// when absent or null), 409 while the server is still building.
+// consoleOutput answers os-getConsoleOutput as Nova does: 409 while the
+// server has no host (here: while it builds), then the log cut by
+// compute's _tail_log: split on newlines, the last `length` pieces joined
+// again (so a log that ends in a newline has an empty last line), nothing
+// for 0, and for -1, which the API documents as "all", Python's
+// lines[1:], every line but the first.
 func (s *Server) consoleOutput(w http.ResponseWriter, v *nServer, raw json.RawMessage) {
 	var body struct {
 		Length json.RawMessage `json:"length"`
@@ -38,27 +42,42 @@ func (s *Server) consoleOutput(w http.ResponseWriter, v *nServer, raw json.RawMe
 			return
 		}
 	}
-	n := -1
-	if l := strings.Trim(string(body.Length), `"`); l != "" && l != "null" {
+	n, all := 0, true
+	if l := string(body.Length); l != "" && l != "null" {
+		quoted := strings.HasPrefix(l, `"`)
+		l = strings.Trim(l, `"`)
 		v, err := strconv.Atoi(l)
-		if err != nil || v < -1 {
+		if err != nil || (!quoted && v < -1) {
 			s.writeError(w, svcCompute, badRequest("Invalid input for field/attribute length. Value: %s.", l))
 			return
 		}
-		n = v
+		n, all = v, false
 	}
 	if v.Status == "BUILD" {
-		s.writeError(w, svcCompute, errorf(http.StatusConflict, "",
-			"Cannot 'get_console_output' instance %s while it is in vm_state building", v.ID))
+		s.writeError(w, svcCompute, errorf(http.StatusConflict, "", "Instance %s is not ready", v.ID))
 		return
 	}
-	lines := v.Console
-	if n >= 0 && n < len(lines) {
-		lines = lines[len(lines)-n:]
-	}
-	out := strings.Join(lines, "\n")
-	if len(lines) > 0 {
+	out := strings.Join(v.Console, "\n")
+	if len(v.Console) > 0 {
 		out += "\n"
 	}
+	if !all {
+		out = tailLog(out, n)
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"output": out})
+}
+
+// tailLog is nova.compute.manager's _tail_log: log.split('\n')[-n:]
+// joined, "" for 0.
+func tailLog(log string, n int) string {
+	if n == 0 {
+		return ""
+	}
+	lines := strings.Split(log, "\n")
+	from := len(lines) - n // Python's [-n:]
+	if n < 0 {
+		from = -n
+	}
+	from = min(max(from, 0), len(lines))
+	return strings.Join(lines[from:], "\n")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/availabilityzones"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
@@ -30,6 +32,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/pagination"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
@@ -46,7 +49,13 @@ func newBootNet(t testing.TB, c *provider.Cloud, name, cidr string) bootNet {
 	if err != nil {
 		t.Fatalf("create network %s: %v", name, err)
 	}
-	sub, err := subnets.Create(ctx, c.Network, subnets.CreateOpts{NetworkID: n.ID, CIDR: cidr, IPVersion: 4}).Extract()
+	// Registered first, so it runs after the cleanups of the servers on it.
+	onRealCleanup(t, func(ctx context.Context) {
+		if err := networks.Delete(ctx, c.Network, n.ID).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, 404) {
+			t.Logf("clean up network %s: %v", name, err)
+		}
+	})
+	sub, err := subnets.Create(ctx, c.Network, subnets.CreateOpts{NetworkID: n.ID, Name: name, CIDR: cidr, IPVersion: 4}).Extract()
 	if err != nil {
 		t.Fatalf("create subnet %s: %v", cidr, err)
 	}
@@ -89,7 +98,7 @@ func waitServer(t testing.TB, c *gophercloud.ServiceClient, id, status string) *
 		select {
 		case <-ctx.Done():
 			t.Fatalf("server %s still %s, want %s", id, srv.Status, status)
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(pollEvery()):
 		}
 	}
 }
@@ -120,11 +129,15 @@ func apiFault(t testing.TB, err error, status int) (key, message string) {
 	return "", ""
 }
 
+// TestServerLifecycle boots a server with a keypair, fixed IP, metadata,
+// tags and config drive, checks what Nova shows and the port it made, and
+// deletes it: the port goes with the server. On the simulator it also checks
+// the boot hooks.
 func TestServerLifecycle(t *testing.T) {
 	var mu sync.Mutex
 	var active, deleted []openstacktest.BootEvent
 	// A boot delay long enough that a loaded machine still sees BUILD first.
-	s := openstacktest.NewTestServer(t, openstacktest.WithBootDelay(time.Second), openstacktest.WithServerHooks(openstacktest.ServerHooks{
+	e := cloudtest.New(t, cloudtest.WithSimOptions(openstacktest.WithBootDelay(time.Second), openstacktest.WithServerHooks(openstacktest.ServerHooks{
 		OnActive: func(ctx context.Context, ev openstacktest.BootEvent) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -136,26 +149,29 @@ func TestServerLifecycle(t *testing.T) {
 			defer mu.Unlock()
 			deleted = append(deleted, ev)
 		},
-	}))
+	})))
 	ctx := testContext(t)
-	c := memberCloud(t, s)
+	c := e.Cloud(ctx)
 	c.Compute.Microversion = "2.60"
-	before := s.Snapshot()
-	net := newBootNet(t, c, "demo-net", "10.6.0.0/24")
-	if _, err := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: "demo-key"}).Extract(); err != nil {
+	before := e.Snapshot(ctx)
+	netName, keyName, srvName, cluster := e.Name("demo-net"), e.Name("demo-key"), e.Name("demo-cp-0"), "openstrap-cluster="+e.Name("demo")
+	net := newBootNet(t, c, netName, "10.6.0.0/24")
+	if _, err := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: keyName}).Extract(); err != nil {
 		t.Fatal(err)
 	}
+	deleteKeypairLater(t, c.Compute, keyName)
 	img := imageID(t, c)
+	small := flavorByName(t, c.Compute, "m1.small")
 	userData := []byte("#cloud-config\nruncmd: [echo hi]\n")
 	created, err := servers.Create(ctx, c.Compute, keypairs.CreateOptsExt{
 		CreateOptsBuilder: servers.CreateOpts{
-			Name: "demo-cp-0", ImageRef: img, FlavorRef: "2", UserData: userData,
+			Name: srvName, ImageRef: img, FlavorRef: small, UserData: userData,
 			Networks:       []servers.Network{{UUID: net.ID, FixedIP: "10.6.0.10"}},
 			SecurityGroups: []string{"default"}, Metadata: map[string]string{"role": "control-plane"},
-			Tags: []string{"openstrap-cluster=demo", "cp"}, AvailabilityZone: "nova",
+			Tags: []string{cluster, "cp"}, AvailabilityZone: "nova",
 			ConfigDrive: gophercloud.Enabled,
 		},
-		KeyName: "demo-key",
+		KeyName: keyName,
 	}, nil).Extract()
 	if err != nil {
 		t.Fatal(err)
@@ -163,6 +179,7 @@ func TestServerLifecycle(t *testing.T) {
 	if created.ID == "" || created.AdminPass == "" {
 		t.Fatalf("create answer: %+v", created)
 	}
+	deleteServerLater(t, c.Compute, created.ID)
 	srv, err := servers.Get(ctx, c.Compute, created.ID).Extract()
 	if err != nil {
 		t.Fatal(err)
@@ -171,17 +188,17 @@ func TestServerLifecycle(t *testing.T) {
 		t.Errorf("status right after create = %s, want BUILD", srv.Status)
 	}
 	srv = waitServer(t, c.Compute, created.ID, "ACTIVE")
-	wantAddr := map[string]any{"demo-net": []any{map[string]any{"version": float64(4), "addr": "10.6.0.10",
+	wantAddr := map[string]any{netName: []any{map[string]any{"version": float64(4), "addr": "10.6.0.10",
 		"OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": addrMAC(srv)}}}
 	if diff := cmp.Diff(wantAddr, srv.Addresses); diff != "" {
 		t.Errorf("addresses (-want +got):\n%s", diff)
 	}
-	if srv.KeyName != "demo-key" || srv.Metadata["role"] != "control-plane" || srv.TenantID != openstacktest.MemberProjectID ||
+	if srv.KeyName != keyName || srv.Metadata["role"] != "control-plane" || srv.TenantID != c.ProjectID ||
 		srv.AvailabilityZone != "nova" || !srv.ConfigDrive || srv.HostID == "" || srv.LaunchedAt.IsZero() ||
 		srv.Flavor["original_name"] != "m1.small" || srv.Image["id"] != img {
 		t.Errorf("server: %+v", srv)
 	}
-	if diff := cmp.Diff([]string{"openstrap-cluster=demo", "cp"}, *srv.Tags); diff != "" {
+	if diff := cmp.Diff([]string{cluster, "cp"}, *srv.Tags, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("tags (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]map[string]any{{"name": "default"}}, srv.SecurityGroups); diff != "" {
@@ -199,21 +216,23 @@ func TestServerLifecycle(t *testing.T) {
 	}
 
 	// The boot hook saw the decoded user data; its error is recorded.
-	deadline := time.Now().Add(5 * time.Second)
-	for len(s.HookErrors()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	mu.Lock()
-	if len(active) != 1 || string(active[0].UserData) != string(userData) || active[0].Name != "demo-cp-0" ||
-		!cmp.Equal(active[0].Addresses, map[string][]string{"demo-net": {"10.6.0.10"}}) {
-		t.Errorf("OnActive events: %v", active)
-	}
-	mu.Unlock()
-	if errs := s.HookErrors(); len(errs) != 1 || errs[0].Error() != "boot script failed" {
-		t.Errorf("HookErrors = %v", errs)
-	}
-	if strings.Contains(active[0].String(), "cloud-config") {
-		t.Errorf("BootEvent.String shows user data: %s", active[0].String())
+	if s := e.Sim(); s != nil {
+		deadline := time.Now().Add(5 * time.Second)
+		for len(s.HookErrors()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		mu.Lock()
+		if len(active) != 1 || string(active[0].UserData) != string(userData) || active[0].Name != srvName ||
+			!cmp.Equal(active[0].Addresses, map[string][]string{netName: {"10.6.0.10"}}) {
+			t.Errorf("OnActive events: %v", active)
+		}
+		mu.Unlock()
+		if errs := s.HookErrors(); len(errs) != 1 || errs[0].Error() != "boot script failed" {
+			t.Errorf("HookErrors = %v", errs)
+		}
+		if len(active) > 0 && strings.Contains(active[0].String(), "cloud-config") {
+			t.Errorf("BootEvent.String shows user data: %s", active[0].String())
+		}
 	}
 
 	// Delete: 204, the server goes away, its port with it.
@@ -225,31 +244,38 @@ func TestServerLifecycle(t *testing.T) {
 	if _, err := ports.Get(ctx, c.Network, pp[0].ID).Extract(); !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
 		t.Errorf("port after server delete: %v, want 404", err)
 	}
-	deadline = time.Now().Add(5 * time.Second)
-	for {
-		mu.Lock()
-		n := len(deleted)
-		mu.Unlock()
-		if n == 1 || time.Now().After(deadline) {
-			break
+	if e.Sim() != nil {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			mu.Lock()
+			n := len(deleted)
+			mu.Unlock()
+			if n == 1 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
+		mu.Lock()
+		if len(deleted) != 1 || deleted[0].ServerID != srv.ID {
+			t.Errorf("OnDelete events: %v", deleted)
+		}
+		mu.Unlock()
 	}
-	mu.Lock()
-	if len(deleted) != 1 || deleted[0].ServerID != srv.ID {
-		t.Errorf("OnDelete events: %v", deleted)
-	}
-	mu.Unlock()
 
-	// Only the network, subnet and keypair remain.
+	// Only the network, subnet and keypair remain (on a real cloud, of what
+	// this test named).
+	after := e.Snapshot(ctx)
+	if e.IsReal() {
+		before, after = cloudtest.Owned(before, "", netName, keyName, srvName), cloudtest.Owned(after, "", netName, keyName, srvName)
+	}
 	var extra []string
-	for _, r := range s.Snapshot() {
+	for _, r := range after {
 		if !containsResource(before, r) {
 			extra = append(extra, r.Kind+"/"+r.Name)
 		}
 	}
 	sort.Strings(extra)
-	if diff := cmp.Diff([]string{"keypair/demo-key", "network/demo-net", "subnet/"}, extra); diff != "" {
+	if diff := cmp.Diff([]string{"keypair/" + keyName, "network/" + netName, "subnet/" + netName}, extra); diff != "" {
 		t.Errorf("left after delete (-want +got):\n%s", diff)
 	}
 }
@@ -272,20 +298,25 @@ func containsResource(list []openstacktest.Resource, r openstacktest.Resource) b
 	return false
 }
 
+// TestServerCreateErrors pins Nova's answers to creates it refuses, and
+// that a refused create leaves nothing behind.
 func TestServerCreateErrors(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
 	ctx := testContext(t)
-	c := memberCloud(t, s)
-	net := newBootNet(t, c, "err-net", "10.7.0.0/24")
+	c := e.Cloud(ctx)
+	net := newBootNet(t, c, e.Name("err-net"), "10.7.0.0/24")
 	img := imageID(t, c)
+	tiny := flavorByName(t, c.Compute, "m1.tiny")
 	used, err := ports.Create(ctx, c.Network, ports.CreateOpts{NetworkID: net.ID, DeviceID: "other-device", DeviceOwner: "compute:nova"}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
+	onRealCleanup(t, func(ctx context.Context) { _ = ports.Delete(ctx, c.Network, used.ID).ExtractErr() })
+	name := e.Name("bad")
 	good := func() servers.CreateOpts {
-		return servers.CreateOpts{Name: "bad", ImageRef: img, FlavorRef: "1", Networks: []servers.Network{{UUID: net.ID}}}
+		return servers.CreateOpts{Name: name, ImageRef: img, FlavorRef: tiny, Networks: []servers.Network{{UUID: net.ID}}}
 	}
-	before := s.Snapshot()
+	before := e.Snapshot(ctx)
 	tests := []struct {
 		name    string
 		mv      string
@@ -296,8 +327,14 @@ func TestServerCreateErrors(t *testing.T) {
 	}{
 		{"unknown flavor", "", func() servers.CreateOptsBuilder { o := good(); o.FlavorRef = "99"; return o },
 			400, "badRequest", "Flavor 99 could not be found."},
-		{"unknown image", "", func() servers.CreateOptsBuilder { o := good(); o.ImageRef = "nope"; return o },
-			400, "badRequest", "Image nope could not be found."},
+		{"unknown image", "", func() servers.CreateOptsBuilder {
+			o := good()
+			o.ImageRef = "00000000-0000-4000-8000-0000000000aa"
+			return o
+		},
+			400, "badRequest", "Can not find requested image"},
+		{"image not a UUID", "", func() servers.CreateOptsBuilder { o := good(); o.ImageRef = "nope"; return o },
+			400, "badRequest", "Invalid input for field/attribute imageRef. Value: nope. 'nope' is not valid under any of the given schemas"},
 		{"missing keypair", "", func() servers.CreateOptsBuilder {
 			return keypairs.CreateOptsExt{CreateOptsBuilder: good(), KeyName: "missing"}
 		}, 400, "badRequest", "Invalid key_name provided."},
@@ -332,7 +369,10 @@ func TestServerCreateErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c.Compute.Microversion = tt.mv
-			_, err := servers.Create(ctx, c.Compute, tt.opts(), nil).Extract()
+			srv, err := servers.Create(ctx, c.Compute, tt.opts(), nil).Extract()
+			if err == nil {
+				deleteServerLater(t, c.Compute, srv.ID)
+			}
 			key, msg := apiFault(t, err, tt.status)
 			if key != tt.key || !strings.Contains(msg, tt.message) {
 				t.Errorf("fault %s %q, want %s containing %q", key, msg, tt.key, tt.message)
@@ -340,12 +380,21 @@ func TestServerCreateErrors(t *testing.T) {
 		})
 	}
 	c.Compute.Microversion = ""
-	if diff := cmp.Diff(before, s.Snapshot()); diff != "" {
+	after := e.Snapshot(ctx)
+	if e.IsReal() {
+		// Others share the real project: look at servers of this name and
+		// at ports on this test's network.
+		before, after = cloudtest.Owned(before, "", name), cloudtest.Owned(after, "", name)
+		if l := portsOn(t, c, net.ID); len(l) != 1 || l[0].ID != used.ID {
+			t.Errorf("ports on the network after failed creates: %+v", l)
+		}
+	}
+	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("failed creates left resources (-before +after):\n%s", diff)
 	}
 	// user_data that is not base64 is a 400 too (gophercloud would encode
 	// it, so send the body directly).
-	body := map[string]any{"server": map[string]any{"name": "x", "imageRef": img, "flavorRef": "1",
+	body := map[string]any{"server": map[string]any{"name": name, "imageRef": img, "flavorRef": tiny,
 		"networks": []any{map[string]any{"uuid": net.ID}}, "user_data": "%%% not base64"}}
 	_, err = c.Compute.Post(ctx, c.Compute.ServiceURL("servers"), body, nil, nil)
 	if _, msg := apiFault(t, err, 400); !strings.Contains(msg, "base64") {
@@ -353,28 +402,52 @@ func TestServerCreateErrors(t *testing.T) {
 	}
 }
 
-func TestServerPrecreatedPortAndFilters(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
-	ctx := testContext(t)
-	c := memberCloud(t, s)
-	c.Compute.Microversion = "2.52"
-	net := newBootNet(t, c, "pre-net", "10.8.0.0/24")
-	img := imageID(t, c)
-	port, err := ports.Create(ctx, c.Network, ports.CreateOpts{NetworkID: net.ID, Name: "pre-port"}).Extract()
+// portsOn lists the ports on a network.
+func portsOn(t testing.TB, c *provider.Cloud, networkID string) []ports.Port {
+	t.Helper()
+	page, err := ports.List(c.Network, ports.ListOpts{NetworkID: networkID}).AllPages(testContext(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	l, err := ports.ExtractPorts(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestServerPrecreatedPortAndFilters boots on a port made beforehand, pins
+// the list filters (name regex, status, tags) and pagination, and that
+// deleting the server keeps that port, unbound.
+func TestServerPrecreatedPortAndFilters(t *testing.T) {
+	e := cloudtest.New(t)
+	ctx := testContext(t)
+	c := e.Cloud(ctx)
+	c.Compute.Microversion = "2.52"
+	net := newBootNet(t, c, e.Name("pre-net"), "10.8.0.0/24")
+	img := imageID(t, c)
+	tiny := flavorByName(t, c.Compute, "m1.tiny")
+	port, err := ports.Create(ctx, c.Network, ports.CreateOpts{NetworkID: net.ID, Name: e.Name("pre-port")}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	onRealCleanup(t, func(ctx context.Context) { _ = ports.Delete(ctx, c.Network, port.ID).ExtractErr() })
+	// Names and tags unique to this run, for a real cloud others share.
+	prefix := e.Name("pf")
+	demo, other := "openstrap-cluster="+e.Name("demo"), "openstrap-cluster="+e.Name("other")
 	mk := func(name string, tags []string, nw servers.Network) string {
-		srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: name, ImageRef: img, FlavorRef: "1",
+		srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: prefix + "-" + name, ImageRef: img, FlavorRef: tiny,
 			Networks: []servers.Network{nw}, Tags: tags}, nil).Extract()
 		if err != nil {
 			t.Fatal(err)
 		}
+		deleteServerLater(t, c.Compute, srv.ID)
 		return srv.ID
 	}
-	a := mk("demo-cp-0", []string{"openstrap-cluster=demo", "cp"}, servers.Network{Port: port.ID})
-	b := mk("demo-worker-0", []string{"openstrap-cluster=demo", "worker"}, servers.Network{UUID: net.ID})
-	o := mk("other-cp-0", []string{"openstrap-cluster=other", "cp"}, servers.Network{UUID: net.ID})
+	a := mk("demo-cp-0", []string{demo, "cp"}, servers.Network{Port: port.ID})
+	b := mk("demo-worker-0", []string{demo, "worker"}, servers.Network{UUID: net.ID})
+	o := mk("other-cp-0", []string{other, "cp"}, servers.Network{UUID: net.ID})
+	mine := map[string]bool{a: true, b: true, o: true}
 	for _, id := range []string{a, b, o} {
 		waitServer(t, c.Compute, id, "ACTIVE")
 	}
@@ -388,14 +461,14 @@ func TestServerPrecreatedPortAndFilters(t *testing.T) {
 		opts servers.ListOpts
 		want []string
 	}{
-		{"name regex", servers.ListOpts{Name: "^demo-"}, []string{a, b}},
+		{"name regex", servers.ListOpts{Name: "^" + prefix + "-demo-"}, []string{a, b}},
 		{"name substring", servers.ListOpts{Name: "cp"}, []string{a, o}},
 		{"status", servers.ListOpts{Status: "ACTIVE"}, []string{a, b, o}},
-		{"tags all", servers.ListOpts{Tags: "openstrap-cluster=demo,cp"}, []string{a}},
-		{"tags any", servers.ListOpts{TagsAny: "worker,openstrap-cluster=other"}, []string{b, o}},
-		{"not tags", servers.ListOpts{NotTags: "openstrap-cluster=demo,cp"}, []string{b, o}},
+		{"tags all", servers.ListOpts{Tags: demo + ",cp"}, []string{a}},
+		{"tags any", servers.ListOpts{TagsAny: "worker," + other}, []string{b, o}},
+		{"not tags", servers.ListOpts{NotTags: demo + ",cp"}, []string{b, o}},
 		{"not tags any", servers.ListOpts{NotTagsAny: "cp"}, []string{b}},
-		{"no match", servers.ListOpts{Name: "nothing"}, nil},
+		{"no match", servers.ListOpts{Name: prefix + "-nothing"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -407,9 +480,12 @@ func TestServerPrecreatedPortAndFilters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Of this test's servers: others may share a real project.
 			var got []string
 			for _, srv := range list {
-				got = append(got, srv.ID)
+				if mine[srv.ID] {
+					got = append(got, srv.ID)
+				}
 			}
 			sort.Strings(got)
 			want := append([]string(nil), tt.want...)
@@ -423,7 +499,7 @@ func TestServerPrecreatedPortAndFilters(t *testing.T) {
 	// Pagination: two per page, every server once.
 	var seen []string
 	pages := 0
-	err = servers.List(c.Compute, servers.ListOpts{Limit: 2}).EachPage(ctx, func(_ context.Context, pg pagination.Page) (bool, error) {
+	err = servers.List(c.Compute, servers.ListOpts{Name: "^" + prefix + "-", Limit: 2}).EachPage(ctx, func(_ context.Context, pg pagination.Page) (bool, error) {
 		pages++
 		list, err := servers.ExtractServers(pg)
 		for _, srv := range list {
@@ -431,7 +507,8 @@ func TestServerPrecreatedPortAndFilters(t *testing.T) {
 		}
 		return true, err
 	})
-	if err != nil || pages != 2 || len(seen) != 3 {
+	sort.Strings(seen)
+	if want := []string{a, b, o}; err != nil || pages != 2 || !cmp.Equal(seen, sortedCopy(want)) {
 		t.Errorf("paged list: %d pages, %v, err %v", pages, seen, err)
 	}
 
@@ -445,57 +522,79 @@ func TestServerPrecreatedPortAndFilters(t *testing.T) {
 		t.Errorf("pre-created port after server delete: %+v, %v", p, err)
 	}
 	// Another user's project does not see these servers.
-	admin := adminCloud(t, s)
-	page, err := servers.List(admin.Compute, servers.ListOpts{}).AllPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if list, _ := servers.ExtractServers(page); len(list) != 0 {
-		t.Errorf("admin project sees %d member servers without all_tenants", len(list))
-	}
-	page, err = servers.List(admin.Compute, servers.ListOpts{AllTenants: true}).AllPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if list, _ := servers.ExtractServers(page); len(list) != 2 {
-		t.Errorf("admin with all_tenants sees %d servers, want 2", len(list))
-	}
-}
-
-func TestServerGroupsAntiAffinity(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
-	ctx := testContext(t)
-	c := memberCloud(t, s)
-	net := newBootNet(t, c, "grp-net", "10.9.0.0/24")
-	img := imageID(t, c)
-
-	c.Compute.Microversion = "2.64"
-	g, err := servergroups.Create(ctx, c.Compute, servergroups.CreateOpts{Name: "demo-cp", Policy: "anti-affinity"}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g.Policy == nil || *g.Policy != "anti-affinity" {
-		t.Fatalf("group at 2.64: %+v", g)
-	}
-	hosts := map[string]bool{}
-	var ids []string
-	for i := 0; i < 4; i++ {
-		srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "demo-cp-" + string(rune('0'+i)), ImageRef: img,
-			FlavorRef: "1", Networks: []servers.Network{{UUID: net.ID}}}, servers.SchedulerHintOpts{Group: g.ID}).Extract()
+	admin := e.AdminCloud(ctx)
+	count := func(opts servers.ListOpts) int {
+		t.Helper()
+		page, err := servers.List(admin.Compute, opts).AllPages(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
+		list, _ := servers.ExtractServers(page)
+		n := 0
+		for _, srv := range list {
+			if mine[srv.ID] {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(servers.ListOpts{}); n != 0 {
+		t.Errorf("admin project sees %d member servers without all_tenants", n)
+	}
+	if n := count(servers.ListOpts{AllTenants: true}); n != 2 {
+		t.Errorf("admin with all_tenants sees %d servers, want 2", n)
+	}
+}
+
+// sortedCopy returns a sorted copy of l.
+func sortedCopy(l []string) []string {
+	out := append([]string(nil), l...)
+	sort.Strings(out)
+	return out
+}
+
+// TestServerGroupsAntiAffinity fills every compute host with one member of
+// an anti-affinity group: the next member fails with No valid host. It also
+// pins how microversions show the policy.
+func TestServerGroupsAntiAffinity(t *testing.T) {
+	e := cloudtest.New(t)
+	ctx := testContext(t)
+	c := e.Cloud(ctx)
+	net := newBootNet(t, c, e.Name("grp-net"), "10.9.0.0/24")
+	img := imageID(t, c)
+	tiny := flavorByName(t, c.Compute, "m1.tiny")
+	hostCount := len(computeHosts(t, e.AdminCloud(ctx)))
+
+	c.Compute.Microversion = "2.64"
+	g, err := servergroups.Create(ctx, c.Compute, servergroups.CreateOpts{Name: e.Name("demo-cp"), Policy: "anti-affinity"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	onRealCleanup(t, func(ctx context.Context) { _ = servergroups.Delete(ctx, c.Compute, g.ID).ExtractErr() })
+	if g.Policy == nil || *g.Policy != "anti-affinity" {
+		t.Fatalf("group at 2.64: %+v", g)
+	}
+	// One at a time, so that the one that fails is the last.
+	hosts := map[string]bool{}
+	var ids []string
+	for i := 0; i <= hostCount; i++ {
+		srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: fmt.Sprintf("%s-%d", g.Name, i), ImageRef: img,
+			FlavorRef: tiny, Networks: []servers.Network{{UUID: net.ID}}}, servers.SchedulerHintOpts{Group: g.ID}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		deleteServerLater(t, c.Compute, srv.ID)
 		ids = append(ids, srv.ID)
+		if i < hostCount {
+			hosts[waitServer(t, c.Compute, srv.ID, "ACTIVE").HostID] = true
+		}
 	}
-	for _, id := range ids[:3] {
-		hosts[waitServer(t, c.Compute, id, "ACTIVE").HostID] = true
+	if len(hosts) != hostCount {
+		t.Errorf("%d anti-affine servers on %d hosts", hostCount, len(hosts))
 	}
-	if len(hosts) != 3 {
-		t.Errorf("3 anti-affine servers on %d hosts", len(hosts))
-	}
-	failed := waitServer(t, c.Compute, ids[3], "ERROR")
+	failed := waitServer(t, c.Compute, ids[hostCount], "ERROR")
 	if failed.Fault.Code != 500 || !strings.Contains(failed.Fault.Message, "No valid host was found") || failed.Fault.Created.IsZero() {
-		t.Errorf("4th server fault: %+v", failed.Fault)
+		t.Errorf("server %d fault: %+v", hostCount+1, failed.Fault)
 	}
 
 	// The older microversion shows policies, not policy.
@@ -504,10 +603,10 @@ func TestServerGroupsAntiAffinity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"anti-affinity"}, old.Policies); diff != "" || len(old.Members) != 4 {
+	if diff := cmp.Diff([]string{"anti-affinity"}, old.Policies); diff != "" || len(old.Members) != hostCount+1 {
 		t.Errorf("group at 2.1: %+v %s", old, diff)
 	}
-	if _, err := servergroups.Create(ctx, c.Compute, servergroups.CreateOpts{Name: "x", Policies: []string{"bogus"}}).Extract(); err == nil {
+	if _, err := servergroups.Create(ctx, c.Compute, servergroups.CreateOpts{Name: e.Name("x"), Policies: []string{"bogus"}}).Extract(); err == nil {
 		t.Error("bogus policy accepted")
 	} else if _, msg := apiFault(t, err, 400); !strings.Contains(msg, "bogus") {
 		t.Errorf("bogus policy message: %q", msg)
@@ -520,8 +619,42 @@ func TestServerGroupsAntiAffinity(t *testing.T) {
 	}
 }
 
+// computeHosts lists the hosts of availability zone nova that run
+// nova-compute, as the admin's zone detail shows them.
+func computeHosts(t testing.TB, admin *provider.Cloud) []string {
+	t.Helper()
+	page, err := availabilityzones.ListDetail(admin.Compute).AllPages(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	azs, err := availabilityzones.ExtractAvailabilityZones(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hosts []string
+	for _, z := range azs {
+		if z.ZoneName != "nova" {
+			continue
+		}
+		for h, svcs := range z.Hosts {
+			if _, ok := svcs["nova-compute"]; ok {
+				hosts = append(hosts, h)
+			}
+		}
+	}
+	if len(hosts) == 0 {
+		t.Fatalf("no compute host in zone nova: %+v", azs)
+	}
+	sort.Strings(hosts)
+	return hosts
+}
+
+// TestFailBoot pins the simulator's FailBoot knob: matching servers go to
+// ERROR with the fault given, the others boot.
 func TestFailBoot(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
+	cloudtest.RequireSim(t, cloudtest.NeedsFailBoot)
+	s := e.Sim()
 	ctx := testContext(t)
 	c := memberCloud(t, s)
 	net := newBootNet(t, c, "fail-net", "10.10.0.0/24")
@@ -550,73 +683,93 @@ func TestFailBoot(t *testing.T) {
 	}
 }
 
+// TestComputeQuotas pins who may change Nova quotas and, on the simulator,
+// the 403 answers and usage once a project's quotas are full.
 func TestComputeQuotas(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
 	ctx := testContext(t)
-	c := memberCloud(t, s)
-	admin := adminCloud(t, s)
-	net := newBootNet(t, c, "q-net", "10.11.0.0/24")
-	img := imageID(t, c)
-	two, cores := 2, 3
-	if _, err := quotasets.Update(ctx, admin.Compute, openstacktest.MemberProjectID, quotasets.UpdateOpts{Instances: &two, Cores: &cores}).Extract(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := quotasets.Update(ctx, c.Compute, openstacktest.MemberProjectID, quotasets.UpdateOpts{Instances: &two}).Extract(); !gophercloud.ResponseCodeIs(err, 403) {
-		t.Errorf("member updates quota: %v, want 403", err)
-	}
-	create := func(flavor string) error {
-		_, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "q", ImageRef: img, FlavorRef: flavor,
-			Networks: []servers.Network{{UUID: net.ID}}}, nil).Extract()
-		return err
-	}
-	if err := create("3"); err != nil { // 2 cores
-		t.Fatal(err)
-	}
-	key, msg := apiFault(t, create("3"), 403)
-	if key != "forbidden" || msg != "Quota exceeded for cores: Requested 2, but already used 2 of 3 cores" {
-		t.Errorf("cores quota: %s %q", key, msg)
-	}
-	if !provider.IsQuota(create("3")) {
-		t.Error("provider.IsQuota does not recognise Nova's answer")
-	}
-	if err := create("1"); err != nil {
-		t.Fatal(err)
-	}
-	_, msg = apiFault(t, create("1"), 403)
-	if msg != "Quota exceeded for instances: Requested 1, but already used 2 of 2 instances" {
-		t.Errorf("instances quota: %q", msg)
-	}
-	detail, err := quotasets.GetDetail(ctx, c.Compute, openstacktest.MemberProjectID).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if detail.Instances.Limit != 2 || detail.Instances.InUse != 2 || detail.Cores.InUse != 3 || detail.RAM.InUse != 4096+512 {
-		t.Errorf("quota detail: %+v", detail)
-	}
-	lim, err := limits.Get(ctx, c.Compute, nil).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if lim.Absolute.MaxTotalInstances != 2 || lim.Absolute.TotalInstancesUsed != 2 || lim.Absolute.MaxTotalCores != 3 {
-		t.Errorf("limits: %+v", lim.Absolute)
-	}
+	c := e.Cloud(ctx)
+	t.Run("member cannot change quotas", func(t *testing.T) {
+		two := 2
+		if _, err := quotasets.Update(ctx, c.Compute, c.ProjectID, quotasets.UpdateOpts{Instances: &two}).Extract(); err == nil {
+			t.Error("member updated its quota")
+		} else if key, _ := apiFault(t, err, 403); key != "forbidden" {
+			t.Errorf("member updates quota: %s, want forbidden", key)
+		}
+		detail, err := quotasets.GetDetail(ctx, c.Compute, c.ProjectID).Extract()
+		if err != nil || detail.Instances.Limit < 1 || detail.Instances.InUse < 0 || detail.Cores.Limit < 1 {
+			t.Errorf("quota detail: %+v, %v", detail, err)
+		}
+	})
+	t.Run("full quota", func(t *testing.T) {
+		cloudtest.RequireSim(t, cloudtest.NeedsQuotaChange)
+		admin := e.AdminCloud(ctx)
+		net := newBootNet(t, c, "q-net", "10.11.0.0/24")
+		img := imageID(t, c)
+		two, cores := 2, 3
+		if _, err := quotasets.Update(ctx, admin.Compute, openstacktest.MemberProjectID, quotasets.UpdateOpts{Instances: &two, Cores: &cores}).Extract(); err != nil {
+			t.Fatal(err)
+		}
+		create := func(flavor string) error {
+			_, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "q", ImageRef: img, FlavorRef: flavor,
+				Networks: []servers.Network{{UUID: net.ID}}}, nil).Extract()
+			return err
+		}
+		if err := create("3"); err != nil { // 2 cores
+			t.Fatal(err)
+		}
+		key, msg := apiFault(t, create("3"), 403)
+		if key != "forbidden" || msg != "Quota exceeded for cores: Requested 2, but already used 2 of 3 cores" {
+			t.Errorf("cores quota: %s %q", key, msg)
+		}
+		if !provider.IsQuota(create("3")) {
+			t.Error("provider.IsQuota does not recognise Nova's answer")
+		}
+		if err := create("1"); err != nil {
+			t.Fatal(err)
+		}
+		_, msg = apiFault(t, create("1"), 403)
+		if msg != "Quota exceeded for instances: Requested 1, but already used 2 of 2 instances" {
+			t.Errorf("instances quota: %q", msg)
+		}
+		detail, err := quotasets.GetDetail(ctx, c.Compute, openstacktest.MemberProjectID).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if detail.Instances.Limit != 2 || detail.Instances.InUse != 2 || detail.Cores.InUse != 3 || detail.RAM.InUse != 4096+512 {
+			t.Errorf("quota detail: %+v", detail)
+		}
+		lim, err := limits.Get(ctx, c.Compute, nil).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lim.Absolute.MaxTotalInstances != 2 || lim.Absolute.TotalInstancesUsed != 2 || lim.Absolute.MaxTotalCores != 3 {
+			t.Errorf("limits: %+v", lim.Absolute)
+		}
+	})
 }
 
+// TestFlavorsKeypairsZones pins flavor lists and lookups, keypair
+// generation, import and errors per microversion, and availability zones.
 func TestFlavorsKeypairsZones(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
 	ctx := testContext(t)
-	c := memberCloud(t, s)
+	c := e.Cloud(ctx)
 	page, err := flavors.ListDetail(c.Compute, flavors.ListOpts{MinRAM: 4096}).AllPages(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fl, _ := flavors.ExtractFlavors(page)
-	var names []string
+	names := map[string]bool{}
 	for _, f := range fl {
-		names = append(names, f.Name)
+		names[f.Name] = true
+		if f.RAM < 4096 {
+			t.Errorf("minRam=4096 lists %s with %d MiB", f.Name, f.RAM)
+		}
 	}
-	if diff := cmp.Diff([]string{"m1.medium", "m1.large", "m1.xlarge"}, names); diff != "" {
-		t.Errorf("flavors with >= 4 GiB (-want +got):\n%s", diff)
+	// Both seeds have m1.tiny … m1.large (the simulator m1.xlarge too).
+	if !names["m1.medium"] || !names["m1.large"] || names["m1.small"] {
+		t.Errorf("flavors with >= 4 GiB: %v", names)
 	}
 	f, err := flavors.Get(ctx, c.Compute, "2").Extract()
 	if err != nil || f.Name != "m1.small" || f.VCPUs != 1 || f.RAM != 2048 || f.Disk != 20 {
@@ -629,7 +782,11 @@ func TestFlavorsKeypairsZones(t *testing.T) {
 	}
 
 	// Keypairs: generated (2.1), imported (2.2+), duplicate, missing.
-	gen, err := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: "gen"}).Extract()
+	genName, gen2Name, impName, junkName := e.Name("gen"), e.Name("gen2"), e.Name("imported"), e.Name("junk")
+	for _, n := range []string{genName, gen2Name, impName, junkName} {
+		deleteKeypairLater(t, c.Compute, n)
+	}
+	gen, err := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: genName}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -641,19 +798,20 @@ func TestFlavorsKeypairsZones(t *testing.T) {
 		t.Errorf("generated public key %q, fingerprint %s: %v", gen.PublicKey, gen.Fingerprint, err)
 	}
 	c.Compute.Microversion = "2.92"
-	if _, err := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: "gen2"}).Extract(); !gophercloud.ResponseCodeIs(err, 400) {
+	defer func() { c.Compute.Microversion = "" }()
+	if _, err := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: gen2Name}).Extract(); !gophercloud.ResponseCodeIs(err, 400) {
 		t.Errorf("generate at 2.92: %v, want 400", err)
 	}
-	res := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: "imported", PublicKey: gen.PublicKey, Type: "ssh"})
+	res := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: impName, PublicKey: gen.PublicKey, Type: "ssh"})
 	if imp, err := res.Extract(); err != nil || imp.Fingerprint != gen.Fingerprint || imp.PrivateKey != "" || imp.Type != "ssh" {
 		t.Errorf("import: %+v, %v", imp, err)
 	}
-	if _, err := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: "imported", PublicKey: gen.PublicKey}).Extract(); err == nil {
+	if _, err := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: impName, PublicKey: gen.PublicKey}).Extract(); err == nil {
 		t.Error("duplicate keypair accepted")
-	} else if _, msg := apiFault(t, err, 409); msg != "Key pair 'imported' already exists." {
+	} else if _, msg := apiFault(t, err, 409); msg != "Key pair '"+impName+"' already exists." {
 		t.Errorf("duplicate: %q", msg)
 	}
-	if _, err := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: "junk", PublicKey: "ssh-rsa AAAA junk"}).Extract(); !gophercloud.ResponseCodeIs(err, 400) {
+	if _, err := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: junkName, PublicKey: "ssh-rsa AAAA junk"}).Extract(); !gophercloud.ResponseCodeIs(err, 400) {
 		t.Errorf("invalid public key: %v, want 400", err)
 	}
 	page, err = keypairs.List(c.Compute, nil).AllPages(ctx)
@@ -661,27 +819,35 @@ func TestFlavorsKeypairsZones(t *testing.T) {
 		t.Fatal(err)
 	}
 	kps, _ := keypairs.ExtractKeyPairs(page)
-	if len(kps) != 2 {
-		t.Errorf("keypairs: %+v", kps)
+	var mine []string
+	for _, k := range kps {
+		if k.Name == genName || k.Name == gen2Name || k.Name == impName || k.Name == junkName {
+			mine = append(mine, k.Name)
+		}
 	}
-	if err := keypairs.Delete(ctx, c.Compute, "gen", nil).ExtractErr(); err != nil {
+	if diff := cmp.Diff(sortedCopy([]string{genName, impName}), sortedCopy(mine)); diff != "" {
+		t.Errorf("keypairs (-want +got):\n%s", diff)
+	}
+	if err := keypairs.Delete(ctx, c.Compute, genName, nil).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keypairs.Get(ctx, c.Compute, "gen", nil).Extract(); !gophercloud.ResponseCodeIs(err, 404) {
+	if _, err := keypairs.Get(ctx, c.Compute, genName, nil).Extract(); !gophercloud.ResponseCodeIs(err, 404) {
 		t.Errorf("deleted keypair: %v", err)
 	}
 	// Another user does not see the member's keypairs.
-	admin := adminCloud(t, s)
-	if _, err := keypairs.Get(ctx, admin.Compute, "imported", nil).Extract(); !gophercloud.ResponseCodeIs(err, 404) {
+	admin := e.AdminCloud(ctx)
+	if _, err := keypairs.Get(ctx, admin.Compute, impName, nil).Extract(); !gophercloud.ResponseCodeIs(err, 404) {
 		t.Errorf("admin sees member keypair by default: %v", err)
 	}
 
+	// Zones: the member sees nova; the admin's detail adds the internal
+	// zone and the hosts with their services.
 	page, err = availabilityzones.List(c.Compute).AllPages(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	azs, _ := availabilityzones.ExtractAvailabilityZones(page)
-	if len(azs) != 1 || azs[0].ZoneName != "nova" || !azs[0].ZoneState.Available {
+	if len(azs) != 1 || azs[0].ZoneName != "nova" || !azs[0].ZoneState.Available || azs[0].Hosts != nil {
 		t.Errorf("zones: %+v", azs)
 	}
 	page, err = availabilityzones.ListDetail(admin.Compute).AllPages(ctx)
@@ -689,31 +855,44 @@ func TestFlavorsKeypairsZones(t *testing.T) {
 		t.Fatal(err)
 	}
 	azs, _ = availabilityzones.ExtractAvailabilityZones(page)
-	if len(azs) != 2 || len(azs[0].Hosts) != 3 {
+	zones := map[string]availabilityzones.AvailabilityZone{}
+	for _, z := range azs {
+		zones[z.ZoneName] = z
+	}
+	if len(zones) != 2 || len(zones["nova"].Hosts) == 0 || len(zones["internal"].Hosts) == 0 {
 		t.Errorf("zone detail: %+v", azs)
+	}
+	for h, svcs := range zones["internal"].Hosts {
+		if _, ok := svcs["nova-scheduler"]; !ok {
+			t.Errorf("internal zone host %s runs %v, want nova-scheduler among them", h, svcs)
+		}
+	}
+	if len(computeHosts(t, admin)) != len(zones["nova"].Hosts) {
+		t.Errorf("zone nova has hosts without nova-compute: %+v", zones["nova"].Hosts)
 	}
 }
 
 func TestServerTagsAndMicroversionHeaders(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
 	ctx := testContext(t)
-	c := memberCloud(t, s)
-	net := newBootNet(t, c, "tag-net", "10.12.0.0/24")
+	c := e.Cloud(ctx)
+	net := newBootNet(t, c, e.Name("tag-net"), "10.12.0.0/24")
 	img := imageID(t, c)
 	c.Compute.Microversion = "2.26"
-	res := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "t", ImageRef: img, FlavorRef: "1",
+	res := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: e.Name("t"), ImageRef: img, FlavorRef: flavorByName(t, c.Compute, "m1.tiny"),
 		Networks: []servers.Network{{UUID: net.ID}}}, nil)
 	srv, err := res.Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
+	deleteServerLater(t, c.Compute, srv.ID)
 	if got := res.Header.Get("OpenStack-API-Version"); got != "compute 2.26" {
 		t.Errorf("OpenStack-API-Version = %q", got)
 	}
 	if got := res.Header.Get("X-OpenStack-Nova-API-Version"); got != "2.26" {
 		t.Errorf("X-OpenStack-Nova-API-Version = %q", got)
 	}
-	if err := tags.Add(ctx, c.Compute, srv.ID, "a").ExtractErr(); !gophercloud.ResponseCodeIs(err, 409) {
+	if err := whileBuilding(t, c.Compute, srv.ID, func() error { return tags.Add(ctx, c.Compute, srv.ID, "a").ExtractErr() }); !gophercloud.ResponseCodeIs(err, 409) {
 		t.Errorf("tag while BUILD: %v, want 409", err)
 	}
 	waitServer(t, c.Compute, srv.ID, "ACTIVE")
@@ -756,19 +935,22 @@ func TestServerTagsAndMicroversionHeaders(t *testing.T) {
 	}
 }
 
+// TestServerFloatingIPAddresses pins that a floating IP on a server's port
+// shows among the server's addresses and matches the ip filter; on the
+// simulator the boot hook sees it too.
 func TestServerFloatingIPAddresses(t *testing.T) {
 	var mu sync.Mutex
 	var events []openstacktest.BootEvent
-	s := openstacktest.NewTestServer(t, openstacktest.WithBootDelay(300*time.Millisecond),
+	e := cloudtest.New(t, cloudtest.WithSimOptions(openstacktest.WithBootDelay(300*time.Millisecond),
 		openstacktest.WithServerHooks(openstacktest.ServerHooks{OnActive: func(_ context.Context, ev openstacktest.BootEvent) error {
 			mu.Lock()
 			defer mu.Unlock()
 			events = append(events, ev)
 			return nil
-		}}))
+		}})))
 	ctx := testContext(t)
-	c := memberCloud(t, s)
-	net := newBootNet(t, c, "fip-net", "10.15.0.0/24")
+	c := e.Cloud(ctx)
+	net := newBootNet(t, c, e.Name("fip-net"), "10.15.0.0/24")
 	page, err := networks.List(c.Network, networks.ListOpts{Name: openstacktest.ExternalNetwork}).AllPages(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -777,46 +959,77 @@ func TestServerFloatingIPAddresses(t *testing.T) {
 	if len(ext) != 1 {
 		t.Fatalf("external network: %+v", ext)
 	}
-	rt, err := routers.Create(ctx, c.Network, routers.CreateOpts{Name: "fip-router", GatewayInfo: &routers.GatewayInfo{NetworkID: ext[0].ID}}).Extract()
+	rt, err := routers.Create(ctx, c.Network, routers.CreateOpts{Name: e.Name("fip-router"), GatewayInfo: &routers.GatewayInfo{NetworkID: ext[0].ID}}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
+	onRealCleanup(t, func(ctx context.Context) {
+		_, _ = routers.RemoveInterface(ctx, c.Network, rt.ID, routers.RemoveInterfaceOpts{SubnetID: net.SubnetID}).Extract()
+		_ = routers.Delete(ctx, c.Network, rt.ID).ExtractErr()
+	})
 	if _, err := routers.AddInterface(ctx, c.Network, rt.ID, routers.AddInterfaceOpts{SubnetID: net.SubnetID}).Extract(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "fip", ImageRef: imageID(t, c), FlavorRef: "1",
+	srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: e.Name("fip"), ImageRef: imageID(t, c), FlavorRef: flavorByName(t, c.Compute, "m1.tiny"),
 		Networks: []servers.Network{{UUID: net.ID}}}, nil).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, err := ports.List(c.Network, ports.ListOpts{DeviceID: srv.ID}).AllPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pp, _ := ports.ExtractPorts(pl)
-	if len(pp) != 1 {
-		t.Fatalf("ports: %+v", pp)
-	}
+	deleteServerLater(t, c.Compute, srv.ID)
+	pp := waitPorts(t, c, srv.ID, 1)
 	fip, err := floatingips.Create(ctx, c.Network, floatingips.CreateOpts{FloatingNetworkID: ext[0].ID, PortID: pp[0].ID}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
+	onRealCleanup(t, func(ctx context.Context) { _ = floatingips.Delete(ctx, c.Network, fip.ID).ExtractErr() })
 	got := waitServer(t, c.Compute, srv.ID, "ACTIVE")
-	var kinds []string
-	for _, a := range got.Addresses["fip-net"].([]any) {
-		m := a.(map[string]any)
-		kinds = append(kinds, m["OS-EXT-IPS:type"].(string)+" "+m["addr"].(string))
-	}
 	want := []string{"fixed " + pp[0].FixedIPs[0].IPAddress, "floating " + fip.FloatingIP}
-	if diff := cmp.Diff(want, kinds); diff != "" {
+	addrKinds := func(srv *servers.Server) []string {
+		var kinds []string
+		list, _ := srv.Addresses[net.Name].([]any)
+		for _, a := range list {
+			m := a.(map[string]any)
+			kinds = append(kinds, m["OS-EXT-IPS:type"].(string)+" "+m["addr"].(string))
+		}
+		return kinds
+	}
+	// Nova learns of the floating IP from Neutron's network-changed event,
+	// which may come after ACTIVE.
+	for deadline := time.Now().Add(e.Timeout(5 * time.Second)); !cmp.Equal(want, addrKinds(got)) && time.Now().Before(deadline); {
+		time.Sleep(pollEvery())
+		if got, err = servers.Get(ctx, c.Compute, srv.ID).Extract(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff(want, addrKinds(got)); diff != "" {
 		t.Errorf("addresses (-want +got):\n%s", diff)
 	}
-	page, err = servers.List(c.Compute, servers.ListOpts{IP: strings.ReplaceAll(fip.FloatingIP, ".", `\.`)}).AllPages(ctx)
-	if err != nil {
-		t.Fatal(err)
+	// The ip filter is Neutron's ip_address_substr on ports, SQL LIKE
+	// '%<ip>%' on fixed IPs: a substring anywhere, _ a wildcard, \ an
+	// escape; a floating IP or a regex finds nothing.
+	fixed := pp[0].FixedIPs[0].IPAddress // 10.15.0.x
+	for _, tc := range []struct {
+		ip    string
+		found bool
+	}{
+		{fixed, true}, {fixed[3:], true}, {strings.ReplaceAll(fixed, ".", `\.`), true}, {"10_15", true},
+		{fip.FloatingIP, false}, {"^10", false}, {".*" + fixed[len(fixed)-1:], false}, {"10\\_15", false},
+	} {
+		page, err = servers.List(c.Compute, servers.ListOpts{IP: tc.ip}).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := servers.ExtractServers(page)
+		found := false
+		for _, x := range l {
+			found = found || x.ID == srv.ID
+		}
+		if found != tc.found {
+			t.Errorf("ip=%s finds the server: %v, want %v", tc.ip, found, tc.found)
+		}
 	}
-	if l, _ := servers.ExtractServers(page); len(l) != 1 {
-		t.Errorf("ip filter found %d servers", len(l))
+	if e.Sim() == nil {
+		return
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -835,17 +1048,64 @@ func TestServerFloatingIPAddresses(t *testing.T) {
 	}
 }
 
-func TestServerActions(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+// whileBuilding calls fn until it answers something else than 404 while
+// the server is still in BUILD: a real Nova answers 404 to actions on a
+// server that is still only a build request (not yet in a cell), 409 from
+// then on; the simulator answers 409 at once.
+func whileBuilding(t testing.TB, c *gophercloud.ServiceClient, id string, fn func() error) error {
+	t.Helper()
+	for {
+		err := fn()
+		if !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			return err
+		}
+		srv, gerr := servers.Get(testContext(t), c, id).Extract()
+		if gerr != nil || srv.Status != "BUILD" {
+			return err
+		}
+		time.Sleep(pollEvery())
+	}
+}
+
+// waitPorts waits until Nova has made n ports for the server (a real Nova
+// makes them after scheduling, not in the create call).
+func waitPorts(t testing.TB, c *provider.Cloud, serverID string, n int) []ports.Port {
+	t.Helper()
 	ctx := testContext(t)
-	c := memberCloud(t, s)
-	net := newBootNet(t, c, "act-net", "10.17.0.0/24")
-	srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "act", ImageRef: imageID(t, c), FlavorRef: "1",
+	for {
+		pl, err := ports.List(c.Network, ports.ListOpts{DeviceID: serverID}).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pp, err := ports.ExtractPorts(pl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pp) == n {
+			return pp
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("server %s has %d ports, want %d", serverID, len(pp), n)
+		case <-time.After(pollEvery()):
+		}
+	}
+}
+
+// TestServerActions pins the power state machine (stop, start, hard
+// reboot), its 409s and the answer to an unknown action.
+func TestServerActions(t *testing.T) {
+	e := cloudtest.New(t)
+	ctx := testContext(t)
+	c := e.Cloud(ctx)
+	net := newBootNet(t, c, e.Name("act-net"), "10.17.0.0/24")
+	srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: e.Name("act"), ImageRef: imageID(t, c), FlavorRef: flavorByName(t, c.Compute, "m1.tiny"),
 		Networks: []servers.Network{{UUID: net.ID}}}, nil).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := servers.Stop(ctx, c.Compute, srv.ID).ExtractErr(); !gophercloud.ResponseCodeIs(err, 409) {
+	deleteServerLater(t, c.Compute, srv.ID)
+	if err := whileBuilding(t, c.Compute, srv.ID, func() error { return servers.Stop(ctx, c.Compute, srv.ID).ExtractErr() }); !gophercloud.ResponseCodeIs(err, 409) {
 		t.Errorf("stop while BUILD: %v, want 409", err)
 	}
 	waitServer(t, c.Compute, srv.ID, "ACTIVE")
@@ -880,97 +1140,129 @@ func TestServerActions(t *testing.T) {
 	}
 }
 
+// TestServerNetworkSelection pins how Nova picks networks when the request
+// names none ("auto", "none", or no networks before 2.37).
 func TestServerNetworkSelection(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
 	ctx := testContext(t)
-	c := memberCloud(t, s)
+	c := e.Cloud(ctx)
 	img := imageID(t, c)
-	create := func(mv string, networks any) (*servers.Server, error) {
+	tiny := flavorByName(t, c.Compute, "m1.tiny")
+	name := e.Name("sel")
+	create := func(t *testing.T, mv string, networks any) (*servers.Server, error) {
+		t.Helper()
 		c.Compute.Microversion = mv
-		srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "sel", ImageRef: img, FlavorRef: "1", Networks: networks}, nil).Extract()
+		srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: name, ImageRef: img, FlavorRef: tiny, Networks: networks}, nil).Extract()
 		if err != nil {
 			return nil, err
 		}
+		deleteServerLater(t, c.Compute, srv.ID)
 		return waitServer(t, c.Compute, srv.ID, "ACTIVE"), nil
 	}
-	// No network yet: "auto" cannot allocate one, "none" boots without.
-	if _, err := create("2.37", "auto"); err == nil {
-		t.Error("auto without networks accepted")
-	} else if _, msg := apiFault(t, err, 400); !strings.Contains(msg, "Unable to automatically allocate a network") {
-		t.Errorf("auto without networks: %q", msg)
-	}
-	if srv, err := create("2.37", "none"); err != nil || len(srv.Addresses) != 0 {
-		t.Errorf("networks none: %v, %v", srv, err)
-	}
-	// One network: picked when none is named (before 2.37) and for "auto".
-	newBootNet(t, c, "only", "10.18.0.0/24")
-	for _, tc := range []struct {
-		mv       string
-		networks any
-	}{{"2.1", nil}, {"2.37", "auto"}} {
-		srv, err := create(tc.mv, tc.networks)
-		if err != nil {
-			t.Fatalf("%s %v: %v", tc.mv, tc.networks, err)
+	t.Run("none", func(t *testing.T) {
+		if srv, err := create(t, "2.37", "none"); err != nil || len(srv.Addresses) != 0 {
+			t.Errorf("networks none: %v, %v", srv, err)
 		}
-		if _, ok := srv.Addresses["only"]; !ok {
-			t.Errorf("%s %v: addresses %v", tc.mv, tc.networks, srv.Addresses)
+	})
+	// These need a project with no network, then exactly one: the
+	// simulator's fresh project, not a real one others share.
+	t.Run("empty then one network", func(t *testing.T) {
+		cloudtest.RequireSim(t, cloudtest.NeedsSimFeature)
+		// No network yet: "auto" cannot allocate one.
+		if _, err := create(t, "2.37", "auto"); err == nil {
+			t.Error("auto without networks accepted")
+		} else if _, msg := apiFault(t, err, 400); !strings.Contains(msg, "Unable to automatically allocate a network") {
+			t.Errorf("auto without networks: %q", msg)
 		}
-	}
-	// Two networks: ambiguous, a 409.
-	newBootNet(t, c, "second", "10.19.0.0/24")
-	for _, tc := range []struct {
-		mv       string
-		networks any
-	}{{"2.1", nil}, {"2.37", "auto"}} {
-		_, err := create(tc.mv, tc.networks)
-		if key, msg := apiFault(t, err, 409); key != "conflictingRequest" || msg != "Multiple possible networks found, use a Network ID to be more specific." {
-			t.Errorf("%s %v: %s %q", tc.mv, tc.networks, key, msg)
+		// One network: picked when none is named (before 2.37) and for "auto".
+		newBootNet(t, c, "only", "10.18.0.0/24")
+		for _, tc := range []struct {
+			mv       string
+			networks any
+		}{{"2.1", nil}, {"2.37", "auto"}} {
+			srv, err := create(t, tc.mv, tc.networks)
+			if err != nil {
+				t.Fatalf("%s %v: %v", tc.mv, tc.networks, err)
+			}
+			if _, ok := srv.Addresses["only"]; !ok {
+				t.Errorf("%s %v: addresses %v", tc.mv, tc.networks, srv.Addresses)
+			}
 		}
-	}
+	})
+	// Two networks (at least): ambiguous, a 409.
+	t.Run("two networks", func(t *testing.T) {
+		newBootNet(t, c, e.Name("first"), "10.19.0.0/24")
+		newBootNet(t, c, e.Name("second"), "10.20.0.0/24")
+		for _, tc := range []struct {
+			mv       string
+			networks any
+		}{{"2.1", nil}, {"2.37", "auto"}} {
+			_, err := create(t, tc.mv, tc.networks)
+			if key, msg := apiFault(t, err, 409); key != "conflictingRequest" || msg != "Multiple possible networks found, use a Network ID to be more specific." {
+				t.Errorf("%s %v: %s %q", tc.mv, tc.networks, key, msg)
+			}
+		}
+	})
 }
 
+// TestServerMinMaxCount pins multiple create: names, the answer, and a
+// fixed IP refused with a count; on the simulator also the count the
+// instances quota leaves.
 func TestServerMinMaxCount(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
 	ctx := testContext(t)
-	c := memberCloud(t, s)
-	net := newBootNet(t, c, "multi-net", "10.21.0.0/24")
+	c := e.Cloud(ctx)
+	net := newBootNet(t, c, e.Name("multi-net"), "10.21.0.0/24")
 	img := imageID(t, c)
-	first, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "multi", ImageRef: img, FlavorRef: "1",
+	tiny := flavorByName(t, c.Compute, "m1.tiny")
+	prefix := e.Name("multi")
+	list := func(t *testing.T, name string) []servers.Server {
+		t.Helper()
+		page, err := servers.List(c.Compute, servers.ListOpts{Name: "^" + name + "-"}).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := servers.ExtractServers(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	first, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: prefix, ImageRef: img, FlavorRef: tiny,
 		Networks: []servers.Network{{UUID: net.ID}}, Min: 2, Max: 3}, nil).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err := servers.List(c.Compute, servers.ListOpts{Name: "^multi-"}).AllPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, _ := servers.ExtractServers(page)
 	var names []string
-	for _, srv := range list {
+	for _, srv := range list(t, prefix) {
+		deleteServerLater(t, c.Compute, srv.ID)
 		names = append(names, srv.Name)
-		if srv.Name == "multi-1" && srv.ID != first.ID {
+		if srv.Name == prefix+"-1" && srv.ID != first.ID {
 			t.Errorf("the answer is not the first server")
 		}
 	}
 	sort.Strings(names)
-	if diff := cmp.Diff([]string{"multi-1", "multi-2", "multi-3"}, names); diff != "" {
+	if diff := cmp.Diff([]string{prefix + "-1", prefix + "-2", prefix + "-3"}, names); diff != "" {
 		t.Errorf("names (-want +got):\n%s", diff)
 	}
-	// 3 of 10 instances used: max 9 gives the 7 that fit, min 8 is refused.
-	if _, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "many", ImageRef: img, FlavorRef: "1",
-		Networks: []servers.Network{{UUID: net.ID}}, Min: 8, Max: 9}, nil).Extract(); !gophercloud.ResponseCodeIs(err, 403) {
-		t.Errorf("min 8 over quota: %v, want 403", err)
-	}
-	if _, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "many", ImageRef: img, FlavorRef: "1",
-		Networks: []servers.Network{{UUID: net.ID}}, Min: 1, Max: 9}, nil).Extract(); err != nil {
-		t.Fatal(err)
-	}
-	page, _ = servers.List(c.Compute, servers.ListOpts{}).AllPages(ctx)
-	if all, _ := servers.ExtractServers(page); len(all) != 10 {
-		t.Errorf("%d servers after filling the quota, want 10", len(all))
-	}
-	if _, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "x", ImageRef: img, FlavorRef: "1",
+	if _, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: e.Name("x"), ImageRef: img, FlavorRef: tiny,
 		Networks: []servers.Network{{UUID: net.ID, FixedIP: "10.21.0.50"}}, Min: 2}, nil).Extract(); !gophercloud.ResponseCodeIs(err, 400) {
 		t.Errorf("count 2 with a fixed IP: %v, want 400", err)
 	}
+	t.Run("instances quota", func(t *testing.T) {
+		cloudtest.RequireSim(t, cloudtest.NeedsQuotaChange)
+		// 3 of 10 instances used: max 9 gives the 7 that fit, min 8 is refused.
+		if _, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "many", ImageRef: img, FlavorRef: tiny,
+			Networks: []servers.Network{{UUID: net.ID}}, Min: 8, Max: 9}, nil).Extract(); !gophercloud.ResponseCodeIs(err, 403) {
+			t.Errorf("min 8 over quota: %v, want 403", err)
+		}
+		if _, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: "many", ImageRef: img, FlavorRef: tiny,
+			Networks: []servers.Network{{UUID: net.ID}}, Min: 1, Max: 9}, nil).Extract(); err != nil {
+			t.Fatal(err)
+		}
+		page, _ := servers.List(c.Compute, servers.ListOpts{}).AllPages(ctx)
+		if all, _ := servers.ExtractServers(page); len(all) != 10 {
+			t.Errorf("%d servers after filling the quota, want 10", len(all))
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"crypto/sha512"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -164,7 +165,7 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request, tok *token) 
 	if m := q.Get("marker"); m != "" {
 		idx := markerIndex(list, m, func(img *gImage) string { return img.ID })
 		if idx < 0 {
-			s.writeError(w, svcImage, errorf(http.StatusBadRequest, "", "marker not found"))
+			s.glanceError(w, r, errorf(http.StatusBadRequest, "", "marker not found"))
 			return
 		}
 		list = list[idx+1:]
@@ -173,7 +174,7 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request, tok *token) 
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 0 {
-			s.writeError(w, svcImage, errorf(http.StatusBadRequest, "", "limit param must be an integer"))
+			s.glanceError(w, r, errorf(http.StatusBadRequest, "", "limit param must be an integer"))
 			return
 		}
 		limit = min(n, 1000)
@@ -214,7 +215,7 @@ var imageReserved = map[string]bool{"id": true, "name": true, "visibility": true
 func (s *Server) createImage(w http.ResponseWriter, r *http.Request, tok *token) {
 	var req map[string]any
 	if aerr := decodeJSON(r, &req); aerr != nil {
-		s.writeError(w, svcImage, aerr)
+		s.glanceError(w, r, aerr)
 		return
 	}
 	str := func(k string) string { v, _ := req[k].(string); return v }
@@ -227,17 +228,17 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request, tok *token)
 	switch img.Visibility {
 	case "public", "private", "shared", "community":
 	default:
-		s.writeError(w, svcImage, errorf(http.StatusBadRequest, "", "Invalid visibility value: %s", img.Visibility))
+		s.glanceError(w, r, errorf(http.StatusBadRequest, "", "Invalid visibility value: %s", img.Visibility))
 		return
 	}
 	if img.Visibility == "public" && !tok.isAdmin() {
-		s.writeError(w, svcImage, errorf(http.StatusForbidden, "", "You are not authorized to complete publicize_image action."))
+		s.glanceError(w, r, errorf(http.StatusForbidden, "", "You are not authorized to complete publicize_image action."))
 		return
 	}
 	if img.ID == "" {
 		img.ID = s.newID()
 	} else if _, ok := s.st.Image.Images[img.ID]; ok {
-		s.writeError(w, svcImage, errorf(http.StatusConflict, "", "Image with identifier %s already exists!", img.ID))
+		s.glanceError(w, r, errorf(http.StatusConflict, "", "Image with identifier %s already exists!", img.ID))
 		return
 	}
 	if v, ok := req["min_disk"].(float64); ok {
@@ -262,7 +263,7 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request, tok *token)
 		}
 		vs, ok := v.(string)
 		if !ok {
-			s.writeError(w, svcImage, errorf(http.StatusBadRequest, "", "Provided object does not match schema 'image': %v is not of type 'string'", k))
+			s.glanceError(w, r, errorf(http.StatusBadRequest, "", "Provided object does not match schema 'image': %v is not of type 'string'", k))
 			return
 		}
 		img.Properties[k] = vs
@@ -275,16 +276,16 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request, tok *token)
 func (s *Server) imageFor(w http.ResponseWriter, r *http.Request, tok *token) *gImage {
 	img, ok := s.findImage(r.PathValue("id"), tok)
 	if !ok {
-		s.writeError(w, svcImage, errorf(http.StatusNotFound, "", "No image found with ID %s", r.PathValue("id")))
+		s.glanceError(w, r, errorf(http.StatusNotFound, "", "No image found with ID %s", r.PathValue("id")))
 		return nil
 	}
 	return img
 }
 
 // imageWritable checks that tok owns img.
-func (s *Server) imageWritable(w http.ResponseWriter, img *gImage, tok *token) bool {
+func (s *Server) imageWritable(w http.ResponseWriter, r *http.Request, img *gImage, tok *token) bool {
 	if img.Owner != tok.ProjectID && !tok.isAdmin() {
-		s.writeError(w, svcImage, errorf(http.StatusForbidden, "", "You are not permitted to modify image %s.", img.ID))
+		s.glanceError(w, r, errorf(http.StatusForbidden, "", "You are not permitted to modify image %s.", img.ID))
 		return false
 	}
 	return true
@@ -298,11 +299,11 @@ func (s *Server) getImage(w http.ResponseWriter, r *http.Request, tok *token) {
 
 func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request, tok *token) {
 	img := s.imageFor(w, r, tok)
-	if img == nil || !s.imageWritable(w, img, tok) {
+	if img == nil || !s.imageWritable(w, r, img, tok) {
 		return
 	}
 	if img.Protected {
-		s.writeError(w, svcImage, errorf(http.StatusForbidden, "", "Image %s is protected and cannot be deleted.", img.ID))
+		s.glanceError(w, r, errorf(http.StatusForbidden, "", "Image %s is protected and cannot be deleted.", img.ID))
 		return
 	}
 	delete(s.st.Image.Images, img.ID)
@@ -313,11 +314,11 @@ func (s *Server) deleteImage(w http.ResponseWriter, r *http.Request, tok *token)
 // to an image's writable fields and custom properties.
 func (s *Server) patchImage(w http.ResponseWriter, r *http.Request, tok *token) {
 	img := s.imageFor(w, r, tok)
-	if img == nil || !s.imageWritable(w, img, tok) {
+	if img == nil || !s.imageWritable(w, r, img, tok) {
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openstack-images-v2.1-json-patch") {
-		s.writeError(w, svcImage, errorf(http.StatusUnsupportedMediaType, "", "Unsupported Content-Type"))
+		s.glanceError(w, r, errorf(http.StatusUnsupportedMediaType, "", "Unsupported Content-Type"))
 		return
 	}
 	var ops []struct {
@@ -326,7 +327,7 @@ func (s *Server) patchImage(w http.ResponseWriter, r *http.Request, tok *token) 
 		Value any    `json:"value"`
 	}
 	if aerr := decodeJSON(r, &ops); aerr != nil {
-		s.writeError(w, svcImage, aerr)
+		s.glanceError(w, r, aerr)
 		return
 	}
 	next := *img
@@ -338,13 +339,13 @@ func (s *Server) patchImage(w http.ResponseWriter, r *http.Request, tok *token) 
 	for _, op := range ops {
 		name := strings.TrimPrefix(op.Path, "/")
 		if op.Op != "add" && op.Op != "replace" && op.Op != "remove" {
-			s.writeError(w, svcImage, errorf(http.StatusBadRequest, "", "Unable to find '%s' in JSON Schema change", op.Op))
+			s.glanceError(w, r, errorf(http.StatusBadRequest, "", "Unable to find '%s' in JSON Schema change", op.Op))
 			return
 		}
 		str, isStr := op.Value.(string)
 		num, isNum := op.Value.(float64)
 		bad := func() {
-			s.writeError(w, svcImage, errorf(http.StatusBadRequest, "", "Invalid value for %s", name))
+			s.glanceError(w, r, errorf(http.StatusBadRequest, "", "Invalid value for %s", name))
 		}
 		switch name {
 		case "name":
@@ -359,7 +360,7 @@ func (s *Server) patchImage(w http.ResponseWriter, r *http.Request, tok *token) 
 				return
 			}
 			if str == "public" && !tok.isAdmin() {
-				s.writeError(w, svcImage, errorf(http.StatusForbidden, "", "You are not authorized to complete publicize_image action."))
+				s.glanceError(w, r, errorf(http.StatusForbidden, "", "You are not authorized to complete publicize_image action."))
 				return
 			}
 			next.Visibility = str
@@ -394,12 +395,12 @@ func (s *Server) patchImage(w http.ResponseWriter, r *http.Request, tok *token) 
 			}
 		default:
 			if imageReserved[name] || strings.Contains(name, "/") {
-				s.writeError(w, svcImage, errorf(http.StatusForbidden, "", "Attribute '%s' is read-only.", name))
+				s.glanceError(w, r, errorf(http.StatusForbidden, "", "Attribute '%s' is read-only.", name))
 				return
 			}
 			if op.Op == "remove" {
 				if _, ok := next.Properties[name]; !ok {
-					s.writeError(w, svcImage, errorf(http.StatusConflict, "", "Property %s does not exist.", name))
+					s.glanceError(w, r, errorf(http.StatusConflict, "", "Property %s does not exist.", name))
 					return
 				}
 				delete(next.Properties, name)
@@ -419,24 +420,24 @@ func (s *Server) patchImage(w http.ResponseWriter, r *http.Request, tok *token) 
 
 func (s *Server) uploadImage(w http.ResponseWriter, r *http.Request, tok *token) {
 	img := s.imageFor(w, r, tok)
-	if img == nil || !s.imageWritable(w, img, tok) {
+	if img == nil || !s.imageWritable(w, r, img, tok) {
 		return
 	}
 	if img.Status != "queued" {
-		s.writeError(w, svcImage, errorf(http.StatusConflict, "", "Image status transition from %s to saving is not allowed", img.Status))
+		s.glanceError(w, r, errorf(http.StatusConflict, "", "Image status transition from %s to saving is not allowed", img.Status))
 		return
 	}
 	if img.DiskFormat == "" || img.ContainerFormat == "" {
-		s.writeError(w, svcImage, errorf(http.StatusBadRequest, "", "Properties disk_format, container_format must be set prior to saving data."))
+		s.glanceError(w, r, errorf(http.StatusBadRequest, "", "Properties disk_format, container_format must be set prior to saving data."))
 		return
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, maxImageUpload+1))
 	if err != nil {
-		s.writeError(w, svcImage, errorf(http.StatusBadRequest, "", "Error reading image data: %v", err))
+		s.glanceError(w, r, errorf(http.StatusBadRequest, "", "Error reading image data: %v", err))
 		return
 	}
 	if len(data) > maxImageUpload {
-		s.writeError(w, svcImage, errorf(http.StatusRequestEntityTooLarge, "", "Image exceeds the storage quota: the simulator keeps at most %d bytes", maxImageUpload))
+		s.glanceError(w, r, errorf(http.StatusRequestEntityTooLarge, "", "Image exceeds the storage quota: the simulator keeps at most %d bytes", maxImageUpload))
 		return
 	}
 	sum := md5.Sum(data)
@@ -464,7 +465,7 @@ func (s *Server) downloadImage(w http.ResponseWriter, r *http.Request, tok *toke
 
 func (s *Server) addImageTag(w http.ResponseWriter, r *http.Request, tok *token) {
 	img := s.imageFor(w, r, tok)
-	if img == nil || !s.imageWritable(w, img, tok) {
+	if img == nil || !s.imageWritable(w, r, img, tok) {
 		return
 	}
 	if t := r.PathValue("tag"); !contains(img.Tags, t) {
@@ -475,13 +476,66 @@ func (s *Server) addImageTag(w http.ResponseWriter, r *http.Request, tok *token)
 
 func (s *Server) deleteImageTag(w http.ResponseWriter, r *http.Request, tok *token) {
 	img := s.imageFor(w, r, tok)
-	if img == nil || !s.imageWritable(w, img, tok) {
+	if img == nil || !s.imageWritable(w, r, img, tok) {
 		return
 	}
 	t := r.PathValue("tag")
 	if !removeTag(&img.Tags, t) {
-		s.writeError(w, svcImage, errorf(http.StatusNotFound, "", "Tag %s not found", t))
+		s.glanceError(w, r, errorf(http.StatusNotFound, "", "Tag %s not found", t))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// glanceError writes e as Glance's webob does, by the client's Accept
+// header: JSON {"message", "code", "title"} when it prefers
+// application/json (gophercloud sends that), the HTML page when it prefers
+// text/html, takes anything or sends none, plain text otherwise.
+func (s *Server) glanceError(w http.ResponseWriter, r *http.Request, e *apiError) {
+	status := fmt.Sprintf("%d %s", e.Status, http.StatusText(e.Status))
+	body := e.Message + "<br /><br />\n\n\n"
+	switch webobOffer(r.Header.Get("Accept")) {
+	case "application/json":
+		writeJSON(w, e.Status, map[string]any{"message": body, "code": status, "title": http.StatusText(e.Status)})
+	case "text/html":
+		s.writeError(w, svcImage, e)
+	default:
+		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+		w.WriteHeader(e.Status)
+		// webob's strip_tags: newlines to spaces, <br /> to newlines.
+		fmt.Fprintf(w, "%s\n\n%s", status, strings.ReplaceAll(strings.ReplaceAll(body, "\n", " "), "<br />", "\n"))
+	}
+}
+
+// webobOffer picks text/html or application/json for an Accept header as
+// webob's acceptable_offers does (the higher quality; html on a tie), or
+// "" when the header accepts neither.
+func webobOffer(accept string) string {
+	if strings.TrimSpace(accept) == "" {
+		return "text/html"
+	}
+	best, bestQ := "", 0.0
+	for _, offer := range []string{"text/html", "application/json"} {
+		typ, _, _ := strings.Cut(offer, "/")
+		q := 0.0
+		for _, part := range strings.Split(accept, ",") {
+			params := strings.Split(part, ";")
+			rng := strings.ToLower(strings.TrimSpace(params[0]))
+			pq := 1.0
+			for _, p := range params[1:] {
+				if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.TrimSpace(k) == "q" {
+					if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+						pq = f
+					}
+				}
+			}
+			if rng == offer || rng == typ+"/*" || rng == "*/*" {
+				q = max(q, pq)
+			}
+		}
+		if q > bestQ {
+			best, bestQ = offer, q
+		}
+	}
+	return best
 }

@@ -2,7 +2,6 @@ package openstacktest_test
 
 import (
 	"context"
-
 	"net/http"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/volumeattach"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
@@ -42,8 +42,12 @@ func waitVolume(t testing.TB, c *gophercloud.ServiceClient, id, status string) *
 	}
 }
 
+// TestVolumes walks Cinder through its API and through Nova: create from
+// an image and blank, filters, pages, errors, quotas, attach on boot.
 func TestVolumes(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
+	cloudtest.RequireSim(t, cloudtest.NeedsCinder)
+	s := e.Sim()
 	ctx := testContext(t)
 	c := memberCloud(t, s)
 	img := imageID(t, c)
@@ -184,8 +188,12 @@ func TestVolumes(t *testing.T) {
 	}
 }
 
+// TestBootFromVolume boots servers from image-backed volumes and checks
+// that a half-done create undoes itself.
 func TestBootFromVolume(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
+	cloudtest.RequireSim(t, cloudtest.NeedsCinder)
+	s := e.Sim()
 	ctx := testContext(t)
 	c := memberCloud(t, s)
 	img := imageID(t, c)
@@ -269,8 +277,12 @@ func TestBootFromVolume(t *testing.T) {
 	}
 }
 
+// TestAttachVolumeToRunningServer attaches and detaches a volume through
+// Nova's os-volume_attachments.
 func TestAttachVolumeToRunningServer(t *testing.T) {
-	s := openstacktest.NewTestServer(t)
+	e := cloudtest.New(t)
+	cloudtest.RequireSim(t, cloudtest.NeedsCinder)
+	s := e.Sim()
 	ctx := testContext(t)
 	c := memberCloud(t, s)
 	net := newBootNet(t, c, "att-net", "10.16.0.0/24")
