@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -489,21 +490,22 @@ func TestMachinesRollbackWhenAPIRefuses(t *testing.T) {
 
 func TestMachinesLostServerAnswerMakesNoDuplicate(t *testing.T) {
 	t.Parallel()
-	cloudtest.RequireSim(t, cloudtest.NeedsFaults)
 	e := newSimEnv(t, openstacktest.WithBootDelay(20*time.Millisecond))
-	ctx := testCtx(t, time.Minute)
-	m := e.machines()
-	for _, action := range []openstacktest.FaultAction{openstacktest.DropAfter, openstacktest.DropBefore} {
+	ctx := testCtx(t, e.env.Timeout(time.Minute))
+	m, cr := e.crashMachines(t)
+	for _, action := range []cloudtest.CrashAction{cloudtest.CrashAfter, cloudtest.CrashBefore} {
 		t.Run(action.String(), func(t *testing.T) {
-			remove := e.s.InjectFault(openstacktest.Fault{Method: "POST", Path: `^/compute/v2\.1/servers$`, Action: action, Times: 1})
-			defer remove()
-			before := e.s.FaultsApplied()
+			before := cr.Applied()
+			disarm := cr.ArmWhen(func(r *http.Request) bool {
+				return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/servers")
+			}, action, nil)
+			defer disarm()
 			got, err := m.Create(ctx, e.worker("demo-lost"))
 			if err != nil {
 				t.Fatalf("Create: %v", err)
 			}
-			if e.s.FaultsApplied() != before+1 {
-				t.Fatal("the fault was not applied")
+			if cr.Applied() != before+1 {
+				t.Fatal("the cut was not applied")
 			}
 			if n := e.kinds()["compute/server"]; n != 1 {
 				t.Errorf("%d servers after a lost answer, want 1", n)

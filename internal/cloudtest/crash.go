@@ -1,0 +1,136 @@
+package cloudtest
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+)
+
+// CrashAction says where a crash point cuts a request.
+type CrashAction int
+
+const (
+	// CrashBefore fails the request without sending it: the cloud never
+	// saw the call.
+	CrashBefore CrashAction = iota
+	// CrashAfter sends the request and lets the cloud handle it, then
+	// throws the answer away and fails: the call happened but the client
+	// cannot know.
+	CrashAfter
+)
+
+func (a CrashAction) String() string {
+	switch a {
+	case CrashBefore:
+		return "crash-before"
+	case CrashAfter:
+		return "crash-after"
+	}
+	return fmt.Sprintf("CrashAction(%d)", int(a))
+}
+
+// ErrCrashPoint is what a request cut by a Crasher fails with. It wraps
+// io.ErrUnexpectedEOF, as a connection dropped mid-call does.
+var ErrCrashPoint = fmt.Errorf("connection lost at a crash point: %w", io.ErrUnexpectedEOF)
+
+// Crasher is an http.RoundTripper that counts a client's requests and cuts
+// a chosen one, as a dropped connection or a dying process would. It works
+// on the client's side, so crash sweeps run against any cloud, the
+// simulator or a real one.
+type Crasher struct {
+	base http.RoundTripper
+
+	mu      sync.Mutex
+	count   int
+	armed   bool
+	at      int
+	match   func(*http.Request) bool
+	action  CrashAction
+	onCut   func()
+	applied int
+}
+
+// NewCrasher returns a Crasher sending requests through base
+// (http.DefaultTransport when nil).
+func NewCrasher(base http.RoundTripper) *Crasher {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &Crasher{base: base}
+}
+
+// Reset zeroes the request count.
+func (c *Crasher) Reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.count = 0
+}
+
+// Count returns the requests sent (or cut) since Reset or Arm.
+func (c *Crasher) Count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.count
+}
+
+// Applied returns how many requests were cut so far.
+func (c *Crasher) Applied() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.applied
+}
+
+// Arm cuts the k-th request from now (k >= 1) with action, once. onCut, when
+// not nil, runs at the cut, before the request fails: a test cancels the
+// caller's context there to kill it at that point. The returned func
+// disarms it.
+func (c *Crasher) Arm(k int, action CrashAction, onCut func()) (disarm func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.count, c.armed, c.at, c.match, c.action, c.onCut = 0, true, k, nil, action, onCut
+	return c.disarm
+}
+
+// ArmWhen is Arm for the first request from now that match accepts.
+func (c *Crasher) ArmWhen(match func(*http.Request) bool, action CrashAction, onCut func()) (disarm func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.count, c.armed, c.at, c.match, c.action, c.onCut = 0, true, 0, match, action, onCut
+	return c.disarm
+}
+
+func (c *Crasher) disarm() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.armed = false
+}
+
+// RoundTrip implements http.RoundTripper.
+func (c *Crasher) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.count++
+	cut := c.armed && (c.match == nil && c.count == c.at || c.match != nil && c.match(req))
+	action, onCut := c.action, c.onCut
+	if cut {
+		c.armed = false
+		c.applied++
+	}
+	c.mu.Unlock()
+	if !cut {
+		return c.base.RoundTrip(req)
+	}
+	if action == CrashAfter {
+		resp, err := c.base.RoundTrip(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+	} else if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	if onCut != nil {
+		onCut()
+	}
+	return nil, ErrCrashPoint
+}
