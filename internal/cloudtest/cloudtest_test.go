@@ -149,7 +149,7 @@ func reasonName(r cloudtest.Reason) string {
 		"NeedsFailBoot": cloudtest.NeedsFailBoot, "NeedsLatency": cloudtest.NeedsLatency,
 		"NeedsBootHook": cloudtest.NeedsBootHook, "NeedsCinder": cloudtest.NeedsCinder,
 		"NeedsVIPPort": cloudtest.NeedsVIPPort, "NeedsSimFeature": cloudtest.NeedsSimFeature,
-		"NeedsQuotaChange": cloudtest.NeedsQuotaChange,
+		"NeedsQuotaChange": cloudtest.NeedsQuotaChange, "NeedsGraphCreateChildren": cloudtest.NeedsGraphCreateChildren,
 	} {
 		if v == r {
 			return name

@@ -36,6 +36,12 @@ const (
 	// subnet address for a VIP; the no-op network driver gives a fixed
 	// 198.51.100.1 and a VIP port that does not exist.
 	NeedsVIPPort Reason = "needs a real VIP port/address; Octavia's no-op network driver gives 198.51.100.1 and no Neutron port"
+	// NeedsGraphCreateChildren: the test expects the children of a fully
+	// populated load balancer create to become ACTIVE. Debian 12's Octavia
+	// (Zed, SQLAlchemy 1.4) commits the load balancer before its children
+	// and casts to the worker in between; the worker builds its flow without
+	// them, marks the load balancer ACTIVE and leaves them PENDING_CREATE.
+	NeedsGraphCreateChildren Reason = "children of a fully populated create stay PENDING_CREATE on Debian 12's Octavia (Zed race between API commit and worker)"
 	// NeedsSimFeature: the test checks a feature of the simulator itself
 	// (state dir, deterministic IDs, token expiry, exact fixtures).
 	NeedsSimFeature Reason = "tests a feature of the simulator itself, not OpenStack behaviour"
@@ -91,6 +97,7 @@ func Gaps() []Gap {
 		{"provider/openstacktest", "TestKeystoneTokenExpiry", NeedsSimFeature},
 		{"provider/openstacktest", "TestNetworkFloatingIPPool", NeedsSimFeature},
 		{"provider/openstacktest", "TestLoadBalancerQuotaAndPages", NeedsQuotaChange},
+		{"provider/openstacktest", "TestLoadBalancerFullyPopulated/children_become_ACTIVE", NeedsGraphCreateChildren},
 		{"provider/openstacktest", "TestFailBoot", NeedsFailBoot},
 		{"provider/openstacktest", "TestComputeQuotas/full_quota", NeedsQuotaChange},
 		{"provider/openstacktest", "TestServerMinMaxCount/instances_quota", NeedsQuotaChange},

@@ -97,13 +97,28 @@ func (s *Server) getLB(w http.ResponseWriter, r *http.Request, tok *token) {
 
 func (s *Server) createLB(w http.ResponseWriter, r *http.Request, tok *token) {
 	var req lbReq
-	if _, e := decodeOctavia(r, "loadbalancer", lbPost, &req); e != nil {
+	raw, e := decodeOctavia(r, "loadbalancer", append([]string{"listeners", "pools"}, lbPost...), &req)
+	if e != nil {
 		s.writeError(w, svcLoadBalancer, e)
 		return
 	}
 	lb, e := s.newLB(&req, tok)
 	if e != nil {
 		s.writeError(w, svcLoadBalancer, e)
+		return
+	}
+	// A fully populated create: Octavia checks the listeners and pools
+	// after it has made the VIP port, and does not delete the port when it
+	// refuses them (Zed): only the load balancer goes.
+	plan, e := s.planGraph(raw, tok)
+	if e != nil {
+		delete(s.lbs().LoadBalancers, lb.ID)
+		s.writeError(w, svcLoadBalancer, e)
+		return
+	}
+	if len(plan.listeners)+len(plan.pools) > 0 {
+		s.buildGraph(lb, plan)
+		writeNeutronOne(w, r, http.StatusCreated, "loadbalancer", s.renderGraphLB(lb))
 		return
 	}
 	writeNeutronOne(w, r, http.StatusCreated, "loadbalancer", s.renderLB(lb))
