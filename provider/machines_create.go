@@ -653,6 +653,9 @@ func (m *Machines) finish(ctx context.Context, spec MachineSpec, serverID string
 		return nil, &Error{Op: "wait for", Kind: "server", Name: spec.Name, ID: serverID, Cloud: m.cloud.Name, Err: err}
 	}
 	if srv.Status == "ERROR" {
+		if srv.Fault.Message == "" {
+			srv = m.faultOf(ctx, srv)
+		}
 		fault := srv.Fault.Message
 		if fault == "" {
 			fault = "no fault message"
@@ -702,4 +705,21 @@ func (m *Machines) finish(ctx context.Context, spec MachineSpec, serverID string
 	}
 	log.V(0).Info("machine ready", "address", mc.InternalAddress, "status", mc.Status)
 	return mc, nil
+}
+
+// faultOf reads srv again, briefly, until it shows its fault: Nova sets a
+// server to ERROR before it records why (scheduler utils set the state,
+// then add the instance fault), so the first look may have none.
+func (m *Machines) faultOf(ctx context.Context, srv *servers.Server) *servers.Server {
+	p := m.opts.wait
+	p.MaxElapsed = 20 * p.Max
+	_ = retry.Until(ctx, p, func(ctx context.Context) (bool, error) {
+		s, err := servers.Get(ctx, m.compute, srv.ID).Extract()
+		if err != nil {
+			return true, nil // keep what we have
+		}
+		srv = s
+		return s.Fault.Message != "", nil
+	})
+	return srv
 }

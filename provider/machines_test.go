@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
 	"net/http"
 	"strings"
 	"sync"
@@ -346,15 +347,21 @@ func TestMachinesRoundTrip(t *testing.T) {
 
 func TestMachinesBootErrorLeavesNothing(t *testing.T) {
 	t.Parallel()
-	cloudtest.RequireSim(t, cloudtest.NeedsFailBoot)
 	e := newSimEnv(t, openstacktest.WithBootDelay(20*time.Millisecond), openstacktest.WithVolumeDelay(10*time.Millisecond))
-	ctx := testCtx(t, time.Minute)
-	remove := e.s.FailBoot(func(name string) bool { return name == "demo-bad" }, "No valid host was found. There are not enough hosts available.")
-	defer remove()
+	ctx := testCtx(t, e.env.Timeout(time.Minute))
 	spec := e.worker("demo-bad")
 	spec.Role = provider.ControlPlane
-	spec.RootVolume = &provider.RootVolumeSpec{SizeGiB: 10}
-	spec.Volumes = []provider.VolumeSpec{{Name: "data", SizeGiB: 1}}
+	if e.s != nil {
+		remove := e.s.FailBoot(func(name string) bool { return name == "demo-bad" }, "No valid host was found. There are not enough hosts available.")
+		defer remove()
+		spec.RootVolume = &provider.RootVolumeSpec{SizeGiB: 10}
+		spec.Volumes = []provider.VolumeSpec{{Name: "data", SizeGiB: 1}}
+	} else {
+		// A real Nova fails the boot when no host can take the flavor (the
+		// fake host has 1000 vCPUs, the quota 10000):
+		// the scheduler answers NoValidHost and the server goes to ERROR.
+		spec.Flavor = hugeFlavor(t, ctx, e)
+	}
 	spec.FloatingIP = &provider.FloatingIPSpec{Network: openstacktest.ExternalNetwork}
 	pool := &fakePool{}
 	var events []provider.MachineEvent
@@ -823,4 +830,19 @@ func TestMachinesDeleteTouchesOnlyItsMachine(t *testing.T) {
 		}
 	}
 	e.assertClean(t)
+}
+
+// hugeFlavor creates, as admin, a public flavor no host can take, and
+// deletes it when the test ends.
+func hugeFlavor(t *testing.T, ctx context.Context, e *simEnv) string {
+	t.Helper()
+	admin := e.env.AdminCloud(ctx)
+	name := e.env.Name("huge")
+	public, disk := true, 10
+	f, err := flavors.Create(ctx, admin.Compute, flavors.CreateOpts{Name: name, RAM: 512, VCPUs: 9000, Disk: &disk, IsPublic: &public}).Extract()
+	if err != nil {
+		t.Fatalf("create flavor %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = flavors.Delete(context.Background(), admin.Compute, f.ID).ExtractErr() })
+	return name
 }
