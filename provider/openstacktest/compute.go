@@ -1034,7 +1034,7 @@ func (s *Server) serverBody(v *nServer, tok *token, mv apiVersion) map[string]an
 		b["description"] = nilIfEmpty(v.Description)
 	}
 	if mv.atLeast(2, 26) {
-		b["tags"] = append([]string{}, v.Tags...)
+		b["tags"] = sortedTags(v.Tags)
 	}
 	if mv.atLeast(2, 71) {
 		groups := []string{}
@@ -1313,6 +1313,14 @@ func likeSubstring(v string) *regexp.Regexp {
 	return regexp.MustCompile(b.String())
 }
 
+// sortedTags is how Nova shows a server's tags: sorted, as its tags
+// table's primary key (resource, tag) gives them back.
+func sortedTags(tags []string) []string {
+	out := append([]string{}, tags...)
+	sort.Strings(out)
+	return out
+}
+
 // matchTags applies the tags (all of), tags-any, not-tags (not all of)
 // and not-tags-any (none of) filters.
 func matchTags(have, all, anyOf, notAll, notAny []string) bool {
@@ -1538,7 +1546,7 @@ func (s *Server) tagServer(w http.ResponseWriter, r *http.Request, tok *token, m
 
 func (s *Server) listServerTags(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
 	if v := s.tagServer(w, r, tok, mv); v != nil {
-		writeJSON(w, http.StatusOK, map[string]any{"tags": append([]string{}, v.Tags...)})
+		writeJSON(w, http.StatusOK, map[string]any{"tags": sortedTags(v.Tags)})
 	}
 }
 
@@ -1565,7 +1573,7 @@ func (s *Server) replaceServerTags(w http.ResponseWriter, r *http.Request, tok *
 		}
 	}
 	v.UpdatedAt = s.now()
-	writeJSON(w, http.StatusOK, map[string]any{"tags": append([]string{}, v.Tags...)})
+	writeJSON(w, http.StatusOK, map[string]any{"tags": sortedTags(v.Tags)})
 }
 
 func (s *Server) deleteServerTags(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
