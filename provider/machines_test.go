@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/quotasets"
 	"net/http"
 	"strings"
 	"sync"
@@ -636,19 +637,32 @@ func TestMachinesCreateBatch(t *testing.T) {
 
 func TestMachinesQuotaPreflight(t *testing.T) {
 	t.Parallel()
-	cloudtest.RequireSim(t, cloudtest.NeedsCinder)
 	e := newSimEnv(t)
-	ctx := testCtx(t, time.Minute)
-	m := e.machines()
+	ctx := testCtx(t, e.env.Timeout(time.Minute))
+	m, cr := e.crashMachines(t) // the crasher counts the calls
+	admin := e.env.AdminCloud(ctx)
+	want := []string{"cores", "ram", "gigabytes"}
+	if e.env.IsReal() {
+		// The local real cloud's quotas are large and it has no Cinder:
+		// lower Nova's for the project, and leave volumes out.
+		want = want[:2]
+		cores, ram := 20, 40960
+		if _, err := quotasets.Update(ctx, admin.Compute, e.cloud.ProjectID, quotasets.UpdateOpts{Cores: &cores, RAM: &ram}).Extract(); err != nil {
+			t.Fatalf("lower the project's Nova quotas: %v", err)
+		}
+		t.Cleanup(func() { _ = quotasets.Delete(context.Background(), admin.Compute, e.cloud.ProjectID).Err })
+	}
 	var specs []provider.MachineSpec
 	for i := 0; i < 30; i++ {
 		s := e.worker(fmt.Sprintf("demo-q-%d", i))
 		s.Flavor = "m1.large" // 4 cores, 8 GiB
-		s.RootVolume = &provider.RootVolumeSpec{SizeGiB: 100}
+		if !e.env.IsReal() {
+			s.RootVolume = &provider.RootVolumeSpec{SizeGiB: 100}
+		}
 		s.FloatingIP = &provider.FloatingIPSpec{}
 		specs = append(specs, s)
 	}
-	e.s.ResetCalls()
+	cr.Reset()
 	_, err := m.CreateBatch(ctx, specs)
 	var qe *provider.QuotaError
 	if !errors.As(err, &qe) || !errors.Is(err, provider.ErrQuotaExceeded) {
@@ -662,30 +676,31 @@ func TestMachinesQuotaPreflight(t *testing.T) {
 		}
 	}
 	t.Logf("quota error: %v", err)
-	for _, want := range []string{"cores", "ram", "gigabytes"} {
-		if !has(short, want) {
-			t.Errorf("shortages %v lack %s", short, want)
+	for _, w := range want {
+		if !has(short, w) {
+			t.Errorf("shortages %v lack %s", short, w)
 		}
 	}
-	if w := e.s.Calls().Writes(); w != 0 {
+	if w := cr.Writes(); w != 0 {
 		t.Errorf("pre-flight made %d writes", w)
 	}
 	e.assertClean(t)
 
 	// Neutron's quota: two floating IPs left, three asked for.
-	admin, err := e.s.AdminCloud(ctx)
+	fips, err := netquotas.GetDetail(ctx, admin.Network, e.cloud.ProjectID).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
-	two := 2
-	if _, err := netquotas.Update(ctx, admin.Network, e.cloud.ProjectID, netquotas.UpdateOpts{FloatingIP: &two}).Extract(); err != nil {
+	limit := fips.FloatingIP.Used + 2
+	if _, err := netquotas.Update(ctx, admin.Network, e.cloud.ProjectID, netquotas.UpdateOpts{FloatingIP: &limit}).Extract(); err != nil {
 		t.Fatalf("lower the floating IP quota: %v", err)
 	}
+	t.Cleanup(func() { _ = netquotas.Delete(context.Background(), admin.Network, e.cloud.ProjectID).ExtractErr() })
 	err = m.CheckQuota(ctx, specs[:3])
 	if !errors.As(err, &qe) {
 		t.Fatalf("CheckQuota with 2 floating IPs left = %v, want a *QuotaError", err)
 	}
-	if diff := cmp.Diff([]provider.QuotaShortage{{Resource: "floating IPs", Need: 3, InUse: 0, Limit: 2}}, qe.Shortages); diff != "" {
+	if diff := cmp.Diff([]provider.QuotaShortage{{Resource: "floating IPs", Need: 3, InUse: fips.FloatingIP.Used, Limit: limit}}, qe.Shortages); diff != "" {
 		t.Errorf("shortages (-want +got):\n%s", diff)
 	}
 
@@ -694,12 +709,12 @@ func TestMachinesQuotaPreflight(t *testing.T) {
 		t.Errorf("CheckQuota of one machine: %v", err)
 	}
 	// Invalid specs fail before any call.
-	e.s.ResetCalls()
+	cr.Reset()
 	bad := []provider.MachineSpec{specs[0], specs[0]}
 	if err := m.CheckQuota(ctx, bad); !errors.Is(err, provider.ErrInvalidSpec) {
 		t.Errorf("duplicate names: %v, want ErrInvalidSpec", err)
 	}
-	if n := e.s.Calls().Total(); n != 0 {
+	if n := cr.Count(); n != 0 {
 		t.Errorf("%d calls for invalid specs", n)
 	}
 }

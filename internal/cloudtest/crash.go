@@ -43,6 +43,7 @@ type Crasher struct {
 
 	mu      sync.Mutex
 	count   int
+	writes  int
 	armed   bool
 	at      int
 	match   func(*http.Request) bool
@@ -60,11 +61,19 @@ func NewCrasher(base http.RoundTripper) *Crasher {
 	return &Crasher{base: base}
 }
 
-// Reset zeroes the request count.
+// Reset zeroes the request counts.
 func (c *Crasher) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.count = 0
+	c.count, c.writes = 0, 0
+}
+
+// Writes returns the requests other than GET and HEAD sent (or cut) since
+// Reset: a test asserts with it that a call changed nothing.
+func (c *Crasher) Writes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writes
 }
 
 // Count returns the requests sent (or cut) since Reset or Arm.
@@ -110,6 +119,9 @@ func (c *Crasher) disarm() {
 func (c *Crasher) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.mu.Lock()
 	c.count++
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		c.writes++
+	}
 	cut := c.armed && (c.match == nil && c.count == c.at || c.match != nil && c.match(req))
 	action, onCut := c.action, c.onCut
 	if cut {
