@@ -27,7 +27,8 @@ var (
 	// malformed one, an unknown cloud name, incomplete OS_* variables, an
 	// unreadable CA file.
 	ErrCloudConfig = errors.New("cloud configuration")
-	// ErrAuthentication: the cloud refused the credentials (401).
+	// ErrAuthentication: the cloud refused the credentials (401), or does
+	// not know the application credential (404).
 	ErrAuthentication = errors.New("authentication failed")
 )
 
@@ -255,7 +256,7 @@ func Connect(ctx context.Context, opts ...Option) (*Cloud, error) {
 	pc.HTTPClient = *hc
 	log.V(1).Info("authenticating", "source", src.String(), "authURL", ao.IdentityEndpoint, "user", src.user)
 	if err := openstack.Authenticate(ctx, pc, ao); err != nil {
-		return nil, authError(src, ao.IdentityEndpoint, err)
+		return nil, authError(src, ao, err)
 	}
 
 	c := &Cloud{Name: src.cloud, Region: eo.Region, Provider: pc}
@@ -334,7 +335,8 @@ func endpointError(src source, svc string, eo gophercloud.EndpointOpts, err erro
 }
 
 // authError describes a failed authentication without any secret.
-func authError(src source, authURL string, err error) error {
+func authError(src source, ao gophercloud.AuthOptions, err error) error {
+	authURL := ao.IdentityEndpoint
 	var noPass gophercloud.ErrMissingPassword
 	var noSecret gophercloud.ErrAppCredMissingSecret
 	if errors.As(err, &noPass) || errors.As(err, &noSecret) {
@@ -350,6 +352,13 @@ func authError(src source, authURL string, err error) error {
 		}
 		return &connectError{kind: ErrAuthentication, msg: fmt.Sprintf("%s: user %s was refused by %s (401): %s",
 			src, user, authURL, hint), err: err}
+	}
+	// Keystone answers 404, not 401, for an application credential it does
+	// not know (a wrong ID or name, or a deleted credential).
+	isAppCred := ao.ApplicationCredentialID != "" || ao.ApplicationCredentialName != ""
+	if isAppCred && gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		return &connectError{kind: ErrAuthentication, msg: fmt.Sprintf("%s: user %s: %s does not know the application credential (404): check its ID or name, or whether it was deleted",
+			src, src.user, authURL), err: err}
 	}
 	return &connectError{msg: fmt.Sprintf("%s: authenticate at %s: %s", src, authURL, Describe(err)), err: err}
 }

@@ -78,6 +78,9 @@ func Gaps() []Gap {
 		{"provider", "TestMachinesDeleteAfterCrashAtServerGroup", NeedsFaults},
 		{"provider", "BenchmarkMachinesCreateBatch", NeedsLatency},
 
+		// provider: Connect.
+		{"provider", "TestConnectHTTPClientLoggerAndReauth/token_expiry", NeedsSimFeature},
+
 		// infra: Ensure/Delete.
 		{"infra", "TestCrashSweep", NeedsFaults},
 		{"infra", "TestDeleteCrashSweep", NeedsFaults},
