@@ -478,21 +478,27 @@ func TestMachinesFailFastBeforeAnyWrite(t *testing.T) {
 
 func TestMachinesRollbackWhenAPIRefuses(t *testing.T) {
 	t.Parallel()
-	cloudtest.RequireSim(t, cloudtest.NeedsFaults)
 	e := newSimEnv(t)
-	ctx := testCtx(t, time.Minute)
-	m := e.machines()
+	ctx := testCtx(t, e.env.Timeout(time.Minute))
+	m, cr := e.crashMachines(t) // the crasher counts the calls
 	spec := e.worker("demo-rb")
 	spec.Ports = append(spec.Ports, provider.PortSpec{Network: e.netName})
 	spec.FloatingIP = &provider.FloatingIPSpec{}
 	// Nova refuses the server for quota after the ports and the floating IP
-	// exist.
-	remove := e.s.InjectFault(openstacktest.Fault{Method: "POST", Path: `^/compute/v2\.1/servers$`, Status: 403,
-		Body: `{"forbidden": {"code": 403, "message": "Quota exceeded for instances: Requested 1, but already used 10 of 10 instances"}}`})
-	defer remove()
+	// exist: the project may have no more instances.
+	admin := e.env.AdminCloud(ctx)
+	zero := 0
+	if _, err := quotasets.Update(ctx, admin.Compute, e.cloud.ProjectID, quotasets.UpdateOpts{Instances: &zero}).Extract(); err != nil {
+		t.Fatalf("set the project's instance quota to 0: %v", err)
+	}
+	t.Cleanup(func() { _ = quotasets.Delete(context.Background(), admin.Compute, e.cloud.ProjectID).Err })
+	cr.Reset()
 	_, err := m.Create(ctx, spec)
-	if !errors.Is(err, provider.ErrQuotaExceeded) {
-		t.Fatalf("Create = %v, want ErrQuotaExceeded", err)
+	if !errors.Is(err, provider.ErrQuotaExceeded) || !strings.Contains(err.Error(), "instances") {
+		t.Fatalf("Create = %v, want ErrQuotaExceeded for instances", err)
+	}
+	if cr.Writes() < 3 {
+		t.Errorf("%d writes: Create did not get as far as the ports and the floating IP", cr.Writes())
 	}
 	e.assertClean(t)
 }
