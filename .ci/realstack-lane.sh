@@ -72,6 +72,9 @@ fi
 if [ "$fail" -gt 0 ] || [ "$rc" -ne 0 ]; then
   say "FAIL: failures:"
   grep -E '^\s*--- FAIL' "$LOG" | sed 's/^/  /'
+  # CI keeps only this output: show what the failing tests logged.
+  say "the failing tests' output (last 300 lines of it):"
+  grep -B 60 -E '^\s*--- FAIL|^FAIL|panic:|build failed' "$LOG" | tail -n 300
   exit 1
 fi
 say "PASS"
