@@ -1016,13 +1016,18 @@ func (s *Server) serverBody(v *nServer, tok *token, mv apiVersion) map[string]an
 		"metadata": md, "hostId": hostID, "image": image, "flavor": flavor,
 		"created": v.CreatedAt.Format(novaTime), "updated": v.UpdatedAt.Format(novaTime),
 		"addresses": addresses, "accessIPv4": "", "accessIPv6": "", "links": s.serverLinks(v.ID),
-		"OS-DCF:diskConfig": "MANUAL", "progress": 0, "OS-EXT-AZ:availability_zone": v.AvailabilityZone,
+		"OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": v.AvailabilityZone,
 		"config_drive": configDrive, "key_name": keyName, "OS-SRV-USG:launched_at": launched,
 		"OS-SRV-USG:terminated_at": nil, "OS-EXT-STS:task_state": taskState, "OS-EXT-STS:vm_state": vmState,
 		"OS-EXT-STS:power_state": power, "os-extended-volumes:volumes_attached": vols, "security_groups": sgs,
 	}
 	if v.Status == "BUILD" && v.TaskState == "" {
 		b["OS-EXT-STS:task_state"] = "spawning"
+	}
+	// Nova shows progress only in these statuses (not SHUTOFF, ERROR, ...).
+	switch v.Status {
+	case "ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING":
+		b["progress"] = 0
 	}
 	if v.Fault != nil {
 		b["fault"] = map[string]any{"code": v.Fault.Code, "message": v.Fault.Message, "created": v.Fault.Created.Format(novaTime)}

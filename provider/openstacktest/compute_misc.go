@@ -133,6 +133,9 @@ func (s *Server) flavorBody(f *nFlavor, detail bool, mv apiVersion) map[string]a
 	if detail {
 		b["vcpus"], b["ram"], b["disk"] = f.VCPUs, f.RAM, f.Disk
 		b["swap"], b["OS-FLV-EXT-DATA:ephemeral"], b["rxtx_factor"] = "", 0, 1.0
+		if mv.atLeast(2, 75) {
+			b["swap"] = 0 // 2.75: 0, not "", for no swap
+		}
 		b["os-flavor-access:is_public"], b["OS-FLV-DISABLED:disabled"] = true, false
 		if mv.atLeast(2, 61) {
 			b["extra_specs"] = map[string]string{}

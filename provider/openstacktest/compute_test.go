@@ -771,6 +771,12 @@ func TestFlavorsKeypairsZones(t *testing.T) {
 	if !names["m1.medium"] || !names["m1.large"] || names["m1.small"] {
 		t.Errorf("flavors with >= 4 GiB: %v", names)
 	}
+	// No swap is "" until 2.74 and 0 from 2.75.
+	for mv, want := range map[string]string{"2.74": `""`, "2.75": "0"} {
+		if got := jsonText(rawGet(t, c.Compute, mv, c.Compute.ServiceURL("flavors", "1"))["flavor"].(map[string]any)["swap"]); got != want {
+			t.Errorf("swap at %s: %s, want %s", mv, got, want)
+		}
+	}
 	f, err := flavors.Get(ctx, c.Compute, "2").Extract()
 	if err != nil || f.Name != "m1.small" || f.VCPUs != 1 || f.RAM != 2048 || f.Disk != 20 {
 		t.Errorf("flavor 2: %+v, %v", f, err)
@@ -1121,10 +1127,17 @@ func TestServerActions(t *testing.T) {
 	if got := waitServer(t, c.Compute, srv.ID, "SHUTOFF"); got.VmState != "stopped" || got.PowerState != servers.SHUTDOWN {
 		t.Errorf("stopped server: vm_state %s power %v", got.VmState, got.PowerState)
 	}
+	// Nova shows progress in ACTIVE and BUILD, not in SHUTOFF.
+	if _, ok := rawGet(t, c.Compute, "", c.Compute.ServiceURL("servers", srv.ID))["server"].(map[string]any)["progress"]; ok {
+		t.Error("a SHUTOFF server shows progress")
+	}
 	if err := servers.Start(ctx, c.Compute, srv.ID).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
 	waitServer(t, c.Compute, srv.ID, "ACTIVE")
+	if p, ok := rawGet(t, c.Compute, "", c.Compute.ServiceURL("servers", srv.ID))["server"].(map[string]any)["progress"]; !ok || jsonText(p) != "0" {
+		t.Errorf("progress of an ACTIVE server: %v", p)
+	}
 	if err := servers.Reboot(ctx, c.Compute, srv.ID, servers.RebootOpts{Type: servers.HardReboot}).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package openstacktest_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -128,4 +130,27 @@ func flavorByName(t testing.TB, c *gophercloud.ServiceClient, name string) strin
 		t.Fatalf("flavor %s: not found (%v)", name, err)
 	}
 	return id
+}
+
+// rawGet GETs url at microversion mv (for Nova) and decodes the JSON
+// answer as a map, for fields gophercloud's types hide.
+func rawGet(t testing.TB, sc *gophercloud.ServiceClient, mv, url string) map[string]any {
+	t.Helper()
+	saved := sc.Microversion
+	sc.Microversion = mv
+	defer func() { sc.Microversion = saved }()
+	var out map[string]any
+	if _, err := sc.Get(testContext(t), url, &out, nil); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return out
+}
+
+// jsonText is v as JSON text: "0" for the number 0, `""` for the string.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf("unmarshalable %T", v)
+	}
+	return string(b)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,9 +47,9 @@ const maxImageUpload = 64 << 20
 func (s *Server) seedImage() {
 	now := s.now()
 	img := &gImage{ID: s.newID(), Name: ImageName, Status: "active", Visibility: "public", Owner: AdminProjectID,
-		ContainerFormat: "bare", DiskFormat: "qcow2", Size: 614858752, VirtualSize: 3758096384,
+		ContainerFormat: "bare", DiskFormat: "raw", Size: 614858752, VirtualSize: 3758096384,
 		Checksum: "a1f6a4c2b8d3e5f7091b2c3d4e5f6a7b", Hash: strings.Repeat("ab", 64),
-		Tags: []string{}, Properties: map[string]string{"os_distro": "ubuntu", "os_version": "24.04", "hw_disk_bus": "virtio"},
+		Tags: []string{}, Properties: map[string]string{"os_distro": "ubuntu", "os_version": "24.04"},
 		CreatedAt: now, UpdatedAt: now}
 	s.st.Image.Images = map[string]*gImage{img.ID: img}
 }
@@ -179,13 +180,22 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request, tok *token) 
 		}
 		limit = min(n, 1000)
 	}
+	// As Glance: "first" is the query without its marker, and a full page
+	// has a "next" link even when nothing follows (its page is empty).
+	params := glanceParams(r.URL.RawQuery)
 	body := map[string]any{"first": "/v2/images", "schema": "/v2/schemas/images"}
-	if len(list) > limit {
+	if params != "" {
+		body["first"] = "/v2/images?" + params
+	}
+	if len(list) >= limit {
 		list = list[:limit]
-		nq := r.URL.Query()
-		nq.Set("marker", list[len(list)-1].ID)
-		nq.Set("limit", strconv.Itoa(limit))
-		body["next"] = "/v2/images?" + nq.Encode()
+	}
+	if len(list) > 0 && len(list) == limit {
+		next := "marker=" + url.QueryEscape(list[len(list)-1].ID)
+		if params != "" {
+			next = params + "&" + next
+		}
+		body["next"] = "/v2/images?" + next
 	}
 	out := make([]any, 0, len(list))
 	for _, img := range list {
@@ -538,4 +548,23 @@ func webobOffer(accept string) string {
 		}
 	}
 	return best
+}
+
+// glanceParams is a query string without its marker, in the order given,
+// as Glance re-encodes request.params with urlencode.
+func glanceParams(raw string) string {
+	var out []string
+	for _, kv := range strings.Split(raw, "&") {
+		if kv == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		k, _ = url.QueryUnescape(k)
+		v, _ = url.QueryUnescape(v)
+		if k == "marker" {
+			continue
+		}
+		out = append(out, url.QueryEscape(k)+"="+url.QueryEscape(v))
+	}
+	return strings.Join(out, "&")
 }

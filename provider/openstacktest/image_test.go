@@ -117,6 +117,26 @@ func TestImages(t *testing.T) {
 			}
 		})
 	}
+	// Glance links the next page whenever a page is full, even when
+	// nothing follows; "first" keeps the query but the marker.
+	q := "limit=2&tag=" + k8s
+	first := rawGet(t, c.Image, "", c.Image.ServiceURL("images")+"?"+q)
+	page1, _ := first["images"].([]any)
+	if len(page1) != 2 {
+		t.Fatalf("page 1: %v", first)
+	}
+	last := page1[1].(map[string]any)["id"].(string)
+	if first["first"] != "/v2/images?"+q || first["next"] != "/v2/images?"+q+"&marker="+last {
+		t.Errorf("links of page 1: first %v next %v", first["first"], first["next"])
+	}
+	second := rawGet(t, c.Image, "", c.Image.ServiceURL("images")+"?"+q+"&marker="+last)
+	if page2, _ := second["images"].([]any); second["first"] != "/v2/images?"+q || second["next"] != nil || len(page2) != 1 {
+		t.Errorf("page 2: first %v next %v, %d images", second["first"], second["next"], len(page2))
+	}
+	full := rawGet(t, c.Image, "", c.Image.ServiceURL("images")+"?tag="+k8s+"&limit=3")
+	if full["next"] == nil {
+		t.Errorf("a full last page has no next link: %v", full["next"])
+	}
 	own, err := images.Get(ctx, c.Image, ids[1]).Extract()
 	if err != nil || own.Owner != c.ProjectID || own.Visibility != images.ImageVisibilityPrivate {
 		t.Fatalf("own image: %+v %v", own, err)
