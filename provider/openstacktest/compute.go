@@ -511,8 +511,15 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 	if in == nil {
 		return nil, badRequest("Invalid input for field/attribute server. Value: None. None is not of type 'object'")
 	}
-	if in.Name == nil || strings.TrimSpace(*in.Name) == "" || len(*in.Name) > 255 {
-		return nil, badRequest("Invalid input for field/attribute name. Value: %v. The name must be 1 to 255 characters", in.Name)
+	switch {
+	case in.Name == nil:
+		return nil, badRequest("Invalid input for field/attribute server. Value: {...}. 'name' is a required property")
+	case *in.Name == "":
+		return nil, badRequest("Invalid input for field/attribute name. Value: . '' is too short")
+	case len(*in.Name) > 255:
+		return nil, badRequest("Invalid input for field/attribute name. Value: %s. '%s' is too long", *in.Name, *in.Name)
+	case strings.TrimSpace(*in.Name) != *in.Name:
+		return nil, badRequest("Invalid input for field/attribute name. Value: %s. The name can not start or end with whitespace", *in.Name)
 	}
 	if len(in.Tags) > 0 && !mv.atLeast(2, 52) {
 		return nil, badRequest("Invalid input for field/attribute server. Value: %v. Additional properties are not allowed ('tags' was unexpected)", "{...}")
@@ -600,7 +607,7 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 	if gid, ok := req.Hints["group"].(string); ok && gid != "" {
 		g, ok := c.Groups[gid]
 		if !ok || (g.ProjectID != tok.ProjectID && !tok.isAdmin()) {
-			return nil, badRequest("Invalid server group %s: Group %s could not be found.", gid, gid)
+			return nil, badRequest("Instance group %s could not be found.", gid)
 		}
 		if len(g.members(s)) >= s.computeQuotaOf(tok.ProjectID).ServerGroupMembers {
 			return nil, errorf(http.StatusForbidden, "", "Quota exceeded, too many servers in group")
@@ -790,6 +797,12 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 			spec.FixedIPs = []fixedIPSpec{{IPAddress: nr.FixedIP}}
 		}
 		info, aerr := s.netCreatePort(spec)
+		if aerr != nil && aerr.Type == "InvalidIpForNetwork" && nr.FixedIP != "" {
+			// Nova takes the request; the build fails on the compute
+			// host, where the port is made.
+			v.FailWith = &nFault{Code: 500, Message: fmt.Sprintf("Build of instance %s aborted: Invalid input received: Fixed IP %s is not a valid ip address for network %s.", v.ID, nr.FixedIP, nr.UUID)}
+			continue
+		}
 		if aerr != nil {
 			undo()
 			switch {
@@ -798,7 +811,9 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 			case aerr.Status == http.StatusConflict && aerr.Type == "OverQuota":
 				return nil, errorf(http.StatusForbidden, "", "Maximum number of ports exceeded")
 			case aerr.Status == http.StatusConflict:
-				return nil, badRequest("Fixed IP address %s is already in use on instance %s.", nr.FixedIP, v.ID)
+				// Nova looks the address up first and names the device of
+				// the port holding it ("" for an unbound port).
+				return nil, badRequest("Fixed IP address %s is already in use on instance %s.", nr.FixedIP, s.deviceWithIP(nr.UUID, nr.FixedIP))
 			}
 			return nil, badRequest("Network %s (request %d): %s", nr.UUID, i, aerr.Message)
 		}
@@ -860,6 +875,21 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 	}
 	c.Servers[v.ID] = v
 	return v, nil
+}
+
+// deviceWithIP is the device of the port on the network that holds ip.
+func (s *Server) deviceWithIP(networkID, ip string) string {
+	for _, p := range s.nst().Ports {
+		if p.NetworkID != networkID {
+			continue
+		}
+		for _, f := range p.FixedIPs {
+			if f.IPAddress == ip {
+				return p.DeviceID
+			}
+		}
+	}
+	return ""
 }
 
 // availableNetworks are the networks Nova would pick from when none is
@@ -1170,10 +1200,12 @@ func (s *Server) serverAction(w http.ResponseWriter, r *http.Request, tok *token
 		var body struct {
 			Type string `json:"type"`
 		}
-		if err := json.Unmarshal(req["reboot"], &body); err != nil || (body.Type != "SOFT" && body.Type != "HARD") {
-			s.writeError(w, svcCompute, badRequest("Invalid input for field/attribute type. Value: %s. It must be SOFT or HARD", body.Type))
+		// Nova's schema takes HARD, Hard, hard, SOFT, Soft and soft.
+		if err := json.Unmarshal(req["reboot"], &body); err != nil || !contains([]string{"HARD", "Hard", "hard", "SOFT", "Soft", "soft"}, body.Type) {
+			s.writeError(w, svcCompute, badRequest("Invalid input for field/attribute type. Value: %s. '%s' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']", body.Type, body.Type))
 			return
 		}
+		body.Type = strings.ToUpper(body.Type)
 		ok := v.Status == "ACTIVE" || body.Type == "HARD" && (v.Status == "SHUTOFF" || v.Status == "ERROR")
 		if busy || !ok {
 			conflict("reboot")

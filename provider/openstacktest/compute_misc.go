@@ -270,6 +270,15 @@ func (s *Server) createKeypair(w http.ResponseWriter, r *http.Request, tok *toke
 		s.writeError(w, svcCompute, badRequest("Invalid input for field/attribute name. Keypair name must be string and between 1 and 255 characters long"))
 		return
 	}
+	// Nova's keypair_name_20 and keypair_name_292 formats.
+	safe := "_- 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	if mv.atLeast(2, 92) {
+		safe = "@._- 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	}
+	if strings.IndexFunc(in.Name, func(r rune) bool { return !strings.ContainsRune(safe, r) }) >= 0 {
+		s.writeError(w, svcCompute, badRequest("An invalid 'name' value was provided. The name must be: Only expected characters: [%s]", safe))
+		return
+	}
 	user := tok.UserID
 	if in.UserID != "" && mv.atLeast(2, 10) {
 		if in.UserID != tok.UserID && !tok.isAdmin() {

@@ -361,6 +361,11 @@ func TestServerCreateErrors(t *testing.T) {
 			o.Networks = []servers.Network{{Port: used.ID}}
 			return o
 		}, 409, "conflictingRequest", "Port " + used.ID + " is still in use."},
+		{"fixed IP in use", "", func() servers.CreateOptsBuilder {
+			o := good()
+			o.Networks = []servers.Network{{UUID: net.ID, FixedIP: used.FixedIPs[0].IPAddress}}
+			return o
+		}, 400, "badRequest", "Fixed IP address " + used.FixedIPs[0].IPAddress + " is already in use on instance other-device."},
 		{"no image", "", func() servers.CreateOptsBuilder { o := good(); o.ImageRef = ""; return o },
 			400, "badRequest", "Missing imageRef attribute"},
 		{"unsupported microversion", "2.200", func() servers.CreateOptsBuilder { return good() },
@@ -392,13 +397,46 @@ func TestServerCreateErrors(t *testing.T) {
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("failed creates left resources (-before +after):\n%s", diff)
 	}
-	// user_data that is not base64 is a 400 too (gophercloud would encode
-	// it, so send the body directly).
-	body := map[string]any{"server": map[string]any{"name": name, "imageRef": img, "flavorRef": tiny,
-		"networks": []any{map[string]any{"uuid": net.ID}}, "user_data": "%%% not base64"}}
-	_, err = c.Compute.Post(ctx, c.Compute.ServiceURL("servers"), body, nil, nil)
-	if _, msg := apiFault(t, err, 400); !strings.Contains(msg, "base64") {
+	// Bodies gophercloud would not send: user_data that is not base64, an
+	// empty name, a server group that does not exist.
+	raw := func(name, userData any, hints map[string]any) error {
+		srv := map[string]any{"name": name, "imageRef": img, "flavorRef": tiny, "networks": []any{map[string]any{"uuid": net.ID}}}
+		if userData != nil {
+			srv["user_data"] = userData
+		}
+		body := map[string]any{"server": srv}
+		if hints != nil {
+			body["os:scheduler_hints"] = hints
+		}
+		_, err := c.Compute.Post(ctx, c.Compute.ServiceURL("servers"), body, nil, nil)
+		return err
+	}
+	if _, msg := apiFault(t, raw(name, "%%% not base64", nil), 400); !strings.Contains(msg, "base64") {
 		t.Errorf("non-base64 user_data: %q", msg)
+	}
+	if _, msg := apiFault(t, raw("", nil, nil), 400); msg != "Invalid input for field/attribute name. Value: . '' is too short" {
+		t.Errorf("empty name: %q", msg)
+	}
+	group := "00000000-0000-4000-8000-0000000000bb"
+	if _, msg := apiFault(t, raw(name, nil, map[string]any{"group": group}), 400); msg != "Instance group "+group+" could not be found." {
+		t.Errorf("unknown server group: %q", msg)
+	}
+
+	// A fixed IP outside the network's subnets passes the API: the build
+	// fails on the compute host, which makes the port.
+	srv, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: name, ImageRef: img, FlavorRef: tiny,
+		Networks: []servers.Network{{UUID: net.ID, FixedIP: "192.168.9.9"}}}, nil).Extract()
+	if err != nil {
+		t.Fatalf("fixed IP outside the subnets: %v, want 202", err)
+	}
+	deleteServerLater(t, c.Compute, srv.ID)
+	failed := waitServer(t, c.Compute, srv.ID, "ERROR")
+	want := "Build of instance " + srv.ID + " aborted: Invalid input received: Fixed IP 192.168.9.9 is not a valid ip address for network " + net.ID + "."
+	if failed.Fault.Code != 500 || failed.Fault.Message != want {
+		t.Errorf("fault: %+v, want 500 %q", failed.Fault, want)
+	}
+	if l := portsOn(t, c, net.ID); len(l) != 1 || l[0].ID != used.ID {
+		t.Errorf("ports on the network after a failed build: %+v", l)
 	}
 }
 
@@ -820,6 +858,19 @@ func TestFlavorsKeypairsZones(t *testing.T) {
 	if _, err := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: junkName, PublicKey: "ssh-rsa AAAA junk"}).Extract(); !gophercloud.ResponseCodeIs(err, 400) {
 		t.Errorf("invalid public key: %v, want 400", err)
 	}
+	// Names: [_- alnum] before 2.92, also @ and . from 2.92.
+	dotted := e.Name("me@host.name")
+	deleteKeypairLater(t, c.Compute, dotted)
+	if _, err := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: dotted, PublicKey: gen.PublicKey}).Extract(); err != nil {
+		t.Errorf("name with @ and . at 2.92: %v", err)
+	}
+	c.Compute.Microversion = "2.91"
+	if _, err := keypairs.Create(ctx, c.Compute, keypairs.CreateOpts{Name: "a.b", PublicKey: gen.PublicKey}).Extract(); err == nil {
+		t.Error("name with . accepted at 2.91")
+	} else if _, msg := apiFault(t, err, 400); !strings.HasPrefix(msg, "An invalid 'name' value was provided. The name must be: Only expected characters: [_- 0123") {
+		t.Errorf("name with . at 2.91: %q", msg)
+	}
+	c.Compute.Microversion = ""
 	page, err = keypairs.List(c.Compute, nil).AllPages(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -1145,6 +1196,18 @@ func TestServerActions(t *testing.T) {
 		t.Errorf("status right after a hard reboot: %s", got.Status)
 	}
 	waitServer(t, c.Compute, srv.ID, "ACTIVE")
+	// The reboot type: HARD, Hard, hard, SOFT, Soft or soft.
+	if err := servers.Reboot(ctx, c.Compute, srv.ID, servers.RebootOpts{Type: "soft"}).ExtractErr(); err != nil {
+		t.Errorf("reboot soft: %v", err)
+	}
+	if got, _ := servers.Get(ctx, c.Compute, srv.ID).Extract(); got.Status != "REBOOT" {
+		t.Errorf("status right after a soft reboot: %s", got.Status)
+	}
+	waitServer(t, c.Compute, srv.ID, "ACTIVE")
+	err = servers.Reboot(ctx, c.Compute, srv.ID, servers.RebootOpts{Type: "MEDIUM"}).ExtractErr()
+	if _, msg := apiFault(t, err, 400); msg != "Invalid input for field/attribute type. Value: MEDIUM. 'MEDIUM' is not one of ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft']" {
+		t.Errorf("reboot MEDIUM: %q", msg)
+	}
 	_, err = c.Compute.Post(ctx, c.Compute.ServiceURL("servers", srv.ID, "action"), map[string]any{"os-levitate": nil}, nil, nil)
 	if _, msg := apiFault(t, err, 400); msg != "There is no such action: os-levitate" {
 		t.Errorf("unknown action: %q", msg)

@@ -166,7 +166,7 @@ func (s *Server) listImages(w http.ResponseWriter, r *http.Request, tok *token) 
 	if m := q.Get("marker"); m != "" {
 		idx := markerIndex(list, m, func(img *gImage) string { return img.ID })
 		if idx < 0 {
-			s.glanceError(w, r, errorf(http.StatusBadRequest, "", "marker not found"))
+			s.glanceError(w, r, errorf(http.StatusBadRequest, "", "No image found with ID %s", m))
 			return
 		}
 		list = list[idx+1:]
@@ -238,7 +238,9 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request, tok *token)
 	switch img.Visibility {
 	case "public", "private", "shared", "community":
 	default:
-		s.glanceError(w, r, errorf(http.StatusBadRequest, "", "Invalid visibility value: %s", img.Visibility))
+		s.glanceError(w, r, errorf(http.StatusBadRequest, "", "Provided object does not match schema 'image': %s is not one of ['community', 'public', 'private', 'shared']\n\n"+
+			"Failed validating 'enum' in schema['properties']['visibility']:\n    {'description': 'Scope of image accessibility',\n     'enum': ['community', 'public', 'private', 'shared'],\n     'type': 'string'}\n\n"+
+			"On instance['visibility']:\n    %s", pyRepr(img.Visibility), pyRepr(img.Visibility)))
 		return
 	}
 	if img.Visibility == "public" && !tok.isAdmin() {
@@ -273,7 +275,8 @@ func (s *Server) createImage(w http.ResponseWriter, r *http.Request, tok *token)
 		}
 		vs, ok := v.(string)
 		if !ok {
-			s.glanceError(w, r, errorf(http.StatusBadRequest, "", "Provided object does not match schema 'image': %v is not of type 'string'", k))
+			s.glanceError(w, r, errorf(http.StatusBadRequest, "", "Provided object does not match schema 'image': %s is not of type 'string'\n\n"+
+				"Failed validating 'type' in schema['additionalProperties']:\n    {'type': 'string'}\n\nOn instance['%s']:\n    %s", pyRepr(v), k, pyRepr(v)))
 			return
 		}
 		img.Properties[k] = vs
@@ -567,4 +570,46 @@ func glanceParams(raw string) string {
 		out = append(out, url.QueryEscape(k)+"="+url.QueryEscape(v))
 	}
 	return strings.Join(out, "&")
+}
+
+// pyRepr renders a JSON value as Python's repr, which Glance's schema
+// errors quote.
+func pyRepr(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "None"
+	case bool:
+		if x {
+			return "True"
+		}
+		return "False"
+	case string:
+		if strings.Contains(x, "'") && !strings.Contains(x, `"`) {
+			return `"` + x + `"`
+		}
+		return "'" + strings.ReplaceAll(x, "'", `\'`) + "'"
+	case float64:
+		if x == float64(int64(x)) {
+			return strconv.FormatInt(int64(x), 10)
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = pyRepr(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = pyRepr(k) + ": " + pyRepr(x[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	return fmt.Sprint(v)
 }

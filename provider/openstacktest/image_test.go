@@ -186,6 +186,27 @@ func TestImages(t *testing.T) {
 			t.Errorf("404 for Accept %s: %s %q", accept, resp.Header.Get("Content-Type"), body)
 		}
 	}
+	// Schema errors quote jsonschema's report; an unknown marker is a 400.
+	for _, tc := range []struct {
+		body map[string]any
+		want string
+	}{
+		{map[string]any{"name": prefix + "-v", "visibility": "bogus"}, "Provided object does not match schema 'image': 'bogus' is not one of ['community', 'public', 'private', 'shared']\n\n" +
+			"Failed validating 'enum' in schema['properties']['visibility']:\n    {'description': 'Scope of image accessibility',\n     'enum': ['community', 'public', 'private', 'shared'],\n     'type': 'string'}\n\n" +
+			"On instance['visibility']:\n    'bogus'<br /><br />\n\n\n"},
+		{map[string]any{"name": prefix + "-p", "foo": 1}, "Provided object does not match schema 'image': 1 is not of type 'string'\n\n" +
+			"Failed validating 'type' in schema['additionalProperties']:\n    {'type': 'string'}\n\nOn instance['foo']:\n    1<br /><br />\n\n\n"},
+	} {
+		_, err := c.Image.Post(ctx, c.Image.ServiceURL("images"), tc.body, nil, &gophercloud.RequestOpts{OkCodes: []int{201}})
+		if !errors.As(err, &code) || code.Actual != 400 || jsonObject(t, code.Body)["message"] != tc.want {
+			t.Errorf("create %v: %v", tc.body, err)
+		}
+	}
+	marker := "00000000-0000-4000-8000-0000000000cc"
+	_, err = images.List(c.Image, images.ListOpts{Marker: marker}).AllPages(ctx)
+	if !errors.As(err, &code) || code.Actual != 400 || jsonObject(t, code.Body)["message"] != "No image found with ID "+marker+"<br /><br />\n\n\n" {
+		t.Errorf("unknown marker: %v", err)
+	}
 	pub := images.ImageVisibilityPublic
 	if img, err := images.Create(ctx, c.Image, images.CreateOpts{Name: prefix + "-x", Visibility: &pub}).Extract(); !gophercloud.ResponseCodeIs(err, 403) {
 		if err == nil {
