@@ -1,6 +1,7 @@
 package infra_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -9,7 +10,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 
 	"github.com/openstrap/openstrap/infra"
-	"github.com/openstrap/openstrap/internal/cloudtest"
 )
 
 // Without a load balancer, the endpoint's floating IP goes to the first
@@ -69,7 +69,6 @@ func TestFloatingIPEndpointWithoutLoadBalancer(t *testing.T) {
 
 // A caller's floating IP is associated with the VIP, kept by Delete.
 func TestFixedFloatingIP(t *testing.T) {
-	cloudtest.RequireSim(t, cloudtest.NeedsVIPPort)
 	e := newEnv(t)
 	ctx := testCtx(t)
 	ext := externalNetworkID(t, e)
@@ -77,7 +76,8 @@ func TestFixedFloatingIP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := baseSpec()
+	t.Cleanup(func() { _ = floatingips.Delete(context.Background(), e.cloud.Network, fip.ID).ExtractErr() })
+	spec := e.spec(baseSpec())
 	spec.APIServer.FloatingIP = fip.FloatingIP
 	inf := infra.New(e.cloud)
 	st, err := inf.Ensure(ctx, spec)
@@ -97,7 +97,7 @@ func TestFixedFloatingIP(t *testing.T) {
 	if w := e.calls().Writes(); w != 0 {
 		t.Errorf("second Ensure made %d writes", w)
 	}
-	if err := inf.Delete(ctx, "demo"); err != nil {
+	if err := inf.Delete(ctx, e.cluster); err != nil {
 		t.Fatal(err)
 	}
 	if got := getFIP(t, ctx, e.cloud.Network, fip.ID); got.PortID != "" {

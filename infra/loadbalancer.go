@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/listeners"
@@ -193,9 +194,45 @@ func (r *run) ensureLB(ctx context.Context, d *discovered, sub subRes, subCreate
 		if err != nil {
 			return st, created, r.fail("list", "load balancer children", name, lb.ID, "", err)
 		}
+		if pendingChildren(found) {
+			// The load balancer is ACTIVE but the children of the single
+			// call are still PENDING_CREATE: they never settle (Debian 12's
+			// Octavia, Zed, casts the create to its worker before it
+			// commits them, and the worker builds its flow without them).
+			// Start again, one object at a time.
+			r.inf.noFullyPopulated.Store(true)
+			if err := r.deleteLB(ctx, *lb); err != nil {
+				return st, created, err
+			}
+			x, _, err := r.createLB(ctx, sub.ID)
+			if err != nil {
+				return st, created, err
+			}
+			lb = x
+			st.ID, st.VIPAddress, st.VIPPortID = lb.ID, lb.VipAddress, lb.VipPortID
+			if err := r.waitLB(ctx, lb.ID); err != nil {
+				return st, created, err
+			}
+			found = lbFound{}
+		}
 	}
 	err := r.ensureLBChildren(ctx, lb.ID, found, &st)
 	return st, created, err
+}
+
+// pendingChildren reports whether a child of a load balancer is PENDING_*.
+func pendingChildren(f lbFound) bool {
+	var states []string
+	for _, x := range f.listeners {
+		states = append(states, x.ProvisioningStatus)
+	}
+	for _, x := range f.pools {
+		states = append(states, x.ProvisioningStatus)
+	}
+	for _, x := range f.monitors {
+		states = append(states, x.ProvisioningStatus)
+	}
+	return slices.ContainsFunc(states, func(s string) bool { return strings.HasPrefix(s, "PENDING_") })
 }
 
 // createLB creates the load balancer, with its listener, pool and monitor

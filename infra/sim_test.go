@@ -3,6 +3,7 @@ package infra_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -32,6 +33,9 @@ type env struct {
 	cloud *provider.Cloud
 	rt    *cancelTransport
 	base  []openstacktest.Resource
+	// cluster is "demo" on the simulator and "demo-<random>" on a real
+	// cloud, whose leftovers the test's end deletes.
+	cluster string
 }
 
 // newNetEnv is a cloud without Octavia (no load-balancer client).
@@ -51,9 +55,15 @@ func newEnv(t testing.TB, opts ...openstacktest.Option) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{ct: ct, srv: ct.Sim(), cloud: cloud, rt: rt}
+	e := &env{ct: ct, srv: ct.Sim(), cloud: cloud, rt: rt, cluster: ct.Cluster("demo")}
 	e.base = e.snapshot()
 	return e
+}
+
+// spec is s for the test's cluster.
+func (e *env) spec(s infra.Spec) infra.Spec {
+	s.Cluster = e.cluster
+	return s
 }
 
 // snapshot lists the cloud's live resources.
@@ -212,10 +222,12 @@ func TestEnsureColdCreatesExpectedResources(t *testing.T) {
 			"loadbalancer": 1, "listener": 1, "pool": 1, "healthmonitor": 1}, newEnv},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if !tc.spec.APIServer.DisableLoadBalancer {
-				cloudtest.RequireSim(t, cloudtest.NeedsVIPPort)
-			}
 			e := tc.setup(t)
+			spec := e.spec(tc.spec)
+			want := maps.Clone(tc.want)
+			if e.srv == nil {
+				delete(want, "healthmonitor") // not in a real cloud's snapshot; checkLB reads it
+			}
 			var events []infra.Event
 			var mu sync.Mutex
 			inf := infra.New(e.cloud, infra.WithProgress(func(ev infra.Event) {
@@ -223,19 +235,30 @@ func TestEnsureColdCreatesExpectedResources(t *testing.T) {
 				events = append(events, ev)
 				mu.Unlock()
 			}))
-			st, err := inf.Ensure(testCtx(t), tc.spec)
+			st, err := inf.Ensure(testCtx(t), spec)
 			if err != nil {
 				t.Fatal(err)
 			}
 			snap := e.snapshot()
 			got := map[string]int{}
-			for _, r := range owned(snap, "demo") {
+			for _, r := range owned(snap, e.cluster) {
 				got[r.Kind]++
 			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("owned resources per kind (-want +got):\n%s", diff)
 			}
-			checkRelations(t, e, st, tc.spec)
+			checkRelations(t, e, st, spec)
+			// Octavia takes the load balancer with its listener, pool and
+			// monitor in one request.
+			lbPosts := map[string]int{}
+			for op, n := range e.calls() {
+				if strings.HasPrefix(op, "POST ") && strings.Contains(op, "/lbaas/") {
+					lbPosts[op[strings.LastIndex(op, "/")+1:]] += n
+				}
+			}
+			if e.srv != nil && !spec.APIServer.DisableLoadBalancer && !cmp.Equal(lbPosts, map[string]int{"loadbalancers": 1}) {
+				t.Errorf("Octavia creates: %v, want one fully populated load balancer", lbPosts)
+			}
 			if len(events) == 0 {
 				t.Error("no progress events")
 			}
@@ -318,12 +341,10 @@ func TestSecondEnsureMakesNoWrites(t *testing.T) {
 		{"load balancer", baseSpec(), newEnv},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if !tc.spec.APIServer.DisableLoadBalancer {
-				cloudtest.RequireSim(t, cloudtest.NeedsVIPPort)
-			}
 			e := tc.setup(t)
+			spec := e.spec(tc.spec)
 			inf := infra.New(e.cloud)
-			st, err := inf.Ensure(testCtx(t), tc.spec)
+			st, err := inf.Ensure(testCtx(t), spec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -333,7 +354,7 @@ func TestSecondEnsureMakesNoWrites(t *testing.T) {
 				if withStatus {
 					opts = append(opts, infra.WithStatus(st))
 				}
-				st2, err := inf.Ensure(testCtx(t), tc.spec, opts...)
+				st2, err := inf.Ensure(testCtx(t), spec, opts...)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -148,7 +148,7 @@ func reasonName(r cloudtest.Reason) string {
 		"NeedsFaults": cloudtest.NeedsFaults, "NeedsCallCounts": cloudtest.NeedsCallCounts,
 		"NeedsFailBoot": cloudtest.NeedsFailBoot, "NeedsLatency": cloudtest.NeedsLatency,
 		"NeedsBootHook": cloudtest.NeedsBootHook, "NeedsCinder": cloudtest.NeedsCinder,
-		"NeedsVIPPort": cloudtest.NeedsVIPPort, "NeedsSimFeature": cloudtest.NeedsSimFeature,
+		"NeedsSimFeature":  cloudtest.NeedsSimFeature,
 		"NeedsQuotaChange": cloudtest.NeedsQuotaChange, "NeedsGraphCreateChildren": cloudtest.NeedsGraphCreateChildren,
 	} {
 		if v == r {

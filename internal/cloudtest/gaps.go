@@ -32,10 +32,6 @@ const (
 	// NeedsCinder: the test creates volumes; the local services have no
 	// Cinder.
 	NeedsCinder Reason = "creates volumes; the local real services have no Cinder"
-	// NeedsVIPPort: the test needs Octavia to create a Neutron port and a
-	// subnet address for a VIP; the no-op network driver gives a fixed
-	// 198.51.100.1 and a VIP port that does not exist.
-	NeedsVIPPort Reason = "needs a real VIP port/address; Octavia's no-op network driver gives 198.51.100.1 and no Neutron port"
 	// NeedsGraphCreateChildren: the test expects the children of a fully
 	// populated load balancer create to become ACTIVE. Debian 12's Octavia
 	// (Zed, SQLAlchemy 1.4) commits the load balancer before its children
@@ -89,11 +85,6 @@ func Gaps() []Gap {
 		{"infra", "TestOctaviaConflictWhilePendingIsRetried", NeedsFaults},
 		{"infra", "TestOctaviaQuotaFailsAtOnce", NeedsQuotaChange},
 		{"infra", "BenchmarkEnsure", NeedsLatency},
-		{"infra", "TestEnsureColdCreatesExpectedResources/load_balancer", NeedsVIPPort},
-		{"infra", "TestSecondEnsureMakesNoWrites/load_balancer", NeedsVIPPort},
-		{"infra", "TestDeleteCloudProviderResources", NeedsVIPPort},
-		{"infra", "TestFixedFloatingIP", NeedsVIPPort},
-		{"infra", "TestAPIServerMembers", NeedsVIPPort},
 
 		// provider/openstacktest: contract tests.
 		{"provider/openstacktest", "TestNetworkStateSurvivesRestart", NeedsSimFeature},

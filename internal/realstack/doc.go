@@ -2,7 +2,8 @@
 // this directory) runs on 127.0.0.1 for openstrap's real-OpenStack test lane:
 // Debian 12's OpenStack Zed packages (Keystone, Glance, Placement, Nova with
 // the fake virt driver, Neutron ML2 without agents, Octavia with no-op
-// drivers), seeded to look like provider/openstacktest's fresh cloud.
+// drivers but real VIP ports), seeded to look like provider/openstacktest's
+// fresh cloud.
 //
 // The script does the work; this package tells Go tests how to find the
 // stack (the clouds.yaml it writes and the cloud names in it) and lists the

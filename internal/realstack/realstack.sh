@@ -2,13 +2,16 @@
 # realstack.sh: a small real OpenStack (Debian 12's Zed packages) on 127.0.0.1
 # for openstrap's real-OpenStack test lane. No VMs: Nova runs the fake virt
 # driver, Neutron runs ML2 without agents (a tiny mechanism driver binds ports),
-# Octavia runs its no-op drivers.
+# Octavia runs its no-op drivers but a network driver of ours (VIPs are real
+# Neutron ports, see octavia/).
 #
 #   realstack.sh install   install the packages if missing
 #   realstack.sh up        install, configure, start, seed, wait, write clouds.yaml
 #   realstack.sh down      stop every service by its pid file
 #   realstack.sh purge     down, then remove the state dir (the next up is cold)
 #   realstack.sh status    say which services run and which APIs answer
+#   realstack.sh restart octavia-api octavia-worker
+#                          rewrite the config, stop and start just those
 #   realstack.sh env       print the exports a test needs (OS_CLOUD, OS_CLIENT_CONFIG_FILE)
 #
 # State (data, config, logs, pid files, clouds.yaml) lives in
