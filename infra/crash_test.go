@@ -2,6 +2,7 @@ package infra_test
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -9,7 +10,7 @@ import (
 
 	"github.com/openstrap/openstrap/infra"
 	"github.com/openstrap/openstrap/internal/cloudtest"
-	"github.com/openstrap/openstrap/provider/openstacktest"
+	"github.com/openstrap/openstrap/provider"
 )
 
 // crashCase is a configuration swept for crash points.
@@ -19,43 +20,108 @@ type crashCase struct {
 	setup func(testing.TB) *env
 }
 
+// crashInfra returns an Infra whose requests go through a Crasher (which
+// cuts a chosen call on the client's side, so the sweep runs on any cloud)
+// and then e's cancelling transport.
+func crashInfra(t testing.TB, e *env) (*infra.Infra, *cloudtest.Crasher) {
+	t.Helper()
+	cr := cloudtest.NewCrasher(e.rt)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cloud, err := e.ct.Connect(ctx, false, provider.WithHTTPClient(&http.Client{Transport: cr}))
+	if err != nil {
+		t.Fatalf("connect through the crasher: %v", err)
+	}
+	if e.cloud.LoadBalancer == nil {
+		cloud.LoadBalancer = nil // a cloud without Octavia, as e's
+	}
+	if e.srv == nil {
+		return infra.New(cloud), cr
+	}
+	return infra.New(cloud, infra.WithPollInterval(5*time.Millisecond, 100*time.Millisecond)), cr
+}
+
+// sweep crashes at every stride-th call of n with each mode, and logs how
+// many points it swept and reached. On the simulator the modes run side by
+// side; on a real cloud, where each point costs tens of seconds, each point
+// gets one mode, in turn.
+func sweep(t *testing.T, what string, real bool, n, stride int, modes []string, one func(t *testing.T, mode string, k int) bool) {
+	check := func(t *testing.T, swept, reached map[string]int) {
+		for _, mode := range modes {
+			if swept[mode] == 0 {
+				continue
+			}
+			t.Logf("%s, %s: %d calls, %d crash points swept, %d reached", what, mode, n, swept[mode], reached[mode])
+			if reached[mode] < swept[mode]*9/10 {
+				t.Errorf("%s: only %d of %d crash points were reached", mode, reached[mode], swept[mode])
+			}
+		}
+	}
+	if real {
+		swept, reached := map[string]int{}, map[string]int{}
+		for i, k := 0, 1; k <= n; i, k = i+1, k+stride {
+			mode := modes[i%len(modes)]
+			swept[mode]++
+			if one(t, mode, k) {
+				reached[mode]++
+			}
+		}
+		check(t, swept, reached)
+		return
+	}
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			swept, reached := map[string]int{}, map[string]int{}
+			for k := 1; k <= n; k += stride {
+				swept[mode]++
+				if one(t, mode, k) {
+					reached[mode]++
+				}
+			}
+			check(t, swept, reached)
+		})
+	}
+}
+
+// closeSim closes e's simulator, if any, before the test ends: a sweep
+// starts hundreds of them.
+func closeSim(e *env) {
+	if e.srv != nil {
+		e.srv.Close()
+	}
+}
+
 // TestCrashSweep aborts the k-th API call of a cold Ensure for every k, in
-// three ways: the connection dropped before the call is handled, dropped
+// three ways: the connection cut before the call reaches the cloud, cut
 // after it is handled (the answer is lost), and the caller's context
 // cancelled as the call is sent (the process "dies"). Then Ensure runs again
 // to completion and must leave exactly what a clean run leaves, and Delete
-// must leave what was there before.
+// must leave what was there before. On a real cloud the points are spread
+// over the run (every n/8th call) with one mode each, in turn.
 func TestCrashSweep(t *testing.T) {
-	cloudtest.RequireSim(t, cloudtest.NeedsFaults)
-	stride := sweepStride()
 	for _, tc := range crashCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			// A clean run: how many calls, and what it leaves.
 			e := tc.setup(t)
-			e.resetCalls()
-			if _, err := infra.New(e.cloud).Ensure(testCtx(t), tc.spec); err != nil {
+			inf, cr := crashInfra(t, e)
+			cr.Reset()
+			if _, err := inf.Ensure(testCtx(t), tc.spec); err != nil {
 				t.Fatal(err)
 			}
-			n := e.calls().Total()
+			n := cr.Count()
 			clean := shape(e.snapshot())
-
-			// The three modes run side by side; each sweeps every k.
-			for _, mode := range []string{"drop-before", "drop-after", "cancel"} {
-				t.Run(mode, func(t *testing.T) {
-					t.Parallel()
-					reached, swept := 0, 0
-					for k := 1; k <= n; k += stride {
-						swept++
-						if sweepOne(t, tc, mode, k, clean) {
-							reached++
-						}
-					}
-					t.Logf("%s, %s: %d calls in a clean cold Ensure, %d crash points swept, %d reached", tc.name, mode, n, swept, reached)
-					if reached < swept*9/10 {
-						t.Errorf("only %d of %d crash points were reached", reached, swept)
-					}
-				})
+			stride := sweepStride()
+			if e.srv == nil {
+				stride = max(1, n/8)
+				if err := inf.Delete(testCtx(t), tc.spec.Cluster); err != nil {
+					t.Fatal(err)
+				}
 			}
+
+			sweep(t, tc.name+" Ensure", e.srv == nil, n, stride, []string{"crash-before", "crash-after", "cancel"}, func(t *testing.T, mode string, k int) bool {
+				return sweepOne(t, tc, mode, k, clean)
+			})
 		})
 	}
 }
@@ -65,21 +131,20 @@ func TestCrashSweep(t *testing.T) {
 func sweepOne(t *testing.T, tc crashCase, mode string, k int, clean []string) bool {
 	t.Helper()
 	e := tc.setup(t)
-	defer e.srv.Close() // not only at the end of the test: hundreds of servers
-	inf := infra.New(e.cloud, infra.WithPollInterval(5*time.Millisecond, 100*time.Millisecond))
+	defer closeSim(e)
+	inf, cr := crashInfra(t, e)
 	ctx, cancel := context.WithCancel(testCtx(t))
 	defer cancel()
 	switch mode {
-	case "drop-before":
-		e.srv.InjectFault(openstacktest.Fault{Path: `^/(network|load-balancer)/`, Skip: k - 1, Times: 1, Action: openstacktest.DropBefore})
-	case "drop-after":
-		e.srv.InjectFault(openstacktest.Fault{Path: `^/(network|load-balancer)/`, Skip: k - 1, Times: 1, Action: openstacktest.DropAfter})
+	case "crash-before":
+		defer cr.Arm(k, cloudtest.CrashBefore, nil)()
+	case "crash-after":
+		defer cr.Arm(k, cloudtest.CrashAfter, nil)()
 	case "cancel":
 		e.rt.arm(k, cancel)
 	}
 	_, firstErr := inf.Ensure(ctx, tc.spec)
-	reached := e.srv.FaultsApplied() > 0 || e.rt.fired.Load()
-	e.srv.ClearFaults()
+	reached := cr.Applied() > 0 || e.rt.fired.Load()
 	e.rt.arm(0, nil)
 	e.rt.wait() // what the "dead" process sent has been handled
 
@@ -108,54 +173,50 @@ func sweepOne(t *testing.T, tc crashCase, mode string, k int, clean []string) bo
 
 // TestDeleteCrashSweep aborts the k-th call of a Delete for every k (the
 // answer lost, or the caller's context cancelled), then Delete again must
-// leave the cloud as it was before Ensure.
+// leave the cloud as it was before Ensure. On a real cloud, as in
+// TestCrashSweep, every n/8th call with one mode each.
 func TestDeleteCrashSweep(t *testing.T) {
-	cloudtest.RequireSim(t, cloudtest.NeedsFaults)
-	stride := sweepStride()
 	tc := crashCases()[1]
 	e := tc.setup(t)
-	inf := infra.New(e.cloud)
+	inf, cr := crashInfra(t, e)
 	if _, err := inf.Ensure(testCtx(t), tc.spec); err != nil {
 		t.Fatal(err)
 	}
-	e.resetCalls()
+	cr.Reset()
 	if err := inf.Delete(testCtx(t), tc.spec.Cluster); err != nil {
 		t.Fatal(err)
 	}
-	n := e.calls().Total()
-	for _, mode := range []string{"drop-after", "cancel"} {
-		t.Run(mode, func(t *testing.T) {
-			t.Parallel()
-			for k := 1; k <= n; k += stride {
-				func() {
-					e := tc.setup(t)
-					defer e.srv.Close()
-					inf := infra.New(e.cloud, infra.WithPollInterval(5*time.Millisecond, 100*time.Millisecond))
-					if _, err := inf.Ensure(testCtx(t), tc.spec); err != nil {
-						t.Fatal(err)
-					}
-					ctx, cancel := context.WithCancel(testCtx(t))
-					defer cancel()
-					if mode == "cancel" {
-						e.rt.arm(k, cancel)
-					} else {
-						e.srv.InjectFault(openstacktest.Fault{Path: `^/(network|load-balancer)/`, Skip: k - 1, Times: 1, Action: openstacktest.DropAfter})
-					}
-					firstErr := inf.Delete(ctx, tc.spec.Cluster)
-					e.srv.ClearFaults()
-					e.rt.arm(0, nil)
-					e.rt.wait()
-					if err := inf.Delete(testCtx(t), tc.spec.Cluster); err != nil {
-						t.Fatalf("%s at call %d: first Delete: %v; second: %v", mode, k, firstErr, err)
-					}
-					if diff := cmp.Diff(shape(e.base), shape(e.snapshot())); diff != "" {
-						t.Fatalf("%s at call %d: Delete left (-before +after):\n%s", mode, k, diff)
-					}
-				}()
-			}
-			t.Logf("Delete, %s: %d crash points swept", mode, n)
-		})
+	n := cr.Count()
+	stride := sweepStride()
+	if e.srv == nil {
+		stride = max(1, n/8)
 	}
+	sweep(t, "Delete", e.srv == nil, n, stride, []string{"crash-after", "cancel"}, func(t *testing.T, mode string, k int) bool {
+		e := tc.setup(t)
+		defer closeSim(e)
+		inf, cr := crashInfra(t, e)
+		if _, err := inf.Ensure(testCtx(t), tc.spec); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(testCtx(t))
+		defer cancel()
+		if mode == "cancel" {
+			e.rt.arm(k, cancel)
+		} else {
+			defer cr.Arm(k, cloudtest.CrashAfter, nil)()
+		}
+		firstErr := inf.Delete(ctx, tc.spec.Cluster)
+		reached := cr.Applied() > 0 || e.rt.fired.Load()
+		e.rt.arm(0, nil)
+		e.rt.wait()
+		if err := inf.Delete(testCtx(t), tc.spec.Cluster); err != nil {
+			t.Fatalf("%s at call %d: first Delete: %v; second: %v", mode, k, firstErr, err)
+		}
+		if diff := cmp.Diff(shape(e.base), shape(e.snapshot())); diff != "" {
+			t.Fatalf("%s at call %d: Delete left (-before +after):\n%s", mode, k, diff)
+		}
+		return reached
+	})
 }
 
 // sweepStride is 1 (every crash point); with -short, every 7th point, so a

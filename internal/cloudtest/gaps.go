@@ -64,22 +64,12 @@ func Gaps() []Gap {
 		// provider: the machines service.
 		{"provider", "TestMachinesRoundTrip/boot_from_volume_and_an_extra_volume", NeedsCinder},
 		{"provider", "TestMachinesRoundTrip/extra_volume_on_an_image-booted_server", NeedsCinder},
-		{"provider", "TestMachinesBootErrorLeavesNothing", NeedsFailBoot},
-		{"provider", "TestMachinesRollbackWhenAPIRefuses", NeedsFaults},
-		{"provider", "TestMachinesLostServerAnswerMakesNoDuplicate", NeedsFaults},
-		{"provider", "TestMachinesQuotaPreflight", NeedsCinder},
-		{"provider", "TestMachinesUserDataArrivesVerbatim", NeedsBootHook},
-		{"provider", "TestMachinesCrashSweep", NeedsFaults},
-		{"provider", "TestMachinesDeleteCrashSweep", NeedsFaults},
-		{"provider", "TestMachinesDeleteAfterCrashAtServerGroup", NeedsFaults},
 		{"provider", "BenchmarkMachinesCreateBatch", NeedsLatency},
 
 		// provider: Connect.
 		{"provider", "TestConnectHTTPClientLoggerAndReauth/token_expiry", NeedsSimFeature},
 
 		// infra: Ensure/Delete.
-		{"infra", "TestCrashSweep", NeedsFaults},
-		{"infra", "TestDeleteCrashSweep", NeedsFaults},
 		{"infra", "TestTransientFaultsAreRetried", NeedsFaults},
 		{"infra", "TestPermanentErrorsFailAtOnce", NeedsFaults},
 		{"infra", "TestOctaviaConflictWhilePendingIsRetried", NeedsFaults},
