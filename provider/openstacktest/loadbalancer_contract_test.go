@@ -344,11 +344,12 @@ func TestLoadBalancerPendingConflict(t *testing.T) {
 	ctx := testContext(t)
 	cloud := e.Cloud(testContext(t))
 	c := cloud.LoadBalancer
-	f := makeNet(t, ctx, cloud.Network, "pend", "10.21.0.0/24")
+	f := lbNet(t, ctx, cloud.Network, e.Name("pend"), "10.21.0.0/24")
 	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "pend", VipNetworkID: f.net.ID}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
+	deleteLBLater(t, c, lb.ID)
 	// Octavia answers changes to the load balancer itself with its state,
 	// changes to its children with "immutable".
 	self := fmt.Sprintf("Invalid state PENDING_CREATE of loadbalancer resource %s", lb.ID)
@@ -385,11 +386,12 @@ func TestLoadBalancerErrors(t *testing.T) {
 	ctx := testContext(t)
 	cloud := e.Cloud(testContext(t))
 	c := cloud.LoadBalancer
-	f := makeNet(t, ctx, cloud.Network, "lberr", "10.22.0.0/24")
+	f := lbNet(t, ctx, cloud.Network, e.Name("lberr"), "10.22.0.0/24")
 	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "e", VipSubnetID: f.sub.ID}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
+	deleteLBLater(t, c, lb.ID)
 	waitActive(t, ctx, c, lb.ID)
 	li, err := listeners.Create(ctx, c, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: listeners.ProtocolHTTP, ProtocolPort: 80}).Extract()
 	if err != nil {
@@ -422,6 +424,20 @@ func TestLoadBalancerErrors(t *testing.T) {
 			return err
 		},
 			400, "Validation failure: VIP must contain one of: vip_port_id, vip_network_id, vip_subnet_id."},
+		// Octavia looks the VIP's subnet, network or port up in Neutron
+		// with the user's token.
+		{"unknown VIP subnet", func() error {
+			_, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{VipSubnetID: "6f2c9a2e-0000-4000-8000-000000000001"}).Extract()
+			return err
+		}, 400, "Subnet 6f2c9a2e-0000-4000-8000-000000000001 not found."},
+		{"unknown VIP network", func() error {
+			_, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{VipNetworkID: "6f2c9a2e-0000-4000-8000-000000000002"}).Extract()
+			return err
+		}, 400, "Network 6f2c9a2e-0000-4000-8000-000000000002 not found."},
+		{"unknown VIP port", func() error {
+			_, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{VipPortID: "6f2c9a2e-0000-4000-8000-000000000003"}).Extract()
+			return err
+		}, 400, "Port 6f2c9a2e-0000-4000-8000-000000000003 not found."},
 		{"unknown provider", func() error {
 			_, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{VipSubnetID: f.sub.ID, Provider: "ovn-x"}).Extract()
 			return err
@@ -534,11 +550,12 @@ func TestLoadBalancerBatchMembers(t *testing.T) {
 	ctx := testContext(t)
 	cloud := e.Cloud(testContext(t))
 	c := cloud.LoadBalancer
-	f := makeNet(t, ctx, cloud.Network, "batch", "10.24.0.0/24")
+	f := lbNet(t, ctx, cloud.Network, e.Name("batch"), "10.24.0.0/24")
 	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "batch", VipSubnetID: f.sub.ID}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
+	deleteLBLater(t, c, lb.ID)
 	waitActive(t, ctx, c, lb.ID)
 	pool, err := pools.Create(ctx, c, pools.CreateOpts{LoadbalancerID: lb.ID, Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodRoundRobin}).Extract()
 	if err != nil {
@@ -633,6 +650,15 @@ func TestLoadBalancerVIPPort(t *testing.T) {
 			t.Errorf("%+v: %d load balancers, want %d", tc.opts, len(lbs), tc.want)
 		}
 	}
+	// A port some device uses cannot be a VIP.
+	used, err := ports.Create(ctx, nc, ports.CreateOpts{NetworkID: f.net.ID, Name: "used", DeviceID: "some-device"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: name + "-used", VipPortID: used.ID}).Extract()
+	if msg, want := wantOctaviaError(t, err, 400), "Validation failure: Port "+used.ID+" is already used by device some-device "; msg != want {
+		t.Errorf("VIP on a used port: %q, want %q", msg, want)
+	}
 	if err := loadbalancers.Delete(ctx, c, lb.ID, nil).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -650,11 +676,12 @@ func TestLoadBalancerConcurrentMembers(t *testing.T) {
 	ctx := testContext(t)
 	cloud := e.Cloud(testContext(t))
 	c := cloud.LoadBalancer
-	f := makeNet(t, ctx, cloud.Network, "lbconc", "10.26.0.0/24")
+	f := lbNet(t, ctx, cloud.Network, e.Name("lbconc"), "10.26.0.0/24")
 	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "conc", VipSubnetID: f.sub.ID}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
+	deleteLBLater(t, c, lb.ID)
 	waitActive(t, ctx, c, lb.ID)
 	pool, err := pools.Create(ctx, c, pools.CreateOpts{LoadbalancerID: lb.ID, Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodRoundRobin}).Extract()
 	if err != nil {

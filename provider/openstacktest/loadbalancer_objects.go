@@ -162,6 +162,9 @@ func (s *Server) newLB(req *lbReq, tok *token) (*lbLoadBalancer, *apiError) {
 		if p == nil || !netOwns(tok, p.ProjectID) {
 			return nil, lbErr(http.StatusBadRequest, "Port %s not found.", req.VIPPortID)
 		}
+		if p.DeviceID != "" { // Octavia's message ends with a space
+			return nil, lbErr(http.StatusBadRequest, "Validation failure: Port %s is already used by device %s ", p.ID, p.DeviceID)
+		}
 		if len(p.FixedIPs) == 0 {
 			return nil, lbErr(http.StatusBadRequest, "Validation failure: No VIP address found on port %s.", p.ID)
 		}
