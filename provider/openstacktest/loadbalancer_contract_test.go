@@ -891,3 +891,40 @@ func TestLoadBalancerFullyPopulatedErrors(t *testing.T) {
 		t.Errorf("%d VIP ports left by 3 refused creates, want 3", left)
 	}
 }
+
+// TestLoadBalancerVIPOnExternalNetwork puts a VIP on the external network
+// by its ID: Octavia makes the port as admin, in the user's project. By the
+// external subnet's ID it is refused: Neutron does not show a member that
+// subnet, and Octavia looks it up with the member's token.
+func TestLoadBalancerVIPOnExternalNetwork(t *testing.T) {
+	e := cloudtest.New(t, cloudtest.WithSimOptions(openstacktest.WithLoadBalancerDelay(0)))
+	ctx := testContext(t)
+	cloud := e.Cloud(ctx)
+	c, nc := cloud.LoadBalancer, cloud.Network
+	pub := publicNetwork(t, ctx, nc)
+	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: e.Name("ext-vip"), VipNetworkID: pub.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleteLBLater(t, c, lb.ID)
+	if lb.VipNetworkID != pub.ID || len(pub.Subnets) != 1 || lb.VipSubnetID != pub.Subnets[0] ||
+		!netip.MustParsePrefix("127.42.0.0/24").Contains(netip.MustParseAddr(lb.VipAddress)) {
+		t.Errorf("load balancer on the external network: %+v", lb)
+	}
+	vip, err := ports.Get(ctx, nc, lb.VipPortID).Extract()
+	if err != nil || vip.ProjectID != cloud.ProjectID || vip.DeviceOwner != "Octavia" || len(vip.SecurityGroups) != 1 {
+		t.Errorf("VIP port on the external network: %+v, %v", vip, err)
+	}
+	_, err = loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: e.Name("ext-vip-sub"), VipSubnetID: pub.Subnets[0]}).Extract()
+	if msg, want := wantOctaviaError(t, err, 400), "Subnet "+pub.Subnets[0]+" not found."; msg != want {
+		t.Errorf("VIP by the external subnet: %q, want %q", msg, want)
+	}
+	waitActive(t, ctx, c, lb.ID)
+	if err := loadbalancers.Delete(ctx, c, lb.ID, nil).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, ctx, c, lb.ID)
+	if err := ports.Get(ctx, nc, lb.VipPortID).Err; !gophercloud.ResponseCodeIs(err, 404) {
+		t.Errorf("VIP port after delete: %v, want 404", err)
+	}
+}

@@ -173,8 +173,11 @@ func (s *Server) newLB(req *lbReq, tok *token) (*lbLoadBalancer, *apiError) {
 	} else {
 		netID := req.VIPNetworkID
 		if req.VIPSubnetID != "" {
+			// Octavia looks the subnet up with the user's token: Neutron
+			// shows a member the subnets of its own and of shared
+			// networks, not those of an external network.
 			sub := ns.Subnets[req.VIPSubnetID]
-			if sub == nil || !s.subnetVisible(sub, tok) {
+			if sub == nil || !(netOwns(tok, sub.ProjectID) || ns.Networks[sub.NetworkID] != nil && ns.Networks[sub.NetworkID].Shared) {
 				return nil, lbErr(http.StatusBadRequest, "Subnet %s not found.", req.VIPSubnetID)
 			}
 			if netID != "" && netID != sub.NetworkID {
@@ -191,13 +194,23 @@ func (s *Server) newLB(req *lbReq, tok *token) (*lbLoadBalancer, *apiError) {
 		// Octavia's VIP port: in the load balancer's project, with the
 		// project's default security group, administratively down (the
 		// amphorae carry the address; nothing binds this port).
-		pi, e := s.netCreatePort(portSpec{ProjectID: proj, NetworkID: netID, FixedIPs: fixed,
+		// Octavia creates it as admin, so on any network the user can
+		// see (an external one too).
+		owner := proj
+		if n := ns.Networks[netID]; n != nil && n.ProjectID != proj && !n.Shared {
+			owner = n.ProjectID
+		}
+		pi, e := s.netCreatePort(portSpec{ProjectID: owner, NetworkID: netID, FixedIPs: fixed,
 			Name: "octavia-lb-" + lb.ID, DeviceID: "lb-" + lb.ID, DeviceOwner: "Octavia"})
 		if e != nil {
 			return nil, lbErr(e.Status, "%s", e.Message)
 		}
 		p := ns.Ports[pi.ID]
 		p.AdminStateUp = false
+		if owner != proj {
+			p.ProjectID = proj
+			p.SecurityGroups = []string{s.ensureDefaultSecGroup(proj)}
+		}
 		lb.VIPPortID, lb.VIPNetworkID, lb.VIPPortOwned = p.ID, p.NetworkID, true
 		if len(p.FixedIPs) > 0 {
 			lb.VIPSubnetID, lb.VIPAddress = p.FixedIPs[0].SubnetID, p.FixedIPs[0].IPAddress
