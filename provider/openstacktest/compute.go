@@ -1049,7 +1049,12 @@ func (s *Server) serverBody(v *nServer, tok *token, mv apiVersion) map[string]an
 		"OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": v.AvailabilityZone,
 		"config_drive": configDrive, "key_name": keyName, "OS-SRV-USG:launched_at": launched,
 		"OS-SRV-USG:terminated_at": nil, "OS-EXT-STS:task_state": taskState, "OS-EXT-STS:vm_state": vmState,
-		"OS-EXT-STS:power_state": power, "os-extended-volumes:volumes_attached": vols, "security_groups": sgs,
+		"OS-EXT-STS:power_state": power, "os-extended-volumes:volumes_attached": vols,
+	}
+	// Nova reads the groups from the server's Neutron ports: a server with
+	// no port shows none, not even the key.
+	if len(v.Ports) > 0 {
+		b["security_groups"] = sgs
 	}
 	if v.Status == "BUILD" && v.TaskState == "" {
 		b["OS-EXT-STS:task_state"] = "spawning"

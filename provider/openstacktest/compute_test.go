@@ -1234,8 +1234,13 @@ func TestServerNetworkSelection(t *testing.T) {
 		return waitServer(t, c.Compute, srv.ID, "ACTIVE"), nil
 	}
 	t.Run("none", func(t *testing.T) {
-		if srv, err := create(t, "2.37", "none"); err != nil || len(srv.Addresses) != 0 {
-			t.Errorf("networks none: %v, %v", srv, err)
+		srv, err := create(t, "2.37", "none")
+		if err != nil || len(srv.Addresses) != 0 {
+			t.Fatalf("networks none: %v, %v", srv, err)
+		}
+		// Security groups come from the server's ports: none, no key.
+		if sg, ok := rawGet(t, c.Compute, "2.37", c.Compute.ServiceURL("servers", srv.ID))["server"].(map[string]any)["security_groups"]; ok {
+			t.Errorf("a server without ports shows security_groups %v", sg)
 		}
 	})
 	// These need a project with no network, then exactly one: the
