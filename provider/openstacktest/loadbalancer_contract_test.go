@@ -261,6 +261,9 @@ func TestLoadBalancerStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if member.OperatingStatus != "NO_MONITOR" {
+		t.Errorf("new member without a monitor: operating status %s, want NO_MONITOR", member.OperatingStatus)
+	}
 	waitActive(t, ctx, c, lb.ID)
 	hm, err := monitors.Create(ctx, c, monitors.CreateOpts{PoolID: pool.ID, Type: monitors.TypeTCP, Delay: 5, Timeout: 3, MaxRetries: 3}).Extract()
 	if err != nil {
@@ -271,15 +274,27 @@ func TestLoadBalancerStack(t *testing.T) {
 	if err != nil || got.ProvisioningStatus != "ACTIVE" || got.OperatingStatus != wantMember || got.Weight != 1 {
 		t.Errorf("member: %+v, %v (want operating status %s)", got, err, wantMember)
 	}
+	// A member added under the monitor starts OFFLINE.
+	second, err := pools.CreateMember(ctx, c, pool.ID, pools.CreateMemberOpts{Name: "cp-1", Address: "10.20.0.11",
+		ProtocolPort: 6443, SubnetID: f.sub.ID}).Extract()
+	if err != nil || second.OperatingStatus != "OFFLINE" || second.ProvisioningStatus != "PENDING_CREATE" {
+		t.Errorf("new member under a monitor: %+v, %v", second, err)
+	}
+	waitActive(t, ctx, c, lb.ID)
 
 	tree, err := loadbalancers.GetStatuses(ctx, c, lb.ID).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tree.Loadbalancer == nil || len(tree.Loadbalancer.Listeners) != 1 || len(tree.Loadbalancer.Listeners[0].Pools) != 1 ||
-		len(tree.Loadbalancer.Listeners[0].Pools[0].Members) != 1 ||
-		tree.Loadbalancer.Listeners[0].Pools[0].Members[0].Address != "10.20.0.10" {
-		t.Errorf("status tree: %+v", tree.Loadbalancer)
+	var treeMembers []string
+	if tl := tree.Loadbalancer; tl != nil && len(tl.Listeners) == 1 && len(tl.Listeners[0].Pools) == 1 {
+		for _, m := range tl.Listeners[0].Pools[0].Members {
+			treeMembers = append(treeMembers, m.Address)
+		}
+	}
+	sort.Strings(treeMembers)
+	if !cmp.Equal(treeMembers, []string{"10.20.0.10", "10.20.0.11"}) {
+		t.Errorf("status tree: %+v (members %v)", tree.Loadbalancer, treeMembers)
 	}
 
 	// Filters: tags, VIP port, name (each with the name, since a real
@@ -768,7 +783,7 @@ func TestLoadBalancerFullyPopulated(t *testing.T) {
 		t.Fatalf("pool in the answer: %+v", pool)
 	}
 	if m := pool.Members[0]; m.Name != "cp-0" || m.Address != "10.27.0.10" || m.ProtocolPort != 6443 ||
-		m.SubnetID != f.sub.ID || m.ProvisioningStatus != "PENDING_CREATE" || m.Weight != 1 {
+		m.SubnetID != f.sub.ID || m.ProvisioningStatus != "PENDING_CREATE" || m.OperatingStatus != "NO_MONITOR" || m.Weight != 1 {
 		t.Errorf("member in the answer: %+v", m)
 	}
 	// Real Octavia (Zed) answers "healthmonitor": null here; the monitor is

@@ -825,13 +825,24 @@ func (s *Server) deletePool(w http.ResponseWriter, r *http.Request, tok *token) 
 // ----- members -----
 
 func (s *Server) memberOperating(m *lbMember) string {
-	if m.Provisioning == lbPendingCreate || !m.AdminStateUp {
+	if !m.AdminStateUp {
 		return "OFFLINE"
 	}
-	if p := s.lbs().Pools[m.PoolID]; p != nil && p.MonitorID != "" {
-		return "ONLINE"
+	l := s.lbs()
+	var hm *lbMonitor
+	if p := l.Pools[m.PoolID]; p != nil {
+		hm = l.Monitors[p.MonitorID]
 	}
-	return "NO_MONITOR"
+	switch {
+	case m.Provisioning == lbPendingCreate && hm != nil && hm.Provisioning != lbPendingCreate:
+		// Octavia starts a member OFFLINE under a monitor the pool
+		// already had, NO_MONITOR otherwise (also when the monitor
+		// comes in the same fully populated create).
+		return "OFFLINE"
+	case m.Provisioning == lbPendingCreate || hm == nil:
+		return "NO_MONITOR"
+	}
+	return "ONLINE"
 }
 
 func (s *Server) renderMember(m *lbMember) map[string]any {
