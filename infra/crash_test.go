@@ -98,7 +98,7 @@ func closeSim(e *env) {
 // cancelled as the call is sent (the process "dies"). Then Ensure runs again
 // to completion and must leave exactly what a clean run leaves, and Delete
 // must leave what was there before. On a real cloud the points are spread
-// over the run (every n/8th call) with one mode each, in turn.
+// over the run (every n/5th call) with one mode each, in turn.
 func TestCrashSweep(t *testing.T) {
 	for _, tc := range crashCases() {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,7 +113,7 @@ func TestCrashSweep(t *testing.T) {
 			clean := shape(e.snapshot())
 			stride := sweepStride()
 			if e.srv == nil {
-				stride = max(1, n/8)
+				stride = max(1, n/5)
 				if err := inf.Delete(testCtx(t), tc.spec.Cluster); err != nil {
 					t.Fatal(err)
 				}
@@ -174,7 +174,7 @@ func sweepOne(t *testing.T, tc crashCase, mode string, k int, clean []string) bo
 // TestDeleteCrashSweep aborts the k-th call of a Delete for every k (the
 // answer lost, or the caller's context cancelled), then Delete again must
 // leave the cloud as it was before Ensure. On a real cloud, as in
-// TestCrashSweep, every n/8th call with one mode each.
+// TestCrashSweep, every n/5th call with one mode each.
 func TestDeleteCrashSweep(t *testing.T) {
 	tc := crashCases()[1]
 	e := tc.setup(t)
@@ -189,7 +189,7 @@ func TestDeleteCrashSweep(t *testing.T) {
 	n := cr.Count()
 	stride := sweepStride()
 	if e.srv == nil {
-		stride = max(1, n/8)
+		stride = max(1, n/5)
 	}
 	sweep(t, "Delete", e.srv == nil, n, stride, []string{"crash-after", "cancel"}, func(t *testing.T, mode string, k int) bool {
 		e := tc.setup(t)

@@ -24,13 +24,23 @@ type crashMode struct {
 
 var crashModes = []crashMode{{cloudtest.CrashBefore, false}, {cloudtest.CrashBefore, true}, {cloudtest.CrashAfter, false}, {cloudtest.CrashAfter, true}}
 
-// sweepModes returns the modes to try at call k: all four on the simulator;
-// one per call, in turn, on a real cloud, where each point costs seconds.
-func (e *simEnv) sweepModes(k int) []crashMode {
+// sweepModes returns the modes to try at the i-th point: all four on the
+// simulator; one per point, in turn, on a real cloud, where each point costs
+// seconds.
+func (e *simEnv) sweepModes(i int) []crashMode {
 	if e.env.IsReal() {
-		return crashModes[k%len(crashModes) : k%len(crashModes)+1]
+		return crashModes[i%len(crashModes) : i%len(crashModes)+1]
 	}
 	return crashModes
+}
+
+// sweepStride is 1 on the simulator; on a real cloud about ten points are
+// spread over the calls.
+func (e *simEnv) sweepStride(calls int) int {
+	if e.env.IsReal() {
+		return max(1, calls/10)
+	}
+	return 1
 }
 
 // crashMachines returns a Machines service whose requests go through a
@@ -55,9 +65,8 @@ func (e *simEnv) crashMachines(t testing.TB, opts ...provider.MachinesOption) (*
 // Create carry on (it retries) or killing it right there (its context is
 // cancelled as the call fails, as if the process died). Create is then run
 // again and must converge to one machine with one set of resources; Delete
-// must then leave the cloud as it was. On a real cloud each call gets one
-// of the four modes in turn, and the machine has no volumes (no Cinder
-// there).
+// must then leave the cloud as it was. On a real cloud about ten calls
+// spread over the run get one of the four modes each, in turn.
 func TestMachinesCrashSweep(t *testing.T) {
 	t.Parallel()
 	e := newSimEnv(t, openstacktest.WithBootDelay(30*time.Millisecond), openstacktest.WithVolumeDelay(10*time.Millisecond))
@@ -100,8 +109,8 @@ func TestMachinesCrashSweep(t *testing.T) {
 	t.Logf("a Create makes %d API calls", calls)
 
 	points, crashed := 0, 0
-	for k := 1; k <= calls; k++ {
-		for _, mode := range e.sweepModes(k) {
+	for i, k := 0, 1; k <= calls; i, k = i+1, k+e.sweepStride(calls) {
+		for _, mode := range e.sweepModes(i) {
 			{
 				action, kill := mode.action, mode.kill
 				name := fmt.Sprintf("call %d %s kill=%v", k, action, kill)
@@ -146,10 +155,10 @@ func TestMachinesCrashSweep(t *testing.T) {
 			}
 		}
 	}
-	if min := len(e.sweepModes(1)) * calls / 2; points < min {
+	if min := len(e.sweepModes(1)) * calls / e.sweepStride(calls) / 2; points < min {
 		t.Errorf("only %d crash points for %d calls", points, calls)
 	}
-	t.Logf("crash sweep: %d crash points (%d calls x %d modes), %d first Creates failed, all converged and left nothing after Delete", points, calls, len(e.sweepModes(1)), crashed)
+	t.Logf("crash sweep: %d crash points (%d calls / %d x %d modes), %d first Creates failed, all converged and left nothing after Delete", points, calls, e.sweepStride(calls), len(e.sweepModes(1)), crashed)
 }
 
 // crashCreate runs Create with its k-th call cut by action. With kill,
@@ -198,8 +207,8 @@ func TestMachinesDeleteCrashSweep(t *testing.T) {
 	t.Logf("a Delete makes %d API calls", calls)
 
 	points := 0
-	for k := 1; k <= calls; k++ {
-		for _, mode := range e.sweepModes(k) {
+	for i, k := 0, 1; k <= calls; i, k = i+1, k+e.sweepStride(calls) {
+		for _, mode := range e.sweepModes(i) {
 			{
 				action, kill := mode.action, mode.kill
 				name := fmt.Sprintf("call %d %s kill=%v", k, action, kill)
@@ -232,10 +241,10 @@ func TestMachinesDeleteCrashSweep(t *testing.T) {
 			}
 		}
 	}
-	if min := len(e.sweepModes(1)) * calls / 2; points < min {
+	if min := len(e.sweepModes(1)) * calls / e.sweepStride(calls) / 2; points < min {
 		t.Errorf("only %d crash points for %d calls", points, calls)
 	}
-	t.Logf("delete crash sweep: %d crash points (%d calls x %d modes), all clean after Delete again", points, calls, len(e.sweepModes(1)))
+	t.Logf("delete crash sweep: %d crash points (%d calls / %d x %d modes), all clean after Delete again", points, calls, e.sweepStride(calls), len(e.sweepModes(1)))
 }
 
 // A Create killed right after it created the control planes' default server
