@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -1295,7 +1296,7 @@ func (s *Server) listServers(w http.ResponseWriter, r *http.Request, tok *token,
 		return newerFirst(list[i].CreatedAt, list[i].ID, list[j].CreatedAt, list[j].ID)
 	})
 	// paginate answers an unknown marker with Nova's 400.
-	page, next, aerr := paginate(list, q, func(v *nServer) string { return v.ID }, "Server")
+	page, next, aerr := novaPaginate(list, q, func(v *nServer) string { return v.ID }, "Server")
 	if aerr != nil {
 		s.writeError(w, svcCompute, aerr)
 		return
@@ -1315,6 +1316,33 @@ func (s *Server) listServers(w http.ResponseWriter, r *http.Request, tok *token,
 		body["servers_links"] = []map[string]string{{"rel": "next", "href": s.URL + r.URL.Path + "?" + nq.Encode()}}
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// novaMaxLimit is Nova's [api] max_limit: the most a list answers.
+const novaMaxLimit = 1000
+
+// novaPaginate is paginate as Nova's lists do it: limit must be digits
+// (schema), at most max_limit items, and a full page links the next one
+// even when nothing follows (the next page is then empty).
+func novaPaginate[T any](list []T, q url.Values, id func(T) string, kind string) ([]T, string, *apiError) {
+	limit := novaMaxLimit
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 || strings.TrimLeft(l, "0123456789") != "" {
+			return nil, "", badRequest("Invalid input for query parameters limit. Value: %s. '%s' does not match '^[0-9]*$'", l, l)
+		}
+		limit = min(n, novaMaxLimit)
+	}
+	capped := url.Values{}
+	for k, v := range q {
+		capped[k] = v
+	}
+	capped.Set("limit", strconv.Itoa(limit))
+	page, next, aerr := paginate(list, capped, id, kind)
+	if aerr == nil && next == "" && limit > 0 && len(page) == limit {
+		next = id(page[len(page)-1])
+	}
+	return page, next, aerr
 }
 
 func (s *Server) serverIPMatches(v *nServer, subs []*regexp.Regexp) bool {

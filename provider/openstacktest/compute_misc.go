@@ -157,7 +157,7 @@ func (s *Server) listFlavors(w http.ResponseWriter, r *http.Request, tok *token,
 		list = append(list, f)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
-	page, next, aerr := paginate(list, q, func(f *nFlavor) string { return f.ID }, "Flavor")
+	page, next, aerr := novaPaginate(list, q, func(f *nFlavor) string { return f.ID }, "Flavor")
 	if aerr != nil {
 		s.writeError(w, svcCompute, aerr)
 		return

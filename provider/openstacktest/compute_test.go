@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -548,6 +549,22 @@ func TestServerPrecreatedPortAndFilters(t *testing.T) {
 	sort.Strings(seen)
 	if want := []string{a, b, o}; err != nil || pages != 2 || !cmp.Equal(seen, sortedCopy(want)) {
 		t.Errorf("paged list: %d pages, %v, err %v", pages, seen, err)
+	}
+
+	// Nova links the next page whenever a page is full: after the 3
+	// servers comes an empty page without a link.
+	full := rawGet(t, c.Compute, "2.52", c.Compute.ServiceURL("servers")+"?name="+url.QueryEscape("^"+prefix+"-")+"&limit=3")
+	links, _ := full["servers_links"].([]any)
+	if l, _ := full["servers"].([]any); len(l) != 3 || len(links) != 1 {
+		t.Fatalf("full page: %d servers, links %v", len(l), links)
+	}
+	after := rawGet(t, c.Compute, "2.52", links[0].(map[string]any)["href"].(string))
+	if l, _ := after["servers"].([]any); len(l) != 0 || after["servers_links"] != nil {
+		t.Errorf("page after the full one: %v", after)
+	}
+	_, err = servers.List(c.Compute, servers.ListOpts{Limit: -1}).AllPages(ctx)
+	if _, msg := apiFault(t, err, 400); msg != "Invalid input for query parameters limit. Value: -1. '-1' does not match '^[0-9]*$'" {
+		t.Errorf("limit -1: %q", msg)
 	}
 
 	// Deleting the server unbinds the pre-created port but keeps it.
