@@ -39,6 +39,9 @@ PACKAGES=(
   python3-octavia python3-openstackclient python3-octaviaclient
   openssl curl jq
 )
+# Cinder's parts (packages, config, start, wait).
+# shellcheck source=cinder.sh
+. "$HERE/cinder.sh"
 
 T0=$(date +%s)
 PHASE_T=$T0
@@ -184,7 +187,7 @@ stop_proc() {
 }
 
 # Order matters for stopping: API and workers first, infrastructure last.
-SERVICES=(octavia-worker octavia-api nova-compute nova-scheduler nova-conductor nova-api
+SERVICES=(cinder-volume cinder-scheduler cinder-api octavia-worker octavia-api nova-compute nova-scheduler nova-conductor nova-api
   neutron-server placement-api glance-api keystone memcached rabbitmq mariadb)
 
 # ---------------------------------------------------------------- secrets ---
@@ -328,6 +331,7 @@ $(authtoken nova)
 $(ksa placement nova)
 $(ksa neutron nova)
 $(ksa glance nova)
+$(nova_cinder_section)
 [conductor]
 workers = 1
 [scheduler]
@@ -449,6 +453,7 @@ lock_path = $STATE/lock
 [oslo_messaging_notifications]
 driver = noop
 EOT
+  write_cinder_config
   umask 022
 }
 
@@ -506,7 +511,7 @@ wait_mariadb() {
 
 init_databases() {
   local db sql=""
-  for db in keystone glance placement nova_api nova nova_cell0 neutron octavia; do
+  for db in keystone glance placement nova_api nova nova_cell0 neutron octavia cinder; do
     sql+="CREATE DATABASE IF NOT EXISTS $db;"
   done
   sql+="CREATE USER IF NOT EXISTS 'openstack'@'127.0.0.1' IDENTIFIED BY '${DB_PW}';"
@@ -619,6 +624,7 @@ sync_all() {
     --config-file "$ETC/neutron/ml2_conf.ini" upgrade heads & pids+=($!)
   sync_once octavia python3-octavia octavia-db-manage --config-file "$ETC/octavia/octavia.conf" upgrade head & pids+=($!)
   sync_nova & pids+=($!)
+  sync_cinder & pids+=($!)
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   [ $rc = 0 ] || die "a schema sync failed"
 }
@@ -647,6 +653,7 @@ start_openstack() {
   # nova-api monkey-patches with eventlet: processes, not threads.
   uwsgi_app nova-api 8774 /usr/bin/nova-api-wsgi 2 1 --env "OS_NOVA_CONFIG_DIR=$ETC/nova"
   start_octavia
+  start_cinder
 }
 
 # start_octavia: Octavia's API and worker, with the project's network driver
@@ -825,6 +832,7 @@ do_up() {
   start_nova_services
   phase_done keystone
   wait_apis
+  wait_cinder
   phase_done services
   seed resources
   phase_done seed
@@ -834,7 +842,7 @@ do_up() {
   log "up in $(( $(date +%s) - T0 ))s; clouds.yaml: $STATE/clouds.yaml (clouds realstack, realstack-admin)"
 }
 
-PORTS=(3306 5672 25672 11211 5000 9292 8778 8774 9696 9876)
+PORTS=(3306 5672 25672 11211 5000 9292 8778 8774 9696 9876 8776)
 
 # orphans: pids of this stack's processes that no pid file names (a pid file
 # lost with a removed state dir): listeners on the stack's ports that run
@@ -854,16 +862,17 @@ orphans() {
     local pg; pg=$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')
     [ -n "$pg" ] && grep -qx "$pg" <<<"$owned" && continue
     { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null |
-      grep -qE '(mariadbd|beam\.smp|epmd|memcached|uwsgi|glance-api|neutron-server|nova-|octavia-|rabbitmq)' && echo "$pid"
+      grep -qE '(mariadbd|beam\.smp|epmd|memcached|uwsgi|glance-api|neutron-server|nova-|octavia-|cinder|rabbitmq)' && echo "$pid"
   done
 }
 
 do_down() {
   local s pids=()
-  # OpenStack services together, then what they depend on.
-  for s in "${SERVICES[@]:0:10}"; do stop_proc "$s" & pids+=($!); done
+  # OpenStack services together, then what they depend on (the last three).
+  local n=$((${#SERVICES[@]} - 3))
+  for s in "${SERVICES[@]:0:n}"; do stop_proc "$s" & pids+=($!); done
   wait "${pids[@]}"
-  for s in "${SERVICES[@]:10}"; do stop_proc "$s"; done
+  for s in "${SERVICES[@]:n}"; do stop_proc "$s"; done
   local pid
   for pid in $(orphans); do
     log "stopping orphan pid $pid: $({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | cut -c1-100)"
@@ -882,7 +891,7 @@ do_status() {
     if running "$s"; then echo "$s running (pid $(cat "$(pidfile "$s")"))"; else echo "$s stopped"; rc=3; fi
   done
   local p
-  for p in keystone:5000 glance:9292 placement:8778 nova:8774 neutron:9696 octavia:9876; do
+  for p in keystone:5000 glance:9292 placement:8778 nova:8774 neutron:9696 octavia:9876 cinder:8776; do
     echo "${p%%:*} http ${p##*:}: $(http_code "http://$HOST:${p##*:}/")"
   done
   return $rc
@@ -890,7 +899,7 @@ do_status() {
 
 # RESTARTABLE: the services `restart` may stop and start alone (the others
 # depend on each other's start order and seed).
-RESTARTABLE=(octavia-api octavia-worker)
+RESTARTABLE=(octavia-api octavia-worker nova-api nova-compute cinder-api cinder-scheduler cinder-volume)
 
 # do_restart NAME...: rewrite the configuration, stop NAMEs by their pid
 # files and start them again; no other service is touched.
@@ -906,9 +915,13 @@ do_restart() {
   load_secrets
   write_config
   for s in "$@"; do stop_proc "$s"; done
-  # Starts what is not running: the ones just stopped.
-  start_octavia
-  wait_http octavia-api "http://$HOST:9876/"
+  # Start what is not running: the ones just stopped.
+  start_openstack
+  start_nova_services
+  case " $* " in *" octavia-api "*) wait_http octavia-api "http://$HOST:9876/" ;; esac
+  case " $* " in *" nova-api "*) wait_http nova-api "http://$HOST:8774/" ;; esac
+  case " $* " in *" cinder-"*) wait_cinder ;; esac
+  case " $* " in *" nova-compute "*) wait_compute ;; esac
   log "restarted $*"
 }
 

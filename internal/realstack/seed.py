@@ -5,7 +5,8 @@ Run by realstack.sh with Debian's /usr/bin/python3:
     seed.py identity    service project and users, demo project and user,
                         roles, the catalog (Keystone must answer)
     seed.py resources   external network "public" with its subnet, flavors
-                        m1.*, the image, quotas (every API must answer)
+                        m1.*, the image, volume type lvmdriver-1, quotas
+                        (every API must answer)
 
 Passwords come from the environment (ADMIN_PW, DEMO_PW, SERVICE_PW) and are
 never printed. Every step finds before it creates, so a second run changes
@@ -43,7 +44,13 @@ SERVICES = (
     ("compute", "nova", "http://%s:8774/v2.1" % HOST, "nova"),
     ("network", "neutron", "http://%s:9696" % HOST, "neutron"),
     ("load-balancer", "octavia", "http://%s:9876" % HOST, "octavia"),
+    ("volumev3", "cinderv3", "http://%s:8776/v3/%%(project_id)s" % HOST, "cinder"),
 )
+# Cinder: the simulator's second volume type (besides __DEFAULT__, which
+# Cinder's schema sync makes) and Cinder's default quotas, which the
+# simulator has.
+VOLUME_TYPE = "lvmdriver-1"
+VOLUME_QUOTAS = {"volumes": 10, "snapshots": 10, "gigabytes": 1000}
 
 
 def log(msg):
@@ -195,6 +202,18 @@ def seed_resources(sess):
     net.put("/quotas/" + demo, {"quota": {"network": 200, "subnet": 200, "port": 2000, "router": 100,
                                           "floatingip": 500, "security_group": 200,
                                           "security_group_rule": 2000}})
+    seed_cinder(sess, demo)
+
+
+def seed_cinder(sess, demo):
+    cinder = API(sess, "http://%s:8776/v3/%s" % (HOST, sess.get_project_id()))
+    types = cinder.get("/types", params={"is_public": "None"})["volume_types"]
+    if not any(t["name"] == VOLUME_TYPE for t in types):
+        log("create volume type " + VOLUME_TYPE)
+        cinder.post("/types", {"volume_type": {
+            "name": VOLUME_TYPE, "os-volume-type-access:is_public": True,
+            "extra_specs": {"volume_backend_name": VOLUME_TYPE}}})
+    cinder.put("/os-quota-sets/" + demo, {"quota_set": VOLUME_QUOTAS})
 
 
 def main():
