@@ -491,6 +491,12 @@ func (s *Server) lbQuota(projectID string) map[string]int {
 
 // lbQuotaCheck is Octavia's 403 when projectID has no room for one more res.
 func (s *Server) lbQuotaCheck(projectID, res string) *apiError {
+	return s.lbQuotaCheckN(projectID, res, 1)
+}
+
+// lbQuotaCheckN is Octavia's 403 when projectID has no room for more
+// objects of kind res.
+func (s *Server) lbQuotaCheckN(projectID, res string, more int) *apiError {
 	limit := s.lbQuota(projectID)[res]
 	if limit < 0 {
 		return nil
@@ -509,7 +515,7 @@ func (s *Server) lbQuotaCheck(projectID, res string) *apiError {
 	case "health_monitor":
 		n = lbCount(l.Monitors, projectID)
 	}
-	if n+1 > limit {
+	if n+more > limit {
 		return lbErr(http.StatusForbidden, "Quota has been met for resources: %s", lbQuotaNames[res])
 	}
 	return nil

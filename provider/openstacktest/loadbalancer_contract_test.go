@@ -556,6 +556,18 @@ func TestLoadBalancerQuotaAndPages(t *testing.T) {
 	if diff := cmp.Diff(ids, got); diff != "" || pagesSeen != 3 {
 		t.Errorf("%d pages; IDs (-want +got):\n%s", pagesSeen, diff)
 	}
+
+	// A fully populated create counts its children against their quotas.
+	unlimited, zero := -1, 0
+	if _, err := lbquotas.Update(ctx, admin, openstacktest.MemberProjectID, lbquotas.UpdateOpts{Loadbalancer: &unlimited, Pool: &zero}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "q-graph", VipSubnetID: f.sub.ID,
+		Listeners: []listeners.CreateOpts{{Protocol: listeners.ProtocolTCP, ProtocolPort: 80,
+			DefaultPool: &pools.CreateOpts{Name: "p", Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodRoundRobin}}}}).Extract()
+	if msg := wantOctaviaError(t, err, 403); msg != "Quota has been met for resources: Pool" {
+		t.Errorf("graph over the pool quota: %q", msg)
+	}
 }
 
 // TestLoadBalancerBatchMembers replaces a pool's members in one request:

@@ -228,6 +228,30 @@ func (s *Server) checkGraphPool(p *graphPool, tok *token) *apiError {
 	return nil
 }
 
+// graphQuota checks the project's room for the planned objects, in the
+// order Octavia does (pools, then listeners; monitors and members per pool).
+func (s *Server) graphQuota(projectID string, plan *graphPlan) *apiError {
+	members, monitors := 0, 0
+	for _, p := range plan.pools {
+		members += len(p.Members)
+		if p.HealthMonitor != nil {
+			monitors++
+		}
+	}
+	for _, c := range []struct {
+		res string
+		n   int
+	}{{"pool", len(plan.pools)}, {"health_monitor", monitors}, {"member", members}, {"listener", len(plan.listeners)}} {
+		if c.n == 0 {
+			continue
+		}
+		if e := s.lbQuotaCheckN(projectID, c.res, c.n); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
 // buildGraph makes the planned objects on load balancer lb, PENDING_CREATE
 // until lb is ACTIVE.
 func (s *Server) buildGraph(lb *lbLoadBalancer, plan *graphPlan) {

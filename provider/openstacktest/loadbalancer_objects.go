@@ -111,6 +111,9 @@ func (s *Server) createLB(w http.ResponseWriter, r *http.Request, tok *token) {
 	// after it has made the VIP port, and does not delete the port when it
 	// refuses them (Zed): only the load balancer goes.
 	plan, e := s.planGraph(raw, tok)
+	if e == nil {
+		e = s.graphQuota(lb.ProjectID, plan)
+	}
 	if e != nil {
 		delete(s.lbs().LoadBalancers, lb.ID)
 		s.writeError(w, svcLoadBalancer, e)
