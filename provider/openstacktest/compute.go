@@ -968,7 +968,13 @@ const novaTime = "2006-01-02T15:04:05Z"
 // serverBody renders a server in the shape of the microversion.
 func (s *Server) serverBody(v *nServer, tok *token, mv apiVersion) map[string]any {
 	addresses := map[string][]map[string]any{}
-	for _, p := range v.Ports {
+	// Nova fills the addresses (its network info cache) at the end of the
+	// build: a BUILD server shows none, even once its ports exist.
+	ports := v.Ports
+	if v.Status == "BUILD" {
+		ports = nil
+	}
+	for _, p := range ports {
 		info, ok := s.netPort(p.ID)
 		if !ok {
 			continue
@@ -1057,8 +1063,12 @@ func (s *Server) serverBody(v *nServer, tok *token, mv apiVersion) map[string]an
 	if len(v.Ports) > 0 {
 		b["security_groups"] = sgs
 	}
-	if v.Status == "BUILD" && v.TaskState == "" {
-		b["OS-EXT-STS:task_state"] = "spawning"
+	if v.Status == "BUILD" && (v.TaskState == "" || v.TaskState == "scheduling") {
+		phase := s.buildPhase(v)
+		if phase == "request" {
+			phase = "scheduling"
+		}
+		b["OS-EXT-STS:task_state"] = phase
 	}
 	// Nova shows progress only in these statuses (not SHUTOFF, ERROR, ...).
 	switch v.Status {
@@ -1177,13 +1187,21 @@ func (s *Server) serverAction(w http.ResponseWriter, r *http.Request, tok *token
 		if state == "" {
 			state = "active"
 		}
-		if v.TaskState != "" {
+		// Nova checks the vm_state first; no action but delete takes a
+		// building server.
+		if v.TaskState != "" && v.Status != "BUILD" {
 			s.writeError(w, svcCompute, errorf(http.StatusConflict, "", "Cannot '%s' instance %s while it is in task_state %s", name, v.ID, v.TaskState))
 			return
 		}
 		s.writeError(w, svcCompute, errorf(http.StatusConflict, "", "Cannot '%s' instance %s while it is in vm_state %s", name, v.ID, state))
 	}
 	busy := v.TaskState != "" || v.NextStatus != "" || !v.DeleteAt.IsZero()
+	// While the server is only a build request (not yet in a cell), Nova
+	// cannot record an instance action for it: 404.
+	if v.Status == "BUILD" && v.DeleteAt.IsZero() && action != "os-getConsoleOutput" && s.buildPhase(v) == "request" {
+		s.writeError(w, svcCompute, errorf(http.StatusNotFound, "", "Instance %s could not be found.", v.ID))
+		return
+	}
 	if action == "os-getConsoleOutput" {
 		s.consoleOutput(w, v, req[action])
 		return
@@ -1316,6 +1334,26 @@ func (s *Server) listServers(w http.ResponseWriter, r *http.Request, tok *token,
 		body["servers_links"] = []map[string]string{{"rel": "next", "href": s.URL + r.URL.Path + "?" + nq.Encode()}}
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// buildPhase is where a BUILD server is in Nova's build, by the share of
+// its boot time gone (measured on Zed with the fake driver: about 14%
+// build request, then scheduling to 23%, networking to 31%, spawning):
+// "request" while it is only a build request, then the task states
+// "scheduling", "networking" and "spawning".
+func (s *Server) buildPhase(v *nServer) string {
+	total, gone := v.ReadyAt.Sub(v.CreatedAt), s.now().Sub(v.CreatedAt)
+	switch {
+	case total <= 0:
+		return "spawning"
+	case gone < total/8:
+		return "request"
+	case gone < total/4:
+		return "scheduling"
+	case gone < total/3:
+		return "networking"
+	}
+	return "spawning"
 }
 
 // novaMaxLimit is Nova's [api] max_limit: the most a list answers.

@@ -184,8 +184,10 @@ func TestServerLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if srv.Status != "BUILD" {
-		t.Errorf("status right after create = %s, want BUILD", srv.Status)
+	// While it builds, a server has no addresses yet (Nova fills them at
+	// the end) and a task state of the build.
+	if srv.Status != "BUILD" || len(srv.Addresses) != 0 || !strings.Contains(" scheduling networking spawning ", " "+srv.TaskState+" ") {
+		t.Errorf("right after create: status %s, addresses %v, task state %q; want BUILD, none, a build step", srv.Status, srv.Addresses, srv.TaskState)
 	}
 	srv = waitServer(t, c.Compute, created.ID, "ACTIVE")
 	wantAddr := map[string]any{netName: []any{map[string]any{"version": float64(4), "addr": "10.6.0.10",
@@ -1177,8 +1179,12 @@ func TestServerActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	deleteServerLater(t, c.Compute, srv.ID)
-	if err := whileBuilding(t, c.Compute, srv.ID, func() error { return servers.Stop(ctx, c.Compute, srv.ID).ExtractErr() }); !gophercloud.ResponseCodeIs(err, 409) {
-		t.Errorf("stop while BUILD: %v, want 409", err)
+	// Nova checks the vm_state first: building.
+	err = whileBuilding(t, c.Compute, srv.ID, func() error { return servers.Stop(ctx, c.Compute, srv.ID).ExtractErr() })
+	if err == nil {
+		t.Error("stop while BUILD accepted")
+	} else if _, msg := apiFault(t, err, 409); msg != "Cannot 'stop' instance "+srv.ID+" while it is in vm_state building" {
+		t.Errorf("stop while BUILD: %q", msg)
 	}
 	waitServer(t, c.Compute, srv.ID, "ACTIVE")
 	if err := servers.Start(ctx, c.Compute, srv.ID).ExtractErr(); err == nil {
