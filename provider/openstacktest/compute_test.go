@@ -1123,9 +1123,9 @@ func TestServerFloatingIPAddresses(t *testing.T) {
 }
 
 // whileBuilding calls fn until it answers something else than 404 while
-// the server is still in BUILD: a real Nova answers 404 to actions on a
-// server that is still only a build request (not yet in a cell), 409 from
-// then on; the simulator answers 409 at once.
+// the server is still in BUILD: Nova (and the simulator) answers 404 to
+// actions on a server that is still only a build request (not yet in a
+// cell), 409 from then on.
 func whileBuilding(t testing.TB, c *gophercloud.ServiceClient, id string, fn func() error) error {
 	t.Helper()
 	for {
