@@ -1,6 +1,7 @@
 package infra_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/rules"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 
 	"github.com/openstrap/openstrap/infra"
 	"github.com/openstrap/openstrap/provider"
@@ -21,14 +23,16 @@ import (
 func TestBringYourOwnNetwork(t *testing.T) {
 	e := newNetEnv(t)
 	ctx := testCtx(t)
-	n := createNetwork(t, e.cloud.Network, "user-net")
+	netName := e.ct.Name("user-net")
+	n := createNetwork(t, e.cloud.Network, netName)
+	onReal(t, e, func(ctx context.Context) error { return networks.Delete(ctx, e.cloud.Network, n.ID).ExtractErr() })
 	s := createSubnet(t, e.cloud.Network, n.ID, "user-subnet", "192.168.50.0/24")
 	createSubnet(t, e.cloud.Network, n.ID, "user-other", "192.168.51.0/24")
-	before := shape(e.snapshot())
+	before := e.snapshot()
 
-	spec := netOnlySpec()
+	spec := e.spec(netOnlySpec())
 	spec.NodeCIDR = ""
-	spec.Network = infra.Ref{Name: "user-net"}
+	spec.Network = infra.Ref{Name: netName}
 	spec.Subnet = infra.Ref{ID: s.ID}
 	inf := infra.New(e.cloud)
 	st, err := inf.Ensure(ctx, spec)
@@ -39,7 +43,7 @@ func TestBringYourOwnNetwork(t *testing.T) {
 		t.Errorf("status %+v does not use the user's network and subnet", st)
 	}
 	got := map[string]int{}
-	for _, r := range owned(e.snapshot(), "demo") {
+	for _, r := range owned(e.snapshot(), e.cluster) {
 		got[r.Kind]++
 	}
 	if diff := cmp.Diff(map[string]int{"security_group": 3, "floatingip": 1}, got); diff != "" {
@@ -62,10 +66,10 @@ func TestBringYourOwnNetwork(t *testing.T) {
 	if st2.SubnetID == s.ID {
 		t.Errorf("NodeCIDR 192.168.51.0/24 picked subnet %s", st2.SubnetID)
 	}
-	if err := inf.Delete(ctx, "demo"); err != nil {
+	if err := inf.Delete(ctx, e.cluster); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(before, shape(e.snapshot())); diff != "" {
+	if diff := e.changed(before, e.snapshot()); diff != "" {
 		t.Errorf("after Delete, user resources changed (-before +after):\n%s", diff)
 	}
 }
@@ -74,14 +78,16 @@ func TestBringYourOwnRouter(t *testing.T) {
 	e := newNetEnv(t)
 	ctx := testCtx(t)
 	ext := externalNetworkID(t, e)
-	rtr, err := routers.Create(ctx, e.cloud.Network, routers.CreateOpts{Name: "user-router",
+	rtrName := e.ct.Name("user-router")
+	rtr, err := routers.Create(ctx, e.cloud.Network, routers.CreateOpts{Name: rtrName,
 		GatewayInfo: &routers.GatewayInfo{NetworkID: ext}}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := shape(e.snapshot())
-	spec := netOnlySpec()
-	spec.Router = infra.Ref{Name: "user-router"}
+	onReal(t, e, func(ctx context.Context) error { return routers.Delete(ctx, e.cloud.Network, rtr.ID).ExtractErr() })
+	before := e.snapshot()
+	spec := e.spec(netOnlySpec())
+	spec.Router = infra.Ref{Name: rtrName}
 	inf := infra.New(e.cloud)
 	st, err := inf.Ensure(ctx, spec)
 	if err != nil {
@@ -93,16 +99,16 @@ func TestBringYourOwnRouter(t *testing.T) {
 	if !routerHasSubnet(t, ctx, e.cloud.Network, rtr.ID, st.SubnetID) {
 		t.Error("the user's router has no interface on the cluster subnet")
 	}
-	if got := getRouter(t, ctx, e.cloud.Network, rtr.ID); len(got.Tags) != 0 || got.Name != "user-router" {
+	if got := getRouter(t, ctx, e.cloud.Network, rtr.ID); len(got.Tags) != 0 || got.Name != rtrName {
 		t.Errorf("the user's router was changed: %+v", got)
 	}
-	if n := count(owned(e.snapshot(), "demo"), "router"); n != 0 {
+	if n := count(owned(e.snapshot(), e.cluster), "router"); n != 0 {
 		t.Errorf("%d routers created", n)
 	}
-	if err := inf.Delete(ctx, "demo"); err != nil {
+	if err := inf.Delete(ctx, e.cluster); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(before, shape(e.snapshot())); diff != "" {
+	if diff := e.changed(before, e.snapshot()); diff != "" {
 		t.Errorf("after Delete (-before +after):\n%s", diff)
 	}
 }
@@ -111,7 +117,7 @@ func TestDriftCorrection(t *testing.T) {
 	e := newNetEnv(t)
 	ctx := testCtx(t)
 	inf := infra.New(e.cloud)
-	spec := netOnlySpec()
+	spec := e.spec(netOnlySpec())
 	st, err := inf.Ensure(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
@@ -135,10 +141,11 @@ func TestDriftCorrection(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An unmanaged group with the same kind of rule.
-	mine, err := groups.Create(ctx, c, groups.CreateOpts{Name: "demo-bastion"}).Extract()
+	mine, err := groups.Create(ctx, c, groups.CreateOpts{Name: e.cluster + "-bastion"}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
+	onReal(t, e, func(ctx context.Context) error { return groups.Delete(ctx, c, mine.ID).ExtractErr() })
 	if _, err := rules.Create(ctx, c, rules.CreateOpts{SecGroupID: mine.ID, Direction: "ingress", EtherType: "IPv4",
 		Protocol: "tcp", PortRangeMin: 22, PortRangeMax: 22, RemoteIPPrefix: "0.0.0.0/0"}).Extract(); err != nil {
 		t.Fatal(err)
@@ -187,7 +194,7 @@ func TestDriftCorrection(t *testing.T) {
 	if got := getSubnet(t, ctx, c, st.SubnetID).DNSNameservers; !cmp.Equal(got, spec.DNSNameservers) {
 		t.Errorf("subnet DNS nameservers = %v, want %v", got, spec.DNSNameservers)
 	}
-	if err := inf.Delete(ctx, "demo"); err != nil {
+	if err := inf.Delete(ctx, e.cluster); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := groups.Get(ctx, c, mine.ID).Extract(); err != nil {
@@ -200,22 +207,23 @@ func TestDeleteLeavesForeignResources(t *testing.T) {
 	ctx := testCtx(t)
 	inf := infra.New(e.cloud)
 	other := netOnlySpec()
-	other.Cluster = "other"
+	other.Cluster = e.ct.Cluster("other")
 	other.NodeCIDR = "10.7.0.0/24"
 	if _, err := inf.Ensure(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	createNetwork(t, e.cloud.Network, "user-net")
-	before := shape(e.snapshot())
-	if _, err := inf.Ensure(ctx, netOnlySpec()); err != nil {
+	n := createNetwork(t, e.cloud.Network, e.ct.Name("user-net"))
+	onReal(t, e, func(ctx context.Context) error { return networks.Delete(ctx, e.cloud.Network, n.ID).ExtractErr() })
+	before := e.snapshot()
+	if _, err := inf.Ensure(ctx, e.spec(netOnlySpec())); err != nil {
 		t.Fatal(err)
 	}
 	// An untagged leftover named like the cluster's resources but tagged
 	// for another cluster is never touched.
-	if err := inf.Delete(ctx, "demo"); err != nil {
+	if err := inf.Delete(ctx, e.cluster); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(before, shape(e.snapshot())); diff != "" {
+	if diff := e.changed(before, e.snapshot()); diff != "" {
 		t.Errorf("Delete touched foreign resources (-before +after):\n%s", diff)
 	}
 }
@@ -224,16 +232,17 @@ func TestDeleteRefusesWhileServersUseTheNetwork(t *testing.T) {
 	e := newNetEnv(t)
 	ctx := testCtx(t)
 	inf := infra.New(e.cloud)
-	st, err := inf.Ensure(ctx, netOnlySpec())
+	st, err := inf.Ensure(ctx, e.spec(netOnlySpec()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A server on the cluster network, in the control-plane group.
-	srv, err := servers.Create(ctx, e.cloud.Compute, servers.CreateOpts{Name: "demo-cp-0", ImageRef: imageID(t, e), FlavorRef: "1",
+	srv, err := servers.Create(ctx, e.cloud.Compute, servers.CreateOpts{Name: e.cluster + "-cp-0", ImageRef: imageID(t, e), FlavorRef: "1",
 		Networks: []servers.Network{{UUID: st.NetworkID}}, SecurityGroups: []string{st.SecurityGroups[infra.RoleControlPlane]}}, nil).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
+	deleteServerOnReal(t, e, srv.ID)
 	// Wait until it is ACTIVE: a real Nova creates the server's port while
 	// it builds, the simulator at once.
 	for {
@@ -249,9 +258,9 @@ func TestDeleteRefusesWhileServersUseTheNetwork(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	before := shape(e.snapshot())
+	before := e.snapshot()
 	e.resetCalls()
-	err = inf.Delete(ctx, "demo")
+	err = inf.Delete(ctx, e.cluster)
 	if !errors.Is(err, infra.ErrInUse) || !errors.Is(err, provider.ErrConflict) {
 		t.Fatalf("Delete = %v, want ErrInUse and provider.ErrConflict", err)
 	}
@@ -261,14 +270,14 @@ func TestDeleteRefusesWhileServersUseTheNetwork(t *testing.T) {
 	if w := e.calls().Writes(); w != 0 {
 		t.Errorf("refusing Delete made %d writes", w)
 	}
-	if diff := cmp.Diff(before, shape(e.snapshot())); diff != "" {
+	if diff := e.changed(before, e.snapshot()); diff != "" {
 		t.Errorf("refusing Delete changed (-before +after):\n%s", diff)
 	}
-	if err := inf.Delete(ctx, "demo", infra.Force()); err != nil {
+	if err := inf.Delete(ctx, e.cluster, infra.Force()); err != nil {
 		t.Fatal(err)
 	}
 	after := e.snapshot()
-	if left := owned(after, "demo"); len(left) > 0 {
+	if left := owned(after, e.cluster); len(left) > 0 {
 		t.Errorf("forced Delete left %v", left)
 	}
 	// The server stays (it is not the infrastructure's); it lost its port.
@@ -282,7 +291,7 @@ func TestDeleteRefusesWhileServersUseTheNetwork(t *testing.T) {
 		}
 		return out
 	}
-	if diff := cmp.Diff(shape(noServers(e.base)), shape(noServers(after))); diff != "" {
+	if diff := e.changed(noServers(e.base), noServers(after)); diff != "" {
 		t.Errorf("after forced Delete (-before Ensure +after):\n%s", diff)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
@@ -18,7 +17,7 @@ func TestFloatingIPEndpointWithoutLoadBalancer(t *testing.T) {
 	e := newEnv(t)
 	ctx := testCtx(t)
 	inf := infra.New(e.cloud)
-	st, err := inf.Ensure(ctx, netOnlySpec())
+	st, err := inf.Ensure(ctx, e.spec(netOnlySpec()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,10 +29,13 @@ func TestFloatingIPEndpointWithoutLoadBalancer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := servers.Create(ctx, e.cloud.Compute, servers.CreateOpts{Name: name, ImageRef: imageID(t, e), FlavorRef: "1",
-			Networks: []servers.Network{{Port: p.ID}}}, nil).Extract(); err != nil {
+		onReal(t, e, func(ctx context.Context) error { return ports.Delete(ctx, e.cloud.Network, p.ID).ExtractErr() })
+		srv, err := servers.Create(ctx, e.cloud.Compute, servers.CreateOpts{Name: name, ImageRef: imageID(t, e), FlavorRef: "1",
+			Networks: []servers.Network{{Port: p.ID}}}, nil).Extract()
+		if err != nil {
 			t.Fatal(err)
 		}
+		deleteServerOnReal(t, e, srv.ID)
 		return p.FixedIPs[0].IPAddress, p.ID
 	}
 	a0, p0 := addrOf("demo-cp-0")
@@ -110,7 +112,7 @@ func TestFixedFloatingIP(t *testing.T) {
 func TestInternalOnlyCluster(t *testing.T) {
 	e := newEnv(t)
 	ctx := testCtx(t)
-	spec := infra.Spec{Cluster: "demo", NodeCIDR: "10.6.0.0/24", APIServer: infra.APIServer{DisableFloatingIP: true}}
+	spec := infra.Spec{Cluster: e.cluster, NodeCIDR: "10.6.0.0/24", APIServer: infra.APIServer{DisableFloatingIP: true}}
 	inf := infra.New(e.cloud)
 	st, err := inf.Ensure(ctx, spec)
 	if err != nil {
@@ -119,10 +121,10 @@ func TestInternalOnlyCluster(t *testing.T) {
 	if st.RouterID != "" || st.FloatingIP.ID != "" || st.APIEndpoint.Host != st.LoadBalancer.VIPAddress || st.APIEndpoint.Host == "" {
 		t.Errorf("status %+v", st)
 	}
-	if err := inf.Delete(ctx, "demo"); err != nil {
+	if err := inf.Delete(ctx, e.cluster); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(shape(e.base), shape(e.snapshot())); diff != "" {
+	if diff := e.changed(e.base, e.snapshot()); diff != "" {
 		t.Errorf("after Delete (-before +after):\n%s", diff)
 	}
 }

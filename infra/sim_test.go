@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 
 	"github.com/openstrap/openstrap/infra"
 	"github.com/openstrap/openstrap/internal/cloudtest"
@@ -71,6 +73,64 @@ func (e *env) snapshot() []openstacktest.Resource {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	return e.ct.Snapshot(ctx)
+}
+
+// changed describes how after differs from before. On the simulator that
+// is every difference; on a real cloud, where other tests create and delete
+// at the same time, it is the resources of before that went or changed and
+// the resources of the test's cluster.
+func (e *env) changed(before, after []openstacktest.Resource) string {
+	if e.srv != nil {
+		return cmp.Diff(shape(before), shape(after))
+	}
+	ids := map[string]bool{}
+	for _, r := range before {
+		ids[r.ID] = true
+	}
+	keep := func(rs []openstacktest.Resource) []openstacktest.Resource {
+		var out []openstacktest.Resource
+		for _, r := range rs {
+			if ids[r.ID] || r.HasTag(infra.OwnerTag(e.cluster)) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	return cmp.Diff(shape(keep(before)), shape(keep(after)))
+}
+
+// onReal runs fn when the test ends, on a real cloud only (the simulator
+// goes with the test): for what a test makes besides its cluster.
+func onReal(t *testing.T, e *env, fn func(ctx context.Context) error) {
+	t.Helper()
+	if e.srv != nil {
+		return
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := fn(ctx); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			t.Logf("clean up: %v", err)
+		}
+	})
+}
+
+// deleteServerOnReal deletes a server when the test ends on a real cloud
+// and waits until it is gone, so that the cluster's network can go.
+func deleteServerOnReal(t *testing.T, e *env, id string) {
+	t.Helper()
+	onReal(t, e, func(ctx context.Context) error {
+		if err := servers.Delete(ctx, e.cloud.Compute, id).ExtractErr(); err != nil {
+			return err
+		}
+		for ctx.Err() == nil {
+			if err := servers.Get(ctx, e.cloud.Compute, id).Err; gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+				return nil
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		return ctx.Err()
+	})
 }
 
 // resetCalls zeroes the simulator's call counters; a real cloud has none.
@@ -384,7 +444,7 @@ func TestSecondEnsureMakesNoWrites(t *testing.T) {
 func TestPlan(t *testing.T) {
 	e := newNetEnv(t)
 	inf := infra.New(e.cloud)
-	spec := netOnlySpec()
+	spec := e.spec(netOnlySpec())
 	plan, err := inf.Plan(testCtx(t), spec)
 	if err != nil {
 		t.Fatal(err)
@@ -428,18 +488,18 @@ func TestPlan(t *testing.T) {
 func TestDeleteRemovesEverything(t *testing.T) {
 	e := newNetEnv(t)
 	inf := infra.New(e.cloud)
-	if _, err := inf.Ensure(testCtx(t), netOnlySpec()); err != nil {
+	if _, err := inf.Ensure(testCtx(t), e.spec(netOnlySpec())); err != nil {
 		t.Fatal(err)
 	}
-	if err := inf.Delete(testCtx(t), "demo"); err != nil {
+	if err := inf.Delete(testCtx(t), e.cluster); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(shape(e.base), shape(e.snapshot())); diff != "" {
+	if diff := e.changed(e.base, e.snapshot()); diff != "" {
 		t.Errorf("after Delete (-before Ensure +after Delete):\n%s", diff)
 	}
 	// Idempotent.
 	e.resetCalls()
-	if err := inf.Delete(testCtx(t), "demo"); err != nil {
+	if err := inf.Delete(testCtx(t), e.cluster); err != nil {
 		t.Fatal(err)
 	}
 	if w := e.calls().Writes(); w != 0 {
