@@ -55,12 +55,16 @@ func (x *lbStd) renderStd(m map[string]any, operating string) map[string]any {
 	m["name"] = x.Name
 	m["description"] = x.Description
 	m["project_id"] = x.ProjectID
+	m["tenant_id"] = x.ProjectID
 	m["tags"] = tags
 	m["admin_state_up"] = x.AdminStateUp
 	m["provisioning_status"] = x.Provisioning
 	m["operating_status"] = operating
 	m["created_at"] = x.CreatedAt.Format(octaviaTime)
-	m["updated_at"] = x.UpdatedAt.Format(octaviaTime)
+	m["updated_at"] = nil // Octavia: null until the object first changes
+	if !x.UpdatedAt.IsZero() {
+		m["updated_at"] = x.UpdatedAt.Format(octaviaTime)
+	}
 	return m
 }
 
@@ -217,6 +221,7 @@ func (s *Server) advanceLoadBalancer(now time.Time) bool {
 			return true
 		}
 		x.Provisioning = lbActive
+		x.UpdatedAt = now
 		return false
 	}
 	for id, x := range l.Members {
@@ -449,11 +454,12 @@ func lbTags(tags *[]string) []string {
 // lbInit fills the common attributes of a new object.
 func (s *Server) lbInit(x *lbStd, projectID string, name, desc *string, admin *bool, tags *[]string) {
 	now := s.now()
-	x.ID, x.ProjectID, x.CreatedAt, x.UpdatedAt = s.newID(), projectID, now, now
+	x.ID, x.ProjectID, x.CreatedAt = s.newID(), projectID, now
 	x.AdminStateUp = true
 	x.Tags = lbTags(tags)
 	s.lbApply(x, name, desc, admin, tags)
 	s.lbPend(x, lbPendingCreate)
+	x.UpdatedAt = time.Time{}
 }
 
 func (s *Server) lbApply(x *lbStd, name, desc *string, admin *bool, tags *[]string) {

@@ -217,7 +217,7 @@ func TestLoadBalancerStack(t *testing.T) {
 	}
 	deleteLBLater(t, c, lb.ID)
 	if lb.ProvisioningStatus != "PENDING_CREATE" || lb.OperatingStatus != "OFFLINE" || lb.Provider != "amphora" ||
-		lb.VipNetworkID != f.net.ID || lb.VipSubnetID != f.sub.ID ||
+		!lb.UpdatedAt.IsZero() || lb.VipNetworkID != f.net.ID || lb.VipSubnetID != f.sub.ID ||
 		!netip.MustParsePrefix("10.20.0.0/24").Contains(netip.MustParseAddr(lb.VipAddress)) {
 		t.Errorf("new load balancer: %+v", lb)
 	}
@@ -233,8 +233,8 @@ func TestLoadBalancerStack(t *testing.T) {
 		t.Errorf("VIP port: %+v", vip)
 	}
 	lb = waitActive(t, ctx, c, lb.ID)
-	if lb.OperatingStatus != wantLB {
-		t.Errorf("active load balancer operating status %s, want %s", lb.OperatingStatus, wantLB)
+	if lb.OperatingStatus != wantLB || lb.UpdatedAt.IsZero() {
+		t.Errorf("active load balancer: operating status %s (want %s), updated_at %v", lb.OperatingStatus, wantLB, lb.UpdatedAt)
 	}
 
 	li, err := listeners.Create(ctx, c, listeners.CreateOpts{Name: "demo-api-6443", LoadbalancerID: lb.ID,
@@ -263,6 +263,28 @@ func TestLoadBalancerStack(t *testing.T) {
 	}
 	if member.OperatingStatus != "NO_MONITOR" {
 		t.Errorf("new member without a monitor: operating status %s, want NO_MONITOR", member.OperatingStatus)
+	}
+	// Zed's attributes: tenant_id beside project_id, updated_at null until
+	// a change; no hsts_* on listeners, no vnic_type or description on
+	// members (later releases added them).
+	for url, want := range map[string]map[string]bool{
+		c.ServiceURL("lbaas", "listeners", li.ID):                     {"tenant_id": true, "hsts_max_age": false},
+		c.ServiceURL("lbaas", "pools", pool.ID, "members", member.ID): {"tenant_id": true, "vnic_type": false, "description": false},
+	} {
+		var raw map[string]map[string]any
+		if _, err := c.Get(ctx, url, &raw, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, obj := range raw {
+			for key, there := range want {
+				if _, ok := obj[key]; ok != there {
+					t.Errorf("%s: attribute %s present = %v, want %v", url, key, ok, there)
+				}
+			}
+			if obj["tenant_id"] != obj["project_id"] {
+				t.Errorf("%s: tenant_id %v, project_id %v", url, obj["tenant_id"], obj["project_id"])
+			}
+		}
 	}
 	waitActive(t, ctx, c, lb.ID)
 	hm, err := monitors.Create(ctx, c, monitors.CreateOpts{PoolID: pool.ID, Type: monitors.TypeTCP, Delay: 5, Timeout: 3, MaxRetries: 3}).Extract()

@@ -419,9 +419,6 @@ func (s *Server) renderListener(li *lbListener) map[string]any {
 		"client_ca_tls_container_ref": nil,
 		"client_authentication":       "NONE",
 		"client_crl_container_ref":    nil,
-		"hsts_include_subdomains":     false,
-		"hsts_max_age":                nil,
-		"hsts_preload":                false,
 	}
 	return li.renderStd(m, li.operating())
 }
@@ -861,9 +858,10 @@ func (s *Server) renderMember(m *lbMember) map[string]any {
 		"backup":          m.Backup,
 		"monitor_address": strOrNil(m.MonitorAddress),
 		"monitor_port":    mp,
-		"vnic_type":       "normal",
 	}
-	return m.renderStd(out, s.memberOperating(m))
+	out = m.renderStd(out, s.memberOperating(m))
+	delete(out, "description") // Zed's members have none
+	return out
 }
 
 type memberReq struct {
