@@ -173,6 +173,17 @@ func TestImages(t *testing.T) {
 		jsonObject(t, code.Body)); diff != "" {
 		t.Errorf("404 body (-want +got):\n%s", diff)
 	}
+	// Neither HTML nor JSON acceptable: webob's plain text.
+	resp, err := c.Image.Request(ctx, "GET", c.Image.ServiceURL("images", "nope"), &gophercloud.RequestOpts{
+		OkCodes: []int{404}, KeepResponseBody: true, MoreHeaders: map[string]string{"Accept": "application/octet-stream"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") || string(plain) != "404 Not Found\n\nNo image found with ID nope\n\n   " {
+		t.Errorf("404 as plain text: %s %q", ct, plain)
+	}
 	for _, accept := range []string{"text/html", "*/*"} {
 		resp, err := c.Image.Request(ctx, "GET", c.Image.ServiceURL("images", "nope"), &gophercloud.RequestOpts{
 			OkCodes: []int{404}, KeepResponseBody: true, MoreHeaders: map[string]string{"Accept": accept}})
