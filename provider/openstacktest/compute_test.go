@@ -1169,7 +1169,8 @@ func waitPorts(t testing.TB, c *provider.Cloud, serverID string, n int) []ports.
 // TestServerActions pins the power state machine (stop, start, hard
 // reboot), its 409s and the answer to an unknown action.
 func TestServerActions(t *testing.T) {
-	e := cloudtest.New(t)
+	// A boot delay that leaves a loaded machine time to see each step.
+	e := cloudtest.New(t, cloudtest.WithSimOptions(openstacktest.WithBootDelay(time.Second)))
 	ctx := testContext(t)
 	c := e.Cloud(ctx)
 	net := newBootNet(t, c, e.Name("act-net"), "10.17.0.0/24")
