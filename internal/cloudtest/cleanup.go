@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/blockstorage/v3/volumes"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servergroups"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
@@ -29,14 +30,14 @@ import (
 // that carries tag (an ownership tag such as provider.OwnershipTag(cluster)),
 // as a test's cleanup: load balancers (cascade), servers (by tag or by the
 // openstrap-cluster metadata), server groups named after the cluster,
-// floating IPs (by tag or description), router interfaces and routers, ports,
+// volumes (by the openstrap-cluster metadata), floating IPs (by tag or description), router interfaces and routers, ports,
 // subnets, networks and security groups. It waits until servers and load
 // balancers are gone, so that their ports and networks can go too.
 func DeleteOwned(ctx context.Context, c *provider.Cloud, tag string) error {
 	cluster := strings.TrimPrefix(tag, provider.OwnershipTagKey+"=")
 	return deleteMatching(ctx, c, func(r res) bool {
 		switch r.kind {
-		case "server":
+		case "server", "volume":
 			return isTag(r.tags, tag) || r.meta[provider.OwnershipTagKey] == cluster
 		case "server_group":
 			return cluster != "" && strings.HasPrefix(r.name, cluster)
@@ -106,6 +107,9 @@ func deleteMatching(ctx context.Context, c *provider.Cloud, match func(res) bool
 			_, err := servers.Get(ctx, c.Compute, id).Extract()
 			return err
 		}))
+	}
+	if c.BlockStorage != nil {
+		deleteVolumes(ctx, c, match, note)
 	}
 	if page, err = servergroups.List(c.Compute, servergroups.ListOpts{}).AllPages(ctx); err == nil {
 		sgs := extract(page, err, servergroups.ExtractServerGroups)
@@ -197,6 +201,39 @@ func deleteMatching(ctx context.Context, c *provider.Cloud, match func(res) bool
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// deleteVolumes deletes the volumes match chooses once their servers are
+// gone: it waits while one is attached or changing status, and until each
+// is gone.
+func deleteVolumes(ctx context.Context, c *provider.Cloud, match func(res) bool, note func(string, error)) {
+	page, err := volumes.List(c.BlockStorage, volumes.ListOpts{}).AllPages(ctx)
+	note("list volumes", err)
+	var ids []string
+	for _, v := range extract(page, err, volumes.ExtractVolumes) {
+		if match(res{kind: "volume", id: v.ID, name: v.Name, text: v.Description, meta: v.Metadata}) {
+			ids = append(ids, v.ID)
+		}
+	}
+	for _, id := range ids {
+		note("delete volume "+id, waitGone(ctx, func() error {
+			v, err := volumes.Get(ctx, c.BlockStorage, id).Extract()
+			if err != nil {
+				return err
+			}
+			switch v.Status {
+			case "available", "error", "error_restoring", "error_extending", "error_managing":
+				// Cinder answers 400 while the status changes: ask again.
+				if err := volumes.Delete(ctx, c.BlockStorage, id, volumes.DeleteOpts{}).ExtractErr(); err != nil &&
+					!gophercloud.ResponseCodeIs(err, 400) {
+					return err
+				}
+			case "error_deleting":
+				return fmt.Errorf("volume %s went to error_deleting", id)
+			}
+			return nil
+		}))
+	}
 }
 
 // DeleteAdded deletes, on a real cloud, what c's user can list now that is

@@ -87,9 +87,6 @@ func Gaps() []Gap {
 		{"provider/openstacktest", "TestServerMinMaxCount/instances_quota", NeedsQuotaChange},
 		// Needs a project without networks, then with exactly one.
 		{"provider/openstacktest", "TestServerNetworkSelection/empty_then_one_network", NeedsSimFeature},
-		{"provider/openstacktest", "TestVolumes", NeedsCinder},
-		{"provider/openstacktest", "TestBootFromVolume", NeedsCinder},
-		{"provider/openstacktest", "TestAttachVolumeToRunningServer", NeedsCinder},
 	}
 }
 

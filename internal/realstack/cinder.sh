@@ -129,12 +129,25 @@ EOT
 EOT
 }
 
-# nova_cinder_section: nova.conf's [cinder] (attach, boot from volume).
+# nova_cinder_section: nova.conf's [cinder] (attach, boot from volume) and
+# [service_user]: Nova must send a service token (its user has the role
+# "service", seed.py) or Cinder refuses to delete the attachment of a server
+# being deleted (409 ConflictNovaUsingAttachment, the fix of OSSA-2023-003 /
+# bug 2004555 in Debian's 21.3.1), and the volume stays in-use.
 nova_cinder_section() {
   cat <<EOT
 [cinder]
 os_region_name = RegionOne
 catalog_info = volumev3:cinderv3:publicURL
+auth_url = http://${HOST}:5000
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = nova
+password = ${SERVICE_PW}
+[service_user]
+send_service_user_token = true
 auth_url = http://${HOST}:5000
 auth_type = password
 project_domain_name = Default

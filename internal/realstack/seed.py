@@ -131,12 +131,17 @@ def seed_identity(sess):
         ks.put("/projects/%s/users/%s/roles/%s" % (project_id, user_id, role_id))
 
     admin_role = role("admin")
+    # "service": Cinder lets only a service token (Nova's, with this role)
+    # delete an attachment that Nova still uses.
+    service_role = role("service")
     for r in ("member", "reader", "load-balancer_member", "load-balancer_admin",
               "load-balancer_observer", "load-balancer_global_observer"):
         role(r)
     service = project("service")
     for _, _, _, name in SERVICES:
-        grant(service, user(name, os.environ["SERVICE_PW"], service), admin_role)
+        uid = user(name, os.environ["SERVICE_PW"], service)
+        grant(service, uid, admin_role)
+        grant(service, uid, service_role)
 
     demo = project(MEMBER_PROJECT)
     demo_user = user(MEMBER_USER, os.environ["DEMO_PW"], demo)

@@ -186,7 +186,7 @@ func (s *Server) volCreate(spec volumeSpec, tok *token) (*cVolume, *apiError) {
 		az = "nova"
 	}
 	if az != "nova" {
-		return nil, errorf(http.StatusBadRequest, "", "Invalid input received: Availability zone '%s' is invalid.", az)
+		return nil, errorf(http.StatusBadRequest, "", "Availability zone '%s' is invalid.", az)
 	}
 	var img *gImage
 	if spec.ImageID != "" {
@@ -312,7 +312,7 @@ func (s *Server) volumeBody(v *cVolume, detail bool) map[string]any {
 func (s *Server) createVolume(w http.ResponseWriter, r *http.Request, tok *token) {
 	var req struct {
 		Volume *struct {
-			Size             int               `json:"size"`
+			Size             *int              `json:"size"`
 			Name             string            `json:"name"`
 			Description      string            `json:"description"`
 			VolumeType       string            `json:"volume_type"`
@@ -340,13 +340,38 @@ func (s *Server) createVolume(w http.ResponseWriter, r *http.Request, tok *token
 		s.writeError(w, svcVolume, errorf(http.StatusBadRequest, "", "Invalid input received: cloning volumes is not supported by this simulator."))
 		return
 	}
+	// Zed's schema: size at least 1; without size nor a source, Cinder's
+	// generic 400.
+	switch {
+	case in.Size == nil:
+		s.writeError(w, svcVolume, errorf(http.StatusBadRequest, "", "The server could not comply with the request since it is either malformed or otherwise incorrect."))
+		return
+	case *in.Size < 1:
+		s.writeError(w, svcVolume, errorf(http.StatusBadRequest, "", "Invalid input for field/attribute size. Value: %d. %d is less than the minimum of 1", *in.Size, *in.Size))
+		return
+	}
 	v, aerr := s.volCreate(volumeSpec{ProjectID: tok.ProjectID, UserID: tok.UserID, Name: in.Name, Description: in.Description,
-		VolumeType: in.VolumeType, AvailabilityZone: in.AvailabilityZone, ImageID: in.ImageRef, Size: in.Size, Metadata: in.Metadata}, tok)
+		VolumeType: in.VolumeType, AvailabilityZone: in.AvailabilityZone, ImageID: in.ImageRef, Size: *in.Size, Metadata: in.Metadata}, tok)
 	if aerr != nil {
-		s.writeError(w, svcVolume, aerr)
+		s.writeError(w, svcVolume, cinderCreateError(aerr, in.ImageRef))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"volume": s.volumeBody(v, true)})
+}
+
+// cinderCreateError is how Cinder's volume create API words volCreate's
+// refusals (Nova's block device mappings word them their own way): an
+// unknown image is 400, quota faults name the exception.
+func cinderCreateError(aerr *apiError, imageRef string) *apiError {
+	switch {
+	case aerr.Status == http.StatusNotFound && imageRef != "" && aerr.Message == "Image "+imageRef+" could not be found.":
+		return errorf(http.StatusBadRequest, "", "Invalid image identifier or unable to access requested image.")
+	case aerr.Status == http.StatusRequestEntityTooLarge && strings.HasPrefix(aerr.Message, "Requested volume or snapshot"):
+		return errorf(aerr.Status, "overLimit", "VolumeSizeExceedsAvailableQuota: %s", aerr.Message)
+	case aerr.Status == http.StatusRequestEntityTooLarge && strings.HasPrefix(aerr.Message, "Maximum number of volumes"):
+		return errorf(aerr.Status, "overLimit", "VolumeLimitExceeded: %s", aerr.Message)
+	}
+	return aerr
 }
 
 func (s *Server) volumeFor(w http.ResponseWriter, r *http.Request, tok *token) *cVolume {
