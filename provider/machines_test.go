@@ -236,7 +236,7 @@ func TestMachinesRoundTrip(t *testing.T) {
 			if etcd.Name != m.Name+"-etcd" || etcd.Size != 2 || etcd.Status != "in-use" {
 				t.Errorf("etcd volume %s size %d status %s", etcd.Name, etcd.Size, etcd.Status)
 			}
-		}, cloudtest.NeedsCinder},
+		}, ""},
 		{"extra volume on an image-booted server", func(s *provider.MachineSpec) {
 			s.Volumes = []provider.VolumeSpec{{Name: "data", SizeGiB: 1, Type: "lvmdriver-1"}}
 		}, func(t *testing.T, m *provider.Machine) {
@@ -247,7 +247,7 @@ func TestMachinesRoundTrip(t *testing.T) {
 			if v.VolumeType != "lvmdriver-1" || v.Status != "in-use" {
 				t.Errorf("data volume type %q status %q", v.VolumeType, v.Status)
 			}
-		}, cloudtest.NeedsCinder},
+		}, ""},
 		{"floating IP", func(s *provider.MachineSpec) { s.FloatingIP = &provider.FloatingIPSpec{} }, nil, ""},
 		{"explicit anti-affinity group by name", func(s *provider.MachineSpec) {
 			s.ServerGroup = &provider.ServerGroupSpec{Name: e.cluster + "-spread", Policy: provider.PolicyAntiAffinity}

@@ -62,8 +62,6 @@ type Gap struct {
 func Gaps() []Gap {
 	return []Gap{
 		// provider: the machines service.
-		{"provider", "TestMachinesRoundTrip/boot_from_volume_and_an_extra_volume", NeedsCinder},
-		{"provider", "TestMachinesRoundTrip/extra_volume_on_an_image-booted_server", NeedsCinder},
 		{"provider", "BenchmarkMachinesCreateBatch", NeedsLatency},
 
 		// provider: Connect.
