@@ -649,9 +649,8 @@ func TestMachinesQuotaPreflight(t *testing.T) {
 	admin := e.env.AdminCloud(ctx)
 	want := []string{"cores", "ram", "gigabytes"}
 	if e.env.IsReal() {
-		// The local real cloud's quotas are large and it has no Cinder:
-		// lower Nova's for the project, and leave volumes out.
-		want = want[:2]
+		// The local real cloud's Nova quotas are large: lower them for the
+		// project (Cinder's are the defaults, 1000 GiB).
 		cores, ram := 20, 40960
 		if _, err := quotasets.Update(ctx, admin.Compute, e.cloud.ProjectID, quotasets.UpdateOpts{Cores: &cores, RAM: &ram}).Extract(); err != nil {
 			t.Fatalf("lower the project's Nova quotas: %v", err)
@@ -662,9 +661,7 @@ func TestMachinesQuotaPreflight(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		s := e.worker(fmt.Sprintf("demo-q-%d", i))
 		s.Flavor = "m1.large" // 4 cores, 8 GiB
-		if !e.env.IsReal() {
-			s.RootVolume = &provider.RootVolumeSpec{SizeGiB: 100}
-		}
+		s.RootVolume = &provider.RootVolumeSpec{SizeGiB: 100}
 		s.FloatingIP = &provider.FloatingIPSpec{}
 		specs = append(specs, s)
 	}
@@ -835,10 +832,7 @@ func TestMachinesDeleteTouchesOnlyItsMachine(t *testing.T) {
 			s := e.worker(n)
 			s.Cluster = cluster
 			s.Ports = append(s.Ports, provider.PortSpec{Network: e.netName})
-			// A real cloud without Cinder: the machines have no volume.
-			if !e.env.IsReal() {
-				s.Volumes = []provider.VolumeSpec{{Name: "data", SizeGiB: 1}}
-			}
+			s.Volumes = []provider.VolumeSpec{{Name: "data", SizeGiB: 1}}
 			s.FloatingIP = &provider.FloatingIPSpec{}
 			if _, err := m.Create(ctx, s); err != nil {
 				t.Fatalf("Create %s/%s: %v", cluster, n, err)
