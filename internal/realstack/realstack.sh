@@ -3,7 +3,7 @@
 # for openstrap's real-OpenStack test lane. No VMs: Nova runs the fake virt
 # driver, Neutron runs ML2 without agents (a tiny mechanism driver binds ports),
 # Octavia runs its no-op drivers but a network driver of ours (VIPs are real
-# Neutron ports, see octavia/).
+# Neutron ports, see octavia/), Cinder runs its fake volume driver (cinder.sh).
 #
 #   realstack.sh install   install the packages if missing
 #   realstack.sh up        install, configure, start, seed, wait, write clouds.yaml
@@ -12,6 +12,7 @@
 #   realstack.sh status    say which services run and which APIs answer
 #   realstack.sh restart octavia-api octavia-worker
 #                          rewrite the config, stop and start just those
+#                          (octavia-*, nova-api, nova-compute, cinder-*)
 #   realstack.sh env       print the exports a test needs (OS_CLOUD, OS_CLIENT_CONFIG_FILE)
 #
 # State (data, config, logs, pid files, clouds.yaml) lives in
@@ -902,7 +903,8 @@ do_status() {
 RESTARTABLE=(octavia-api octavia-worker nova-api nova-compute cinder-api cinder-scheduler cinder-volume)
 
 # do_restart NAME...: rewrite the configuration, stop NAMEs by their pid
-# files and start them again; no other service is touched.
+# files and start them again; no running service is touched (one that is
+# not running is started too).
 do_restart() {
   local s r ok
   [ $# -gt 0 ] || die "restart: name at least one of: ${RESTARTABLE[*]}"
