@@ -643,9 +643,23 @@ func (m *Machines) createServer(ctx context.Context, p *machinePlan, b *built, g
 // control-plane machine with the API server pool.
 func (m *Machines) finish(ctx context.Context, spec MachineSpec, serverID string, b *built) (*Machine, error) {
 	log := m.logger(ctx).WithValues("cluster", spec.Cluster, "machine", spec.Name, "server", serverID)
-	srv, err := m.waitServer(ctx, spec.Cluster, serverID, func(s *servers.Server) bool {
-		return s == nil || s.Status == "ACTIVE" || s.Status == "ERROR"
-	})
+	var srv *servers.Server
+	var err error
+	for look := 0; ; look++ {
+		srv, err = m.waitServer(ctx, spec.Cluster, serverID, func(s *servers.Server) bool {
+			return s == nil || s.Status == "ACTIVE" || s.Status == "ERROR"
+		})
+		if err != nil || srv == nil || srv.Status != "ERROR" || srv.Fault.Message != "" {
+			break
+		}
+		// ERROR without a fault: Nova records the fault after the state,
+		// and a building server has been seen to show ERROR for a moment.
+		srv = m.faultOf(ctx, srv)
+		if srv.Status == "ERROR" || look == 2 {
+			break
+		}
+		log.V(1).Info("server showed ERROR without a fault, then " + srv.Status + "; waiting on")
+	}
 	if err == nil && srv == nil {
 		err = fmt.Errorf("%w: the server disappeared while it was booting", ErrNotFound)
 	}
@@ -653,9 +667,6 @@ func (m *Machines) finish(ctx context.Context, spec MachineSpec, serverID string
 		return nil, &Error{Op: "wait for", Kind: "server", Name: spec.Name, ID: serverID, Cloud: m.cloud.Name, Err: err}
 	}
 	if srv.Status == "ERROR" {
-		if srv.Fault.Message == "" {
-			srv = m.faultOf(ctx, srv)
-		}
 		fault := srv.Fault.Message
 		if fault == "" {
 			fault = "no fault message"
@@ -707,9 +718,10 @@ func (m *Machines) finish(ctx context.Context, spec MachineSpec, serverID string
 	return mc, nil
 }
 
-// faultOf reads srv again, briefly, until it shows its fault: Nova sets a
-// server to ERROR before it records why (scheduler utils set the state,
-// then add the instance fault), so the first look may have none.
+// faultOf reads srv again, briefly, until it shows its fault or leaves
+// ERROR: Nova sets a server to ERROR before it records why (scheduler utils
+// set the state, then add the instance fault), so the first look may have
+// none.
 func (m *Machines) faultOf(ctx context.Context, srv *servers.Server) *servers.Server {
 	p := m.opts.wait
 	p.MaxElapsed = 20 * p.Max
@@ -719,7 +731,7 @@ func (m *Machines) faultOf(ctx context.Context, srv *servers.Server) *servers.Se
 			return true, nil // keep what we have
 		}
 		srv = s
-		return s.Fault.Message != "", nil
+		return s.Fault.Message != "" || s.Status != "ERROR", nil
 	})
 	return srv
 }
