@@ -173,20 +173,23 @@ start_cinder() {
 }
 
 # wait_cinder: the API answers with a token, and the scheduler and the
-# backend realstack@lvmdriver-1 report up (a volume created before fails
-# with "No valid backend").
+# backend realstack@lvmdriver-1 are up and have reported since they started
+# (after a restart the old records still look up for a minute; a volume
+# created before fails with "No valid backend").
 wait_cinder() {
   wait_http cinder-api "http://$HOST:8776/"
-  local tok up=""
+  local tok up="" since
   tok=$(token admin "$ADMIN_PW" admin)
   [ -n "$tok" ] || die "no admin token"
+  since=$(stat -c %Y "$(pidfile cinder-volume)" "$(pidfile cinder-scheduler)" | sort -n | tail -1)
   for _ in $(seq 1 180); do
     up=$(curl -s -f -m 10 -H "X-Auth-Token: $tok" "http://$HOST:8776/v3/os-services" 2>/dev/null |
-      jq -r '[.services[] | select(.state=="up" and .status=="enabled") | .binary] | unique | join(",")' 2>/dev/null || true)
+      jq -r --argjson since "$since" '[.services[] | select(.state=="up" and .status=="enabled" and .updated_at != null)
+        | select((.updated_at | sub("\\..*$"; "Z") | fromdateiso8601) >= $since) | .binary] | unique | join(",")' 2>/dev/null || true)
     [ "$up" = "cinder-scheduler,cinder-volume" ] && return 0
     running cinder-scheduler || die "cinder-scheduler exited, see $LOGS/cinder-scheduler.log"
     running cinder-volume || die "cinder-volume exited, see $LOGS/cinder-volume.log"
     sleep 1
   done
-  die "cinder services not up in 180s (up: ${up:-none}), see $LOGS/cinder-volume.log"
+  die "cinder services not up in 180s (reported: ${up:-none}), see $LOGS/cinder-volume.log"
 }
