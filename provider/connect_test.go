@@ -272,8 +272,9 @@ func TestConnectSources(t *testing.T) {
 					c.BlockStorage.Endpoint != s.URL+"/volume/v3/"+tt.wantProject+"/" {
 					t.Errorf("endpoints: compute %s, volume %+v", c.Compute.Endpoint, c.BlockStorage)
 				}
-			} else if cc.env.LocalStack() && c.BlockStorage != nil {
-				t.Errorf("the local services have no Cinder, but Connect found %s", c.BlockStorage.Endpoint)
+			} else if cc.env.LocalStack() && (c.BlockStorage == nil || !strings.HasSuffix(c.BlockStorage.Endpoint, ":8776/v3/"+c.ProjectID+"/")) {
+				// realstack's catalog has Cinder at :8776/v3/%(project_id)s.
+				t.Errorf("Cinder endpoint: %+v", c.BlockStorage)
 			}
 			if _, err := flavors.Get(ctx, c.Compute, "1").Extract(); err != nil {
 				t.Errorf("use the compute client: %v", err)

@@ -90,7 +90,9 @@ func Gaps() []Gap {
 			"an associated floating IP ACTIVE"},
 		{"dataplane", "nothing boots or routes: Nova's fake driver makes servers ACTIVE without " +
 			"running their user data, so no process answers on a server's or a VIP's address"},
-		{"volumes", "no Cinder: volumes and boot from volume are not available"},
+		{"volumes", "Cinder runs Cinder's fake volume driver (internal/realstack/cinder): volumes " +
+			"go through the real API, scheduler, quotas and attach state machine but hold no data, " +
+			"and Nova's fake driver names attached disks /dev/sdX where libvirt says /dev/vdX"},
 		{"provider-networks", "one flat physical network (\"public\") holds the external network; " +
 			"tests cannot create further flat or VLAN provider networks on it"},
 	}
