@@ -165,7 +165,7 @@ func TestObservedRecords(t *testing.T) {
 	if len(files) < 40 {
 		t.Fatalf("only %d observed records; smoke.sh writes more", len(files))
 	}
-	services := map[string]bool{"identity": true, "compute": true, "network": true, "load-balancer": true, "image": true}
+	services := map[string]bool{"identity": true, "compute": true, "network": true, "load-balancer": true, "image": true, "volume": true}
 	methods := map[string]bool{"GET": true, "POST": true, "PUT": true, "DELETE": true, "PATCH": true}
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
