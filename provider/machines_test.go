@@ -485,15 +485,19 @@ func TestMachinesRollbackWhenAPIRefuses(t *testing.T) {
 	spec.Ports = append(spec.Ports, provider.PortSpec{Network: e.netName})
 	spec.FloatingIP = &provider.FloatingIPSpec{}
 	// Nova refuses the server for quota after the ports and the floating IP
-	// exist: the project may have no more instances.
+	// exist: the project may have no more instances than it has.
 	admin := e.env.AdminCloud(ctx)
-	zero := 0
-	if _, err := quotasets.Update(ctx, admin.Compute, e.cloud.ProjectID, quotasets.UpdateOpts{Instances: &zero}).Extract(); err != nil {
-		t.Fatalf("set the project's instance quota to 0: %v", err)
+	d, err := quotasets.GetDetail(ctx, admin.Compute, e.cloud.ProjectID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := d.Instances.InUse
+	if _, err := quotasets.Update(ctx, admin.Compute, e.cloud.ProjectID, quotasets.UpdateOpts{Instances: &used}).Extract(); err != nil {
+		t.Fatalf("set the project's instance quota to what it uses (%d): %v", used, err)
 	}
 	t.Cleanup(func() { _ = quotasets.Delete(context.Background(), admin.Compute, e.cloud.ProjectID).Err })
 	cr.Reset()
-	_, err := m.Create(ctx, spec)
+	_, err = m.Create(ctx, spec)
 	if !errors.Is(err, provider.ErrQuotaExceeded) || !strings.Contains(err.Error(), "instances") {
 		t.Fatalf("Create = %v, want ErrQuotaExceeded for instances", err)
 	}
