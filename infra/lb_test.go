@@ -1,6 +1,7 @@
 package infra_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -116,27 +117,32 @@ func TestOctaviaConflictWhilePendingIsRetried(t *testing.T) {
 }
 
 func TestOctaviaQuotaFailsAtOnce(t *testing.T) {
-	cloudtest.RequireSim(t, cloudtest.NeedsQuotaChange)
 	e := newEnv(t)
 	ctx := testCtx(t)
-	admin, err := e.srv.AdminCloud(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := e.ct.AdminCloud(ctx)
+	project := e.cloud.ProjectID
 	zero := 0
-	if _, err := lbquotas.Update(ctx, admin.LoadBalancer, openstacktest.MemberProjectID, lbquotas.UpdateOpts{Loadbalancer: &zero}).Extract(); err != nil {
+	if _, err := lbquotas.Update(ctx, admin.LoadBalancer, project, lbquotas.UpdateOpts{Loadbalancer: &zero}).Extract(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		// Back to the defaults (DELETE /v2/lbaas/quotas/{project}).
+		_, _ = admin.LoadBalancer.Delete(context.Background(), admin.LoadBalancer.ServiceURL("quotas", project), nil)
+	})
+	spec := e.spec(baseSpec())
 	start := time.Now()
-	_, err = infra.New(e.cloud).Ensure(ctx, baseSpec())
+	_, err := infra.New(e.cloud).Ensure(ctx, spec)
 	if !errors.Is(err, provider.ErrQuotaExceeded) {
 		t.Fatalf("Ensure = %v, want ErrQuotaExceeded", err)
 	}
-	if took := time.Since(start); took > 2*time.Second {
+	if took := time.Since(start); e.srv != nil && took > 2*time.Second {
 		t.Errorf("took %v to fail", took)
 	}
-	if !strings.Contains(err.Error(), "create load balancer \"demo-kubeapi\"") || !strings.Contains(err.Error(), "quota") {
+	if !strings.Contains(err.Error(), "create load balancer \""+spec.Cluster+"-kubeapi\"") || !strings.Contains(err.Error(), "quota") {
 		t.Errorf("error %q does not name the load balancer and the quota", err)
+	}
+	if err := infra.New(e.cloud).Delete(ctx, spec.Cluster); err != nil {
+		t.Fatalf("Delete after the refused Ensure: %v", err)
 	}
 }
 

@@ -109,7 +109,8 @@ func (e *Env) IsReal() bool { return e.sim == nil }
 
 // LocalStack reports whether the real cloud is the local services of
 // internal/realstack, whose limits realstack.Gaps lists (no L3 agent: floating
-// IPs and router interfaces stay DOWN; no-op Octavia drivers; no Cinder).
+// IPs and router interfaces stay DOWN; no-op amphorae; fake virt and volume
+// drivers).
 func (e *Env) LocalStack() bool { return e.sim == nil && realstack.Selected(os.Getenv) }
 
 // CloudName is the clouds.yaml entry of the member user: $OS_CLOUD, or the

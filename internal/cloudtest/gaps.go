@@ -72,7 +72,6 @@ func Gaps() []Gap {
 		{"infra", "TestTransientFaultsAreRetried", NeedsFaults},
 		{"infra", "TestPermanentErrorsFailAtOnce", NeedsFaults},
 		{"infra", "TestOctaviaConflictWhilePendingIsRetried", NeedsFaults},
-		{"infra", "TestOctaviaQuotaFailsAtOnce", NeedsQuotaChange},
 		{"infra", "BenchmarkEnsure", NeedsLatency},
 
 		// provider/openstacktest: contract tests.
