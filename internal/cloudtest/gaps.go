@@ -78,7 +78,6 @@ func Gaps() []Gap {
 		{"provider/openstacktest", "TestNetworkStateSurvivesRestart", NeedsSimFeature},
 		{"provider/openstacktest", "TestKeystoneTokenExpiry", NeedsSimFeature},
 		{"provider/openstacktest", "TestNetworkFloatingIPPool", NeedsSimFeature},
-		{"provider/openstacktest", "TestLoadBalancerQuotaAndPages", NeedsQuotaChange},
 		{"provider/openstacktest", "TestLoadBalancerFullyPopulated/children_become_ACTIVE", NeedsGraphCreateChildren},
 		{"provider/openstacktest", "TestFailBoot", NeedsFailBoot},
 		{"provider/openstacktest", "TestComputeQuotas/full_quota", NeedsQuotaChange},

@@ -527,40 +527,55 @@ func TestLoadBalancerErrors(t *testing.T) {
 // TestLoadBalancerQuotaAndPages checks Octavia's quota answer and
 // pagination.
 func TestLoadBalancerQuotaAndPages(t *testing.T) {
-	cloudtest.RequireSim(t, cloudtest.NeedsQuotaChange)
-	s := openstacktest.NewTestServer(t, openstacktest.WithLoadBalancerDelay(0))
+	e := cloudtest.New(t, cloudtest.WithSimOptions(openstacktest.WithLoadBalancerDelay(0)))
 	ctx := testContext(t)
-	cloud := memberCloud(t, s)
+	cloud := e.Cloud(ctx)
 	c := cloud.LoadBalancer
-	admin := adminCloud(t, s).LoadBalancer
-	f := makeNet(t, ctx, cloud.Network, "lbq", "10.23.0.0/24")
-	q, err := lbquotas.Get(ctx, c, openstacktest.MemberProjectID).Extract()
+	admin := e.AdminCloud(ctx).LoadBalancer
+	project := cloud.ProjectID
+	f := lbNet(t, ctx, cloud.Network, e.Name("lbq"), "10.23.0.0/24")
+	q, err := lbquotas.Get(ctx, c, project).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if q.Loadbalancer != -1 || q.Listener != -1 {
 		t.Errorf("default quota: %+v", q)
 	}
-	five := 5
-	if _, err := lbquotas.Update(ctx, admin, openstacktest.MemberProjectID, lbquotas.UpdateOpts{Loadbalancer: &five}).Extract(); err != nil {
+	t.Cleanup(func() {
+		// Back to the defaults (DELETE /v2/lbaas/quotas/{project}).
+		_, _ = admin.Delete(context.Background(), admin.ServiceURL("quotas", project), nil)
+	})
+	// The project may hold other load balancers: five more than it has.
+	pages, err := loadbalancers.List(c, loadbalancers.ListOpts{}).AllPages(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
+	existing, err := loadbalancers.ExtractLoadBalancers(pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := len(existing) + 5
+	if _, err := lbquotas.Update(ctx, admin, project, lbquotas.UpdateOpts{Loadbalancer: &limit}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	name := e.Name("q")
 	var ids []string
 	for i := 0; i < 5; i++ {
-		lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: fmt.Sprintf("q-%d", i), VipSubnetID: f.sub.ID}).Extract()
+		lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: name, VipSubnetID: f.sub.ID}).Extract()
 		if err != nil {
 			t.Fatal(err)
 		}
+		deleteLBLater(t, c, lb.ID)
 		ids = append(ids, lb.ID)
 	}
-	_, err = loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "q-over", VipSubnetID: f.sub.ID}).Extract()
+	_, err = loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: name + "-over", VipSubnetID: f.sub.ID}).Extract()
 	if msg := wantOctaviaError(t, err, 403); msg != "Quota has been met for resources: Load Balancer" {
 		t.Errorf("quota message %q", msg)
 	}
 
 	var got []string
 	pagesSeen := 0
-	err = loadbalancers.List(c, loadbalancers.ListOpts{Limit: 2}).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
+	err = loadbalancers.List(c, loadbalancers.ListOpts{Name: name, Limit: 2}).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
 		lbs, err := loadbalancers.ExtractLoadBalancers(p)
 		if err != nil {
 			return false, err
@@ -575,16 +590,17 @@ func TestLoadBalancerQuotaAndPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	sort.Strings(ids)
+	sort.Strings(got)
 	if diff := cmp.Diff(ids, got); diff != "" || pagesSeen != 3 {
-		t.Errorf("%d pages; IDs (-want +got):\n%s", pagesSeen, diff)
+		t.Errorf("%d pages, want 3; IDs (-want +got):\n%s", pagesSeen, diff)
 	}
 
 	// A fully populated create counts its children against their quotas.
 	unlimited, zero := -1, 0
-	if _, err := lbquotas.Update(ctx, admin, openstacktest.MemberProjectID, lbquotas.UpdateOpts{Loadbalancer: &unlimited, Pool: &zero}).Extract(); err != nil {
+	if _, err := lbquotas.Update(ctx, admin, project, lbquotas.UpdateOpts{Loadbalancer: &unlimited, Pool: &zero}).Extract(); err != nil {
 		t.Fatal(err)
 	}
-	_, err = loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "q-graph", VipSubnetID: f.sub.ID,
+	_, err = loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: name + "-graph", VipSubnetID: f.sub.ID,
 		Listeners: []listeners.CreateOpts{{Protocol: listeners.ProtocolTCP, ProtocolPort: 80,
 			DefaultPool: &pools.CreateOpts{Name: "p", Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodRoundRobin}}}}).Extract()
 	if msg := wantOctaviaError(t, err, 403); msg != "Quota has been met for resources: Pool" {
