@@ -722,7 +722,25 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 		}
 	}
 
-	// Block devices: check them all before creating anything.
+	// Block devices: check them all before creating anything. The boot
+	// indexes (those >= 0) must run 0, 1, 2...: imageRef does not stand
+	// for index 0 once block_device_mapping_v2 is given.
+	if len(in.BlockDevice) > 0 {
+		var boot []int
+		for _, b := range in.BlockDevice {
+			if b.BootIndex != nil && *b.BootIndex >= 0 {
+				boot = append(boot, int(*b.BootIndex))
+			}
+		}
+		sort.Ints(boot)
+		valid := len(boot) > 0
+		for i, n := range boot {
+			valid = valid && i == n
+		}
+		if !valid {
+			return nil, badRequest("Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.")
+		}
+	}
 	for _, b := range in.BlockDevice {
 		switch {
 		case b.SourceType == "image" && b.DestinationType == "volume":
@@ -820,8 +838,25 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 		}
 		v.Ports = append(v.Ports, nServerPort{ID: info.ID, Created: true})
 	}
+	// The same volume mapped twice passes the API; the build fails when
+	// Cinder refuses the second connector, and the compute host undoes
+	// the mappings: the volumes it made are deleted, the caller's stay
+	// available, listed on the server (without delete_on_termination).
+	// The simulator makes no volume for such a server.
+	mapped, twice := map[string]bool{}, false
+	for _, b := range in.BlockDevice {
+		if b.SourceType != "volume" || b.DestinationType != "volume" {
+			continue
+		}
+		if mapped[b.UUID] && !twice {
+			twice = true
+			v.FailWith = &nFault{Code: 500, Message: fmt.Sprintf("Build of instance %s aborted: Unable to update attachment.(Invalid volume: duplicate connectors detected on volume %s). (HTTP 500) (Request-ID: req-%s)", v.ID, b.UUID, s.newID())}
+		}
+		mapped[b.UUID] = true
+	}
 	// The root disk is vda; other volumes follow in order.
 	next := 'b'
+	listed := map[string]bool{}
 	for _, b := range in.BlockDevice {
 		if b.DestinationType != "volume" {
 			continue
@@ -832,6 +867,13 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 			next++
 		}
 		volID := b.UUID
+		if twice {
+			if b.SourceType == "volume" && !bool(b.DeleteOnTermination) && !listed[volID] {
+				listed[volID] = true
+				v.Volumes = append(v.Volumes, nServerVolume{ID: volID, Device: dev})
+			}
+			continue
+		}
 		if b.SourceType != "volume" {
 			spec := volumeSpec{ProjectID: tok.ProjectID, UserID: tok.UserID, Size: int(b.VolumeSize), VolumeType: b.VolumeType}
 			if b.SourceType == "image" {
@@ -1528,15 +1570,13 @@ func (s *Server) getServerVolume(w http.ResponseWriter, r *http.Request, tok *to
 // attachServerVolume attaches a volume to a running server (ACTIVE only,
 // as Nova's attach needs a settled instance).
 func (s *Server) attachServerVolume(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
-	v := s.serverFor(w, r, tok)
-	if v == nil {
-		return
-	}
+	// Nova checks the body against its schema before it looks the
+	// server up.
 	var req struct {
 		VolumeAttachment *struct {
-			VolumeID            string `json:"volumeId"`
-			Device              string `json:"device"`
-			DeleteOnTermination *bool  `json:"delete_on_termination"`
+			VolumeID            *string `json:"volumeId"`
+			Device              string  `json:"device"`
+			DeleteOnTermination *bool   `json:"delete_on_termination"`
 		} `json:"volumeAttachment"`
 	}
 	if aerr := decodeJSON(r, &req); aerr != nil {
@@ -1544,21 +1584,30 @@ func (s *Server) attachServerVolume(w http.ResponseWriter, r *http.Request, tok 
 		return
 	}
 	in := req.VolumeAttachment
-	if in == nil || in.VolumeID == "" {
+	if in == nil || in.VolumeID == nil {
 		s.writeError(w, svcCompute, badRequest("Invalid input for field/attribute volumeAttachment. 'volumeId' is a required property"))
+		return
+	}
+	volID := *in.VolumeID
+	if !uuidLike(volID) {
+		s.writeError(w, svcCompute, badRequest("Invalid input for field/attribute volumeId. Value: %s. '%s' is not a 'uuid'", volID, volID))
 		return
 	}
 	if in.DeleteOnTermination != nil && !mv.atLeast(2, 79) {
 		s.writeError(w, svcCompute, badRequest("Invalid input for field/attribute volumeAttachment. Additional properties are not allowed ('delete_on_termination' was unexpected)"))
 		return
 	}
+	v := s.serverFor(w, r, tok)
+	if v == nil {
+		return
+	}
 	if (v.Status != "ACTIVE" && v.Status != "SHUTOFF") || !v.DeleteAt.IsZero() {
 		s.writeError(w, svcCompute, errorf(http.StatusConflict, "", "Cannot 'attach_volume' instance %s while it is in vm_state %s", v.ID, strings.ToLower(v.Status)))
 		return
 	}
-	vol, ok := s.st.Volume.Volumes[in.VolumeID]
+	vol, ok := s.st.Volume.Volumes[volID]
 	if !ok || (vol.ProjectID != tok.ProjectID && !tok.isAdmin()) {
-		s.writeError(w, svcCompute, errorf(http.StatusNotFound, "", "Volume %s could not be found.", in.VolumeID))
+		s.writeError(w, svcCompute, errorf(http.StatusNotFound, "", "Volume %s could not be found.", volID))
 		return
 	}
 	if vol.Status != "available" {

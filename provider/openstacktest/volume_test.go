@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -270,7 +271,6 @@ func volumesAndServers(rs []openstacktest.Resource) []openstacktest.Resource {
 // that a half-done create undoes itself.
 func TestBootFromVolume(t *testing.T) {
 	e := cloudtest.New(t)
-	s := e.Sim()
 	ctx := testContext(t)
 	c := e.Cloud(ctx)
 	img := imageID(t, c)
@@ -334,14 +334,28 @@ func TestBootFromVolume(t *testing.T) {
 		t.Errorf("refused create left resources:\n%s", diff)
 	}
 
-	// The same volume mapped twice.
 	own, err := volumes.Create(ctx, c.BlockStorage, volumes.CreateOpts{Size: 1, Name: e.Name("mine")}, nil).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
 	deleteVolumeLater(t, c.BlockStorage, own.ID)
 	waitVolume(t, c.BlockStorage, own.ID, "available")
+
+	// With block_device_mapping_v2, imageRef does not stand for boot
+	// index 0: a mapping with no index 0 is refused.
 	before = volumesAndServers(e.Snapshot(ctx))
+	_, err = servers.Create(ctx, c.Compute, servers.CreateOpts{Name: e.Name("no-root"), FlavorRef: "1", ImageRef: img,
+		Networks: []servers.Network{{UUID: net.ID}},
+		BlockDevice: []servers.BlockDevice{{SourceType: servers.SourceVolume, DestinationType: servers.DestinationVolume,
+			UUID: own.ID, BootIndex: 1}}}, nil).Extract()
+	if _, msg := apiFault(t, err, 400); msg != "Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid." {
+		t.Errorf("no boot index 0: %q", msg)
+	}
+	if diff := cmp.Diff(before, volumesAndServers(e.Snapshot(ctx))); diff != "" {
+		t.Errorf("refused create left resources:\n%s", diff)
+	}
+
+	// The same volume mapped twice.
 	half, err := servers.Create(ctx, c.Compute, servers.CreateOpts{Name: e.Name("half"), FlavorRef: "1",
 		Networks: []servers.Network{{UUID: net.ID}},
 		BlockDevice: []servers.BlockDevice{
@@ -349,21 +363,6 @@ func TestBootFromVolume(t *testing.T) {
 			{SourceType: servers.SourceVolume, DestinationType: servers.DestinationVolume, UUID: own.ID, BootIndex: 1, DeleteOnTermination: true},
 			{SourceType: servers.SourceVolume, DestinationType: servers.DestinationVolume, UUID: own.ID, BootIndex: 2},
 		}}, nil).Extract()
-	if !e.IsReal() {
-		// The simulator refuses it at the API and undoes what the request
-		// created, leaving the caller's volume alone (real Nova: below).
-		apiFault(t, err, 400)
-		if diff := cmp.Diff(before, volumesAndServers(s.Snapshot())); diff != "" {
-			t.Errorf("half-done create left changes (-before +after):\n%s", diff)
-		}
-		waitVolume(t, c.BlockStorage, own.ID, "available")
-		return
-	}
-	// Real Nova takes the request and the build fails on the compute host
-	// (Cinder refuses the second attachment): ERROR with the fault, the
-	// volume made from the image deleted, the caller's volume available and
-	// still there after the server is deleted, despite
-	// delete_on_termination.
 	if err != nil {
 		t.Fatalf("volume mapped twice: %v, want 202 (the build fails)", err)
 	}
@@ -374,6 +373,19 @@ func TestBootFromVolume(t *testing.T) {
 		t.Errorf("fault %+v, want 500 %q", got.Fault, want)
 	}
 	waitVolume(t, c.BlockStorage, own.ID, "available")
+	// The volume made from the image goes with the failed build, before
+	// the server is deleted; the server still lists the caller's volume
+	// (its mapping without delete_on_termination), which Cinder has
+	// detached.
+	if len(got.AttachedVolumes) != 1 || got.AttachedVolumes[0].ID != own.ID {
+		t.Errorf("failed server's volumes: %+v, want only %s", got.AttachedVolumes, own.ID)
+	}
+	for _, r := range volumesAndServers(e.Snapshot(ctx)) {
+		// Nova names no volume it makes from an image.
+		if r.Kind == "volume" && r.Name == "" && !slices.ContainsFunc(before, func(b openstacktest.Resource) bool { return b.ID == r.ID }) {
+			waitVolume(t, c.BlockStorage, r.ID, "DELETED")
+		}
+	}
 	if err := servers.Delete(ctx, c.Compute, half.ID).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -432,6 +444,14 @@ func TestAttachVolumeToRunningServer(t *testing.T) {
 	_, err = volumeattach.Create(ctx, c.Compute, srv.ID, volumeattach.CreateOpts{VolumeID: unknown}).Extract()
 	if _, msg := apiFault(t, err, 404); msg != "Volume "+unknown+" could not be found." {
 		t.Errorf("attach unknown volume: %q", msg)
+	}
+	// A volumeId that is no UUID fails Nova's schema, checked before the
+	// server is looked up.
+	for _, id := range []string{srv.ID, unknown} {
+		_, err = volumeattach.Create(ctx, c.Compute, id, volumeattach.CreateOpts{VolumeID: "nope"}).Extract()
+		if _, msg := apiFault(t, err, 400); msg != "Invalid input for field/attribute volumeId. Value: nope. 'nope' is not a 'uuid'" {
+			t.Errorf("attach volume nope to %s: %q", id, msg)
+		}
 	}
 	page, err := volumeattach.List(c.Compute, srv.ID).AllPages(ctx)
 	if err != nil {
