@@ -39,10 +39,32 @@ eval "$("$RS" env)"
 export OS_CLOUD OS_CLIENT_CONFIG_FILE OPENSTRAP_TEST_EXCLUSIVE=1
 
 t1=$SECONDS
-# shellcheck disable=SC2086 # PKGS is a list of packages
-go test -count=1 -p 1 -parallel 1 -timeout 45m -v $PKGS >"$LOG" 2>&1
-rc=$?
-say "go test on OS_CLOUD=$OS_CLOUD took $((SECONDS - t1))s (exit $rc; full output: $LOG)"
+# The packages run side by side, each as the member of a project of its own
+# (clouds.yaml: demo; clouds-demo-N.yaml: demo-N), one test at a time within
+# a package: a test compares the whole project before and after.
+STATE_DIR=$(dirname "$OS_CLIENT_CONFIG_FILE")
+if [ -n "${REALSTACK_LANE_PACKAGES:-}" ]; then
+  STREAMS=("$OS_CLIENT_CONFIG_FILE|$PKGS")
+else
+  STREAMS=("$OS_CLIENT_CONFIG_FILE|./internal/cloudtest ./provider"
+    "$STATE_DIR/clouds-demo-2.yaml|./provider/openstacktest"
+    "$STATE_DIR/clouds-demo-3.yaml|./infra/...")
+fi
+pids=() logs=()
+for i in "${!STREAMS[@]}"; do
+  cfg=${STREAMS[$i]%%|*} pk=${STREAMS[$i]#*|}
+  logs+=("$LOG.$i")
+  # shellcheck disable=SC2086 # pk is a list of packages
+  OS_CLIENT_CONFIG_FILE=$cfg go test -count=1 -p 1 -parallel 1 -timeout 45m -v $pk >"$LOG.$i" 2>&1 &
+  pids+=($!)
+done
+rc=0
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || rc=1
+done
+cat "${logs[@]}" >"$LOG"
+rm -f "${logs[@]}"
+say "go test on OS_CLOUD=$OS_CLOUD took $((SECONDS - t1))s in ${#STREAMS[@]} projects side by side (exit $rc; full output: $LOG)"
 
 grep -E '^(ok|FAIL)\s' "$LOG" || true
 # Tests that ran on the real cloud log cloudtest.RealCloudMark; the rest of

@@ -802,6 +802,14 @@ clouds:
     identity_api_version: 3
 EOT
   mv "$f.tmp" "$f"
+  # clouds-demo-N.yaml: the same two clouds, the member in project demo-N
+  # (seed.py LANE_PROJECTS), for test packages that run side by side.
+  local n
+  for n in 2 3; do
+    sed -e "s/username: demo\$/username: demo-$n/" -e "s/project_name: demo\$/project_name: demo-$n/" \
+      "$f" >"$STATE/clouds-demo-$n.yaml.tmp"
+    mv "$STATE/clouds-demo-$n.yaml.tmp" "$STATE/clouds-demo-$n.yaml"
+  done
   umask 022
 }
 

@@ -27,6 +27,9 @@ REGION = "RegionOne"
 MEMBER_PROJECT = "demo"
 MEMBER_USER = "demo"
 MEMBER_ROLES = ("member", "load-balancer_member")
+# More member projects, each with a user of its name (password DEMO_PW), so
+# that test packages can run side by side, each in a project of its own.
+LANE_PROJECTS = ("demo-2", "demo-3")
 EXTERNAL_NETWORK = "public"
 EXTERNAL_CIDR = "127.42.0.0/24"
 IMAGE_NAME = "ubuntu-24.04"
@@ -143,10 +146,11 @@ def seed_identity(sess):
         grant(service, uid, admin_role)
         grant(service, uid, service_role)
 
-    demo = project(MEMBER_PROJECT)
-    demo_user = user(MEMBER_USER, os.environ["DEMO_PW"], demo)
-    for r in MEMBER_ROLES:
-        grant(demo, demo_user, role(r))
+    for pname, uname in [(MEMBER_PROJECT, MEMBER_USER)] + [(n, n) for n in LANE_PROJECTS]:
+        pid = project(pname)
+        uid = user(uname, os.environ["DEMO_PW"], pid)
+        for r in MEMBER_ROLES:
+            grant(pid, uid, role(r))
 
     for stype, name, url, _ in SERVICES:
         svc = one([s for s in ks.get("/services")["services"] if s["type"] == stype], "service " + stype)
@@ -204,13 +208,16 @@ def seed_resources(sess):
     # Nova's quotas come from nova.conf, Neutron's from neutron.conf; the
     # member project gets the same explicitly so that a test that lowers and
     # restores them starts from known values.
-    net.put("/quotas/" + demo, {"quota": {"network": 200, "subnet": 200, "port": 2000, "router": 100,
-                                          "floatingip": 500, "security_group": 200,
-                                          "security_group_rule": 2000}})
-    seed_cinder(sess, demo)
+    members = [demo] + [one(ks.get("/projects", params={"name": n})["projects"], n + " project")["id"]
+                        for n in LANE_PROJECTS]
+    for pid in members:
+        net.put("/quotas/" + pid, {"quota": {"network": 200, "subnet": 200, "port": 2000, "router": 100,
+                                             "floatingip": 500, "security_group": 200,
+                                             "security_group_rule": 2000}})
+    seed_cinder(sess, members)
 
 
-def seed_cinder(sess, demo):
+def seed_cinder(sess, members):
     cinder = API(sess, "http://%s:8776/v3/%s" % (HOST, sess.get_project_id()))
     types = cinder.get("/types", params={"is_public": "None"})["volume_types"]
     if not any(t["name"] == VOLUME_TYPE for t in types):
@@ -218,7 +225,8 @@ def seed_cinder(sess, demo):
         cinder.post("/types", {"volume_type": {
             "name": VOLUME_TYPE, "os-volume-type-access:is_public": True,
             "extra_specs": {"volume_backend_name": VOLUME_TYPE}}})
-    cinder.put("/os-quota-sets/" + demo, {"quota_set": VOLUME_QUOTAS})
+    for pid in members:
+        cinder.put("/os-quota-sets/" + pid, {"quota_set": VOLUME_QUOTAS})
 
 
 def main():
