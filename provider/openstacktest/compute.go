@@ -599,7 +599,9 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 			return nil, badRequest("Flavor's disk is too small for requested image. Flavor disk is %d bytes, image is %d bytes.", flavor.Disk<<30, img.MinDisk<<30)
 		}
 		image = img
-	} else if !bootFromVolume {
+	} else if !bootFromVolume && len(in.BlockDevice) == 0 {
+		// With block devices but none to boot from, the boot sequence
+		// check below refuses the request.
 		return nil, badRequest("Missing imageRef attribute")
 	}
 

@@ -341,18 +341,34 @@ func TestBootFromVolume(t *testing.T) {
 	deleteVolumeLater(t, c.BlockStorage, own.ID)
 	waitVolume(t, c.BlockStorage, own.ID, "available")
 
-	// With block_device_mapping_v2, imageRef does not stand for boot
-	// index 0: a mapping with no index 0 is refused.
+	// The boot indexes of block_device_mapping_v2 must run 0, 1, 2...;
+	// imageRef does not stand for index 0 once mappings are given.
 	before = volumesAndServers(e.Snapshot(ctx))
-	_, err = servers.Create(ctx, c.Compute, servers.CreateOpts{Name: e.Name("no-root"), FlavorRef: "1", ImageRef: img,
-		Networks: []servers.Network{{UUID: net.ID}},
-		BlockDevice: []servers.BlockDevice{{SourceType: servers.SourceVolume, DestinationType: servers.DestinationVolume,
-			UUID: own.ID, BootIndex: 1}}}, nil).Extract()
-	if _, msg := apiFault(t, err, 400); msg != "Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid." {
-		t.Errorf("no boot index 0: %q", msg)
+	data := func(boot int) servers.BlockDevice {
+		return servers.BlockDevice{SourceType: servers.SourceVolume, DestinationType: servers.DestinationVolume, UUID: own.ID, BootIndex: boot}
+	}
+	local := servers.BlockDevice{SourceType: servers.SourceImage, DestinationType: servers.DestinationLocal, UUID: img, BootIndex: 0}
+	root := servers.BlockDevice{SourceType: servers.SourceImage, DestinationType: servers.DestinationVolume, UUID: img, BootIndex: 0, VolumeSize: 1}
+	for _, tc := range []struct {
+		name  string
+		image string
+		bdm   []servers.BlockDevice
+	}{
+		{"imageRef, no index 0", img, []servers.BlockDevice{data(1)}},
+		{"no imageRef, no index 0", "", []servers.BlockDevice{data(1)}},
+		{"image volume at index 1, no size", "", []servers.BlockDevice{{SourceType: servers.SourceImage,
+			DestinationType: servers.DestinationVolume, UUID: img, BootIndex: 1}}},
+		{"gap", img, []servers.BlockDevice{local, data(2)}},
+		{"index 0 twice", "", []servers.BlockDevice{root, data(0)}},
+	} {
+		_, err = servers.Create(ctx, c.Compute, servers.CreateOpts{Name: e.Name("boot-seq"), FlavorRef: "1", ImageRef: tc.image,
+			Networks: []servers.Network{{UUID: net.ID}}, BlockDevice: tc.bdm}, nil).Extract()
+		if _, msg := apiFault(t, err, 400); msg != "Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid." {
+			t.Errorf("%s: %q", tc.name, msg)
+		}
 	}
 	if diff := cmp.Diff(before, volumesAndServers(e.Snapshot(ctx))); diff != "" {
-		t.Errorf("refused create left resources:\n%s", diff)
+		t.Errorf("refused creates left resources:\n%s", diff)
 	}
 
 	// The same volume mapped twice.
