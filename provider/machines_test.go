@@ -730,11 +730,21 @@ func TestMachinesContextCancelStopsWaiting(t *testing.T) {
 	t.Parallel()
 	// The simulator takes half the boot delay to delete a server.
 	e := newSimEnv(t, openstacktest.WithBootDelay(4*time.Second))
-	m := e.machines()
+	// The calls Create had sent when it gave up still reach the cloud: the
+	// test deletes after the cloud has answered them (st.Wait).
+	st := cloudtest.NewSettler(nil)
+	cloud, err := e.env.Connect(testCtx(t, e.env.Timeout(time.Minute)), false, provider.WithHTTPClient(&http.Client{Transport: st}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := provider.NewMachines(cloud)
+	if !e.env.IsReal() {
+		m = provider.NewMachines(cloud, provider.WithFastPolling())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := m.Create(ctx, e.worker("demo-slow"))
+	_, err = m.Create(ctx, e.worker("demo-slow"))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Create = %v, want deadline exceeded", err)
 	}
@@ -742,6 +752,7 @@ func TestMachinesContextCancelStopsWaiting(t *testing.T) {
 		t.Errorf("Create returned %v after the deadline", d)
 	}
 	// Delete cleans up what the interrupted Create left.
+	st.Wait()
 	if err := m.Delete(testCtx(t, e.env.Timeout(time.Minute)), e.cluster, "demo-slow"); err != nil {
 		t.Fatal(err)
 	}

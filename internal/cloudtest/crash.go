@@ -1,6 +1,7 @@
 package cloudtest
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -145,4 +146,55 @@ func (c *Crasher) RoundTrip(req *http.Request) (*http.Response, error) {
 		onCut()
 	}
 	return nil, ErrCrashPoint
+}
+
+// Settler is an http.RoundTripper whose requests run to completion on the
+// cloud even when their caller gives up, as the requests a dying process
+// already sent do. Wait returns when the cloud has answered every request
+// sent so far, so that a test looks at the cloud only after the dust has
+// settled.
+type Settler struct {
+	base http.RoundTripper
+	wg   sync.WaitGroup
+}
+
+// NewSettler returns a Settler sending requests through base
+// (http.DefaultTransport when nil).
+func NewSettler(base http.RoundTripper) *Settler {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &Settler{base: base}
+}
+
+// Wait blocks until every request sent so far has been answered.
+func (s *Settler) Wait() { s.wg.Wait() }
+
+type settled struct {
+	resp *http.Response
+	err  error
+}
+
+// RoundTrip implements http.RoundTripper.
+func (s *Settler) RoundTrip(req *http.Request) (*http.Response, error) {
+	done := make(chan settled, 1)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		resp, err := s.base.RoundTrip(req.WithContext(context.WithoutCancel(req.Context())))
+		select {
+		case done <- settled{resp, err}:
+		case <-req.Context().Done():
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+			}
+		}
+	}()
+	select {
+	case r := <-done:
+		return r.resp, r.err
+	case <-req.Context().Done():
+		return nil, req.Context().Err()
+	}
 }
