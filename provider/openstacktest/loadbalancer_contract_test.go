@@ -103,27 +103,13 @@ func waitGone(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, i
 	}
 }
 
-// lbCleanup runs fn when the test ends, on a real cloud only: the simulator
-// is thrown away with the test, a shared real cloud is not.
-func lbCleanup(t *testing.T, fn func(ctx context.Context)) {
-	t.Helper()
-	if !cloudtest.Real() {
-		return
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		fn(ctx)
-	})
-}
-
 // lbNet makes a network and subnet for load balancer tests. On a real cloud
 // it deletes them when the test ends, with the ports left on the network;
 // load balancers go first (their cleanups, registered later, run earlier).
 func lbNet(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, name, cidr string) netFixture {
 	t.Helper()
 	f := makeNet(t, ctx, c, name, cidr)
-	lbCleanup(t, func(ctx context.Context) {
+	onRealCleanup(t, func(ctx context.Context) {
 		pages, err := ports.List(c, ports.ListOpts{NetworkID: f.net.ID}).AllPages(ctx)
 		if err == nil {
 			ps, _ := ports.ExtractPorts(pages)
@@ -142,7 +128,7 @@ func lbNet(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, name
 // on a real cloud, and waits until it is gone.
 func deleteLBLater(t *testing.T, c *gophercloud.ServiceClient, id string) {
 	t.Helper()
-	lbCleanup(t, func(ctx context.Context) {
+	onRealCleanup(t, func(ctx context.Context) {
 		for ctx.Err() == nil {
 			err := loadbalancers.Delete(ctx, c, id, loadbalancers.DeleteOpts{Cascade: true}).ExtractErr()
 			if err == nil || gophercloud.ResponseCodeIs(err, 404) {
