@@ -135,19 +135,18 @@ EOT
 # being deleted (409 ConflictNovaUsingAttachment, the fix of OSSA-2023-003 /
 # bug 2004555 in Debian's 21.3.1), and the volume stays in-use.
 nova_cinder_section() {
+  echo "[cinder]"
+  echo "os_region_name = RegionOne"
+  echo "catalog_info = volumev3:cinderv3:publicURL"
+  nova_service_auth
+  echo "[service_user]"
+  echo "send_service_user_token = true"
+  nova_service_auth
+}
+
+# nova_service_auth: the keystoneauth lines of Nova's service user.
+nova_service_auth() {
   cat <<EOT
-[cinder]
-os_region_name = RegionOne
-catalog_info = volumev3:cinderv3:publicURL
-auth_url = http://${HOST}:5000
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = nova
-password = ${SERVICE_PW}
-[service_user]
-send_service_user_token = true
 auth_url = http://${HOST}:5000
 auth_type = password
 project_domain_name = Default
