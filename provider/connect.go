@@ -89,6 +89,10 @@ func (f optionFunc) apply(o *connectOptions) error { return f(o) }
 type connectOptions struct {
 	cloud      string
 	cloudsYAML string
+	// cloudsData is a clouds.yaml held in memory (WithCloudsYAMLData).
+	cloudsData []byte
+	// caData is PEM held in memory (WithCACertData).
+	caData     []byte
 	auth       *Auth
 	region     string
 	iface      string
@@ -117,6 +121,33 @@ func WithCloudsYAML(path string) Option {
 			return fmt.Errorf("%w: WithCloudsYAML: empty path", ErrCloudConfig)
 		}
 		o.cloudsYAML = path
+		return nil
+	})
+}
+
+// WithCloudsYAMLData reads clouds from data, a clouds.yaml held in memory
+// (a Kubernetes Secret's "clouds.yaml" key, say), instead of searching the
+// usual places; no secure.yaml is merged. The cloud is chosen with
+// WithCloud (or $OS_CLOUD). Messages call the file "clouds.yaml (in
+// memory)" and never quote its content.
+func WithCloudsYAMLData(data []byte) Option {
+	return optionFunc(func(o *connectOptions) error {
+		if len(data) == 0 {
+			return fmt.Errorf("%w: WithCloudsYAMLData: empty clouds.yaml", ErrCloudConfig)
+		}
+		o.cloudsData = append([]byte(nil), data...)
+		return nil
+	})
+}
+
+// WithCACertData trusts the PEM certificates in data for TLS, like
+// WithCACert with a file.
+func WithCACertData(pem []byte) Option {
+	return optionFunc(func(o *connectOptions) error {
+		if len(pem) == 0 {
+			return fmt.Errorf("%w: WithCACertData: empty certificate data", ErrCloudConfig)
+		}
+		o.caData = append([]byte(nil), pem...)
 		return nil
 	})
 }
@@ -520,13 +551,21 @@ func (o *connectOptions) fromCloudsYAML(cloud string) (gophercloud.AuthOptions, 
 	fail := func(format string, args ...any) (gophercloud.AuthOptions, gophercloud.EndpointOpts, *tls.Config, source, error) {
 		return gophercloud.AuthOptions{}, gophercloud.EndpointOpts{}, nil, source{}, fmt.Errorf("%w: "+format, append([]any{ErrCloudConfig}, args...)...)
 	}
-	locs, err := o.cloudsYAMLLocations()
-	if err != nil {
-		return gophercloud.AuthOptions{}, gophercloud.EndpointOpts{}, nil, source{}, err
-	}
 	var file string
 	var data []byte
+	var locs []string
+	if o.cloudsData != nil {
+		file, data = "clouds.yaml (in memory)", o.cloudsData
+	} else {
+		var err error
+		if locs, err = o.cloudsYAMLLocations(); err != nil {
+			return gophercloud.AuthOptions{}, gophercloud.EndpointOpts{}, nil, source{}, err
+		}
+	}
 	for _, p := range locs {
+		if file != "" {
+			break
+		}
 		b, err := os.ReadFile(p)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
@@ -556,15 +595,19 @@ func (o *connectOptions) fromCloudsYAML(cloud string) (gophercloud.AuthOptions, 
 		return fail("cloud %q is not in %s (it has: %s)", cloud, file, strings.Join(names, ", "))
 	}
 	popts := []clouds.ParseOption{clouds.WithCloudName(cloud), clouds.WithCloudsYAML(bytes.NewReader(data))}
-	securePath := filepath.Join(filepath.Dir(file), "secure.yaml")
-	if sb, err := os.ReadFile(securePath); err == nil {
-		var sy clouds.Clouds
-		if err := yaml.Unmarshal(sb, &sy); err != nil {
-			return fail("cloud %q: %s is not a valid secure.yaml: %v", cloud, securePath, err)
+	// In memory (WithCloudsYAMLData) no directory holds a secure.yaml, and
+	// gophercloud's parser reads no file when it is given a reader.
+	if o.cloudsData == nil {
+		securePath := filepath.Join(filepath.Dir(file), "secure.yaml")
+		if sb, err := os.ReadFile(securePath); err == nil {
+			var sy clouds.Clouds
+			if err := yaml.Unmarshal(sb, &sy); err != nil {
+				return fail("cloud %q: %s is not a valid secure.yaml: %v", cloud, securePath, err)
+			}
+			popts = append(popts, clouds.WithSecureYAML(bytes.NewReader(sb)))
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fail("cloud %q: read %s: %v", cloud, securePath, err)
 		}
-		popts = append(popts, clouds.WithSecureYAML(bytes.NewReader(sb)))
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fail("cloud %q: read %s: %v", cloud, securePath, err)
 	}
 	if o.region != "" {
 		popts = append(popts, clouds.WithRegion(o.region))
@@ -597,7 +640,7 @@ func (o *connectOptions) buildHTTPClient(fromYAML *tls.Config) (*http.Client, er
 	// gophercloud's clouds.yaml parser returns a TLS config even when the
 	// file sets nothing; only real settings need a transport of ours.
 	yamlSetsTLS := fromYAML != nil && (fromYAML.RootCAs != nil || fromYAML.InsecureSkipVerify || len(fromYAML.Certificates) > 0)
-	if o.caCert == "" && o.insecure == nil && !yamlSetsTLS {
+	if o.caCert == "" && o.caData == nil && o.insecure == nil && !yamlSetsTLS {
 		return hc, nil
 	}
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
@@ -612,6 +655,13 @@ func (o *connectOptions) buildHTTPClient(fromYAML *tls.Config) (*http.Client, er
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("%w: CA certificate %s holds no PEM certificate", ErrCloudConfig, o.caCert)
+		}
+		conf.RootCAs = pool
+	}
+	if o.caData != nil {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(o.caData) {
+			return nil, fmt.Errorf("%w: CA certificate data holds no PEM certificate", ErrCloudConfig)
 		}
 		conf.RootCAs = pool
 	}

@@ -201,6 +201,13 @@ func TestConnectSources(t *testing.T) {
 			p := writeFile(t, filepath.Join(dir, "x", "c.yaml"), cloudsYAML)
 			return []provider.Option{provider.WithCloud(openstacktest.AdminCloudName), provider.WithCloudsYAML(p)}
 		}, openstacktest.AdminCloudName, cc.adminProject},
+		{"WithCloud and WithCloudsYAMLData: no file is read", func(t *testing.T, dir string) []provider.Option {
+			// Files that would break a search of the usual places.
+			writeFile(t, filepath.Join(dir, "cwd", "clouds.yaml"), "not: [valid")
+			writeFile(t, filepath.Join(dir, "cwd", "secure.yaml"), "not: [valid")
+			t.Setenv("OS_CLIENT_CONFIG_FILE", filepath.Join(dir, "missing.yaml"))
+			return []provider.Option{provider.WithCloud(openstacktest.CloudName), provider.WithCloudsYAMLData([]byte(cloudsYAML))}
+		}, openstacktest.CloudName, cc.memberProject},
 		{"secure.yaml merged", func(t *testing.T, dir string) []provider.Option {
 			t.Setenv("OS_CLOUD", openstacktest.CloudName)
 			writeFile(t, filepath.Join(dir, "cwd", "clouds.yaml"), cc.cloudsYAML(true))
@@ -348,6 +355,19 @@ func TestConnectErrors(t *testing.T) {
 			writeFile(t, filepath.Join(dir, "cwd", "clouds.yaml"), cloudsYAML)
 			return nil
 		}, provider.ErrCloudConfig, []string{`cloud "prod" is not in`, "it has: openstacktest, openstacktest-admin"}},
+		{"WithCloudsYAMLData: unknown cloud", func(t *testing.T, dir string) []provider.Option {
+			return []provider.Option{provider.WithCloud("prod"), provider.WithCloudsYAMLData([]byte(cloudsYAML))}
+		}, provider.ErrCloudConfig, []string{`cloud "prod" is not in clouds.yaml (in memory)`, "it has: openstacktest, openstacktest-admin"}},
+		{"WithCloudsYAMLData: malformed", func(t *testing.T, dir string) []provider.Option {
+			return []provider.Option{provider.WithCloud("x"), provider.WithCloudsYAMLData([]byte("clouds:\n  x: [unclosed\n"))}
+		}, provider.ErrCloudConfig, []string{"clouds.yaml (in memory) is not a valid clouds.yaml"}},
+		{"WithCloudsYAMLData: wrong password", func(t *testing.T, dir string) []provider.Option {
+			bad := strings.ReplaceAll(cloudsYAML, cc.member.Password, "wrong-secret-xyz")
+			return []provider.Option{provider.WithCloud(openstacktest.CloudName), provider.WithCloudsYAMLData([]byte(bad))}
+		}, provider.ErrAuthentication, []string{`cloud "openstacktest"`, user, "401"}},
+		{"WithCACertData: not PEM", func(t *testing.T, dir string) []provider.Option {
+			return []provider.Option{provider.WithAuth(cc.member), provider.WithCACertData([]byte("not a certificate"))}
+		}, provider.ErrCloudConfig, []string{"CA certificate data holds no PEM certificate"}},
 		{"malformed secure.yaml", func(t *testing.T, dir string) []provider.Option {
 			t.Setenv("OS_CLOUD", openstacktest.CloudName)
 			writeFile(t, filepath.Join(dir, "cwd", "clouds.yaml"), cloudsYAML)
