@@ -6,7 +6,7 @@ GO ?= go
 # machinery to rebuild with -race).
 RACE_PKGS := ./provider/... ./infra/... ./userdata/... ./internal/retry/...
 
-.PHONY: test tools vet unit fuzz realstack
+.PHONY: test tools vet unit fuzz realstack generate verify-generate
 
 # The whole suite: on the in-process OpenStack simulator, then the
 # OpenStack-facing tests again on real OpenStack services (realstack).
@@ -18,7 +18,25 @@ test: tools vet unit fuzz realstack
 tools:
 	$(GO) run ./internal/tools/cmd/build-tools -crds
 
-vet:
+# The API types' deepcopy functions and CRDs (provider/api/v1beta2), made
+# by controller-gen. controller-gen is pinned by its own module
+# (internal/tools/controllergen) so that importers of openstrap do not
+# inherit controller-tools; it is built into a temporary directory, and Go's
+# build cache makes that cheap after the first time.
+generate:
+	@set -e; bin=$$(mktemp -d); trap 'rm -rf "$$bin"' EXIT; \
+	  $(GO) build -C internal/tools/controllergen -o "$$bin/controller-gen" sigs.k8s.io/controller-tools/cmd/controller-gen; \
+	  rm -f provider/api/v1beta2/crd/*.yaml; \
+	  "$$bin/controller-gen" object paths=./provider/api/v1beta2/... \
+	    crd:crdVersions=v1 output:crd:artifacts:config=provider/api/v1beta2/crd
+
+# Regenerates into the tree and fails when that changed anything (CI: the
+# generated files must be committed as generated).
+verify-generate: generate
+	@out=$$(git status --porcelain -- provider/api/v1beta2); \
+	  if [ -n "$$out" ]; then echo "make generate changed (commit the result):"; echo "$$out"; git diff -- provider/api/v1beta2 | head -50; exit 1; fi
+
+vet: verify-generate
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v /testdata/)); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
