@@ -23,6 +23,9 @@ var (
 	ErrInvalidSpec = errors.New("invalid spec")
 	// ErrAmbiguous: a name or filter matched more than one resource.
 	ErrAmbiguous = errors.New("ambiguous")
+	// ErrPending: a call that does not wait (Machines.Start) found the
+	// cloud still working on something it started; call again later.
+	ErrPending = errors.New("still in progress")
 )
 
 // Error describes a failed operation on one OpenStack resource. It keeps the

@@ -143,7 +143,34 @@ func (m *Machines) Create(ctx context.Context, spec MachineSpec) (*Machine, erro
 	return m.create(ctx, spec, m.newResolver())
 }
 
+// Start is Create without the waits: it submits what is missing of the
+// machine (server group, ports, floating IP, volumes, then the server) and
+// returns at once, for callers such as controllers that must not block on
+// the cloud. It has Create's crash safety: the server is looked for by name
+// and ownership tag before anything is created, and a failure before the
+// server exists deletes what was created for it.
+//
+// When the server exists, Start changes nothing and returns the machine as
+// Nova shows it now: BUILD, ACTIVE, or ERROR with Machine.Fault (Start never
+// deletes a failed server; Delete does). When a volume of the machine is
+// still being created, Start returns an error matching ErrPending: call it
+// again later. Start does not touch the API server pool
+// (WithAPIServerPool): the caller adds a control-plane machine once Get
+// shows it ACTIVE.
+func (m *Machines) Start(ctx context.Context, spec MachineSpec) (*Machine, error) {
+	spec = spec.Default()
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	return m.createMode(ctx, spec, m.newResolver(), false)
+}
+
 func (m *Machines) create(ctx context.Context, spec MachineSpec, res *resolver) (*Machine, error) {
+	return m.createMode(ctx, spec, res, true)
+}
+
+// createMode is Create (wait) or Start (!wait).
+func (m *Machines) createMode(ctx context.Context, spec MachineSpec, res *resolver, wait bool) (*Machine, error) {
 	if m.compute == nil || m.cloud.Network == nil {
 		return nil, &Error{Op: "create", Kind: "machine", Name: spec.Name, Cloud: m.cloud.Name,
 			Err: fmt.Errorf("%w: the cloud has no compute or network service client", ErrInvalidSpec)}
@@ -161,6 +188,13 @@ func (m *Machines) create(ctx context.Context, spec MachineSpec, res *resolver) 
 	}
 	if srv != nil {
 		log.V(1).Info("server exists", "server", srv.ID, "status", srv.Status)
+		if !wait {
+			ms, err := m.observe(ctx, spec.Cluster, []servers.Server{*srv}, spec.Name)
+			if err != nil {
+				return nil, err
+			}
+			return ms[0], nil
+		}
 		return m.finish(ctx, spec, srv.ID, nil)
 	}
 
@@ -171,10 +205,10 @@ func (m *Machines) create(ctx context.Context, spec MachineSpec, res *resolver) 
 	}
 	log.V(0).Info("creating machine", "flavor", p.flavor.Name, "image", p.image.Name, "ports", len(p.ports))
 
-	b := &built{}
+	b := &built{noWait: !wait}
 	serverID, err := m.build(ctx, p, b)
 	if err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, ErrPending) {
 			// The caller gave up; Create again resumes, Delete cleans up.
 			return nil, err
 		}
@@ -189,6 +223,16 @@ func (m *Machines) create(ctx context.Context, spec MachineSpec, res *resolver) 
 		}
 		return nil, err
 	}
+	if !wait {
+		srv := &servers.Server{ID: serverID, Name: spec.Name, Status: "BUILD",
+			Metadata: map[string]string{MetadataRole: string(spec.Role), MetadataServerGroup: b.groupID}}
+		mc := assemble(spec.Cluster, srv, b.ports, nil, nil)
+		if b.fip != nil {
+			mc.FloatingIP = b.fip.FloatingIP
+		}
+		mc.VolumeIDs = b.volumeIDs
+		return mc, nil
+	}
 	return m.finish(ctx, spec, serverID, b)
 }
 
@@ -196,6 +240,7 @@ func (m *Machines) create(ctx context.Context, spec MachineSpec, res *resolver) 
 // up.
 type built struct {
 	groupID   string // set when openstrap owns the group
+	noWait    bool   // Start: volumes not yet available make ErrPending
 	ports     []ports.Port
 	fip       *floatingips.FloatingIP
 	volumeIDs []string
@@ -233,7 +278,7 @@ func (m *Machines) build(ctx context.Context, p *machinePlan, b *built) (string,
 	}
 	var bdm []servers.BlockDevice
 	if spec.RootVolume != nil || len(spec.Volumes) > 0 {
-		vols, err := m.ensureVolumes(ctx, p)
+		vols, err := m.ensureVolumes(ctx, p, !b.noWait)
 		if err != nil {
 			return "", err
 		}
@@ -477,8 +522,10 @@ func (m *Machines) ensureFloatingIP(ctx context.Context, spec MachineSpec, ext n
 var errVolumeFailed = errors.New("volume went to status error")
 
 // ensureVolumes finds or creates the machine's volumes (root first) and
-// waits until they are available. It returns their IDs in order.
-func (m *Machines) ensureVolumes(ctx context.Context, p *machinePlan) ([]string, error) {
+// waits until they are available. It returns their IDs in order. Without
+// wait it looks once and returns an error matching ErrPending while one is
+// still being created.
+func (m *Machines) ensureVolumes(ctx context.Context, p *machinePlan, wait bool) ([]string, error) {
 	spec := p.spec
 	type want struct {
 		name, typ, az string
@@ -540,6 +587,7 @@ func (m *Machines) ensureVolumes(ctx context.Context, p *machinePlan) ([]string,
 		m.event(ev)
 	}
 	for i, id := range ids {
+		pending := false
 		err := retry.Until(ctx, m.opts.wait, func(ctx context.Context) (bool, error) {
 			v, err := volumes.Get(ctx, m.cloud.BlockStorage, id).Extract()
 			if err != nil {
@@ -554,8 +602,13 @@ func (m *Machines) ensureVolumes(ctx context.Context, p *machinePlan) ([]string,
 			case "error":
 				return false, retry.Permanent(errVolumeFailed)
 			}
-			return false, nil
+			pending = !wait
+			return !wait, nil
 		})
+		if pending {
+			return nil, &Error{Op: "wait for", Kind: "volume", Name: wants[i].name, ID: id, Cloud: m.cloud.Name,
+				Err: fmt.Errorf("%w: the volume is still being created", ErrPending)}
+		}
 		if err != nil {
 			return nil, &Error{Op: "wait for", Kind: "volume", Name: wants[i].name, ID: id, Cloud: m.cloud.Name, Err: err}
 		}

@@ -64,6 +64,7 @@ func Gaps() []Gap {
 	return []Gap{
 		// provider: the machines service.
 		{"provider", "BenchmarkMachinesCreateBatch", NeedsLatency},
+		{"provider", "TestMachinesStartDoesNotWait", NeedsLatency},
 
 		// provider: Connect.
 		{"provider", "TestConnectHTTPClientLoggerAndReauth/token_expiry", NeedsSimFeature},
