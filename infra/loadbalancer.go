@@ -294,10 +294,12 @@ func (r *run) createLB(ctx context.Context, subnetID string) (lb *loadbalancers.
 	return lb, bare, err
 }
 
-// waitLB polls until the load balancer is ACTIVE.
+// waitLB polls until the load balancer is ACTIVE. With WithoutWaiting it
+// looks once and fails with provider.ErrPending while it is not.
 func (r *run) waitLB(ctx context.Context, id string) error {
 	start := now()
 	p := retry.Policy{Initial: r.inf.o.pollInitial, Max: r.inf.o.pollMax}
+	pending := false
 	err := retry.Until(ctx, p, func(ctx context.Context) (bool, error) {
 		var lb *loadbalancers.LoadBalancer
 		err := r.call(ctx, func(ctx context.Context) (err error) {
@@ -316,8 +318,15 @@ func (r *run) waitLB(ctx context.Context, id string) error {
 		case "ERROR":
 			return false, retry.Permanent(fmt.Errorf("provisioning status ERROR: %w", provider.ErrConflict))
 		}
+		if r.inf.o.noWait {
+			pending = true
+			return false, retry.Permanent(fmt.Errorf("provisioning status %s: %w", lb.ProvisioningStatus, provider.ErrPending))
+		}
 		return false, nil
 	})
+	if pending {
+		return r.fail("wait for", "load balancer", r.names.loadBalancer(), id, "Octavia is still working on it; call again later", err)
+	}
 	hint := ""
 	if err != nil {
 		hint = "run Delete for the cluster (or delete the load balancer) and Ensure again"

@@ -23,6 +23,7 @@ type options struct {
 	concurrency int
 	pollInitial time.Duration
 	pollMax     time.Duration
+	noWait      bool
 }
 
 func defaultOptions() options {
@@ -70,6 +71,20 @@ func WithPollInterval(initial, max time.Duration) Option {
 			return fmt.Errorf("infra: WithPollInterval(%v, %v): need 0 < initial <= max", initial, max)
 		}
 		o.pollInitial, o.pollMax = initial, max
+		return nil
+	})
+}
+
+// WithoutWaiting makes every call return instead of polling while Octavia
+// works on the API server load balancer (PENDING_CREATE, PENDING_UPDATE):
+// the call then fails with an error matching provider.ErrPending, and
+// calling it again later continues where it stopped, since every step finds
+// what an earlier one made. Controllers use it so that no worker blocks on
+// a load balancer that takes minutes to build. Delete still waits until a
+// deleted load balancer is gone, as the network under it cannot go before.
+func WithoutWaiting() Option {
+	return optionFunc(func(o *options) error {
+		o.noWait = true
 		return nil
 	})
 }
