@@ -173,4 +173,3 @@ func TestProviderID(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
