@@ -31,6 +31,56 @@
 // validation (enums, limits and CEL rules) whatever the field validation
 // mode, with the field's path in the message.
 //
+// # Fields of CAPO's v1beta2 API
+//
+// Implemented in OpenStackCluster (and OpenStackClusterTemplate's
+// spec.template.spec): identityRef (name, cloudName, region; type Secret
+// only), managedSubnets (at most one: cidr, dnsNameservers), managedNetwork
+// (mtu), network, subnets (at most one), router, externalNetwork (each by
+// id or filter with name and tags), enableExternalNetwork, apiServer (port,
+// fixedIP, floatingIP, enableFloatingIP, managedLoadBalancer with enabled,
+// additionalPorts, allowedCIDRs, provider), managedSecurityGroups
+// (clusterNodesSecurityGroupRules, controlPlaneNodesSecurityGroupRules,
+// workerNodesSecurityGroupRules, allowAllInClusterTraffic; a rule has name,
+// description, direction, etherType, portRangeMin, portRangeMax, protocol,
+// remoteIPPrefix, remoteManagedGroups of controlplane and worker), tags,
+// controlPlaneEndpoint, controlPlaneAvailabilityZones,
+// controlPlaneOmitAvailabilityZone. Status: conditions, initialization,
+// network, externalNetwork, router, apiServerManagedLoadBalancer,
+// failureDomains, controlPlaneSecurityGroup, workerSecurityGroup, and
+// openstrap's additions apiServerFloatingIP, nodeSecurityGroup and the load
+// balancer's listenerID, poolID, monitorID and vipPortID.
+//
+// Refused there: bastion, primarySubnet, managedRouter,
+// managedNetwork.enablePortSecurity, managedSubnets[].allocationPools,
+// apiServer.managedLoadBalancer's network, subnets, availabilityZone,
+// flavor and monitor, identityRef.type ClusterIdentity, the network,
+// subnet and router filters' fields other than name and tags (description,
+// projectID, tagsAny, notTags, notTagsAny, and a subnet's ipVersion,
+// gatewayIP, cidr, ipv6AddressMode, ipv6RAMode), a rule's remoteGroupID and
+// the bastion managed group.
+//
+// Implemented in OpenStackMachine (and OpenStackMachineTemplate's
+// spec.template.spec): providerID, flavor (id or filter.name), image (id or
+// filter with name and tags), sshKeyName, ports (network by id or
+// filter.name, at most one fixedIPs entry with subnet by id or filter.name
+// and ipAddress, securityGroups, allowedAddressPairs), securityGroups (id or
+// filter.name), tags, serverMetadata, configDrive, rootVolume (sizeGiB,
+// type, availabilityZone), additionalBlockDevices (name, sizeGiB, storage of
+// type Volume with type and availabilityZone), serverGroup (id or
+// filter.name). Status: conditions, initialization, instanceID,
+// instanceState, addresses, resolved (imageID, flavorID, serverGroupID),
+// resources.ports, and openstrap's additions failureDomain and
+// resources.volumes.
+//
+// Refused there: trunk, identityRef, floatingIPPoolRef,
+// schedulerHintAdditionalProperties, image.imageRef, a port's description,
+// nameSuffix, tags, trunk, adminStateUp, macAddress, hostID, vnicType,
+// profile, enablePortSecurity, propagateUplinkStatus and valueSpecs, a
+// port's network or fixed IP's subnet selected by tags, a security group
+// filter's fields other than name, additional block devices of type Local,
+// and OpenStackMachineTemplate's status (capacity, nodeInfo, conditions).
+//
 // # Using the package
 //
 // AddToScheme registers the types; CRDs returns the CustomResourceDefinitions

@@ -41,8 +41,9 @@ type OpenStackMachineSpec struct {
 	// +optional
 	Ports []PortOpts `json:"ports,omitempty"`
 
-	// securityGroups are attached to every port of the server, besides
-	// the cluster's managed groups.
+	// securityGroups are attached, with the cluster's managed group of
+	// the machine's role, to every port that names no securityGroups of
+	// its own.
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
 	// +optional

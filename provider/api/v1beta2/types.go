@@ -247,7 +247,8 @@ type PortOpts struct {
 	// +optional
 	FixedIPs []FixedIP `json:"fixedIPs,omitempty"`
 
-	// securityGroups are attached to the port, in addition to the
+	// securityGroups are the port's security groups. When set they
+	// replace, for this port, the machine's securityGroups and the
 	// cluster's managed groups.
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
