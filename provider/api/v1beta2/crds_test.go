@@ -1,8 +1,14 @@
 package v1beta2_test
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	v1beta2 "github.com/openstrap/openstrap/provider/api/v1beta2"
@@ -56,5 +62,35 @@ func TestCRDs(t *testing.T) {
 	}
 	if len(crds) != 4 {
 		t.Errorf("CRDs() returned %d CRDs, want 4", len(crds))
+	}
+}
+
+// TestCRDsEqualGeneratedFiles checks that CRDs returns exactly what
+// controller-gen wrote into crd/ (make verify-generate checks that those
+// files match the types).
+func TestCRDsEqualGeneratedFiles(t *testing.T) {
+	crds, err := v1beta2.CRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob("crd/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(crds) {
+		t.Fatalf("%d files in crd/, CRDs() returned %d", len(files), len(crds))
+	}
+	for i, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.UnmarshalStrict(data, want); err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(want, crds[i]); d != "" {
+			t.Errorf("CRDs()[%d] differs from %s (-file +embedded):\n%s", i, f, d)
+		}
 	}
 }
