@@ -5,11 +5,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	"sigs.k8s.io/yaml"
-
 	"github.com/google/go-cmp/cmp"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/cluster-api/util/contract"
+	"sigs.k8s.io/yaml"
 
 	v1beta2 "github.com/openstrap/openstrap/provider/api/v1beta2"
 )
@@ -33,7 +33,8 @@ func TestCRDs(t *testing.T) {
 		if !scheme.Recognizes(gvk) || !scheme.Recognizes(v1beta2.GroupVersion.WithKind(crd.Spec.Names.ListKind)) {
 			t.Errorf("CRD %s: kind %s or %s not registered by AddToScheme", crd.Name, crd.Spec.Names.Kind, crd.Spec.Names.ListKind)
 		}
-		if want := crd.Spec.Names.Plural + "." + v1beta2.Group; crd.Name != want || crd.Spec.Group != v1beta2.Group {
+		// Cluster API finds the CRD of a referenced kind by this name.
+		if want := contract.CalculateCRDName(v1beta2.Group, crd.Spec.Names.Kind); crd.Name != want || crd.Spec.Group != v1beta2.Group {
 			t.Errorf("CRD %s (group %s): want name %s", crd.Name, crd.Spec.Group, want)
 		}
 		if got := crd.Labels["cluster.x-k8s.io/v1beta2"]; got != "v1beta2" {
