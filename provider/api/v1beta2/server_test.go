@@ -1,6 +1,7 @@
 package v1beta2_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"reflect"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/cluster-api/util/patch"
@@ -367,4 +369,40 @@ func TestServerStatusWithClusterAPIPatchHelper(t *testing.T) {
 	if gm.Spec.ProviderID == nil || *gm.Spec.ProviderID != "openstack:///0b7e2ea5-5cfb-4b2c-8e4e-6c1b1c2f5a10" {
 		t.Errorf("spec.providerID = %v", gm.Spec.ProviderID)
 	}
+}
+
+// TestServerWarnPrunes pins what the package doc says of clients that do
+// not ask for Strict: with Warn the API server accepts the object, drops
+// the unknown field and returns a warning naming it.
+func TestServerWarnPrunes(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WarningHandlerWithContext = warningsFunc(func(msg string) { warnings = append(warnings, msg) })
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := namespace(t, c)
+	u := base(t, "OpenStackMachineTemplate", ns)
+	u.SetName("warn")
+	set(t, u, "spec.template.spec.trunk", true)
+	if err := c.Create(t.Context(), u, client.FieldValidation(metav1.FieldValidationWarn)); err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], `unknown field "spec.template.spec.trunk"`) {
+		t.Errorf("warnings = %q, want one naming spec.template.spec.trunk", warnings)
+	}
+	if _, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "template", "spec", "trunk"); found {
+		t.Error("the stored object kept spec.template.spec.trunk")
+	}
+}
+
+type warningsFunc func(string)
+
+func (f warningsFunc) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, msg string) {
+	f(msg)
 }
