@@ -1,6 +1,7 @@
 // Package tools builds the Kubernetes binaries the tests and the local
-// management cluster need (kube-apiserver, kubeadm, kubectl, etcd and
-// clusterctl) from the Go module proxy, and returns their paths.
+// management cluster need (kube-apiserver, kube-controller-manager, kubeadm,
+// kubectl, etcd and clusterctl) from the Go module proxy, and returns their
+// paths.
 //
 // The versions are pinned by three small wrapper modules that live beside this
 // package (kubernetes/, etcd/ and clusterctl/, each with its own go.mod and

@@ -21,11 +21,12 @@ import (
 
 // Names of the binaries Path can build.
 const (
-	KubeAPIServer = "kube-apiserver"
-	Kubeadm       = "kubeadm"
-	Kubectl       = "kubectl"
-	Etcd          = "etcd"
-	Clusterctl    = "clusterctl"
+	KubeAPIServer         = "kube-apiserver"
+	KubeControllerManager = "kube-controller-manager"
+	Kubeadm               = "kubeadm"
+	Kubectl               = "kubectl"
+	Etcd                  = "etcd"
+	Clusterctl            = "clusterctl"
 )
 
 // Environment variables that change where binaries come from.
@@ -74,15 +75,15 @@ const clusterctlLDFlags = "-s -w" +
 // lookup returns the recipe for name.
 func lookup(name string) (tool, error) {
 	switch name {
-	case KubeAPIServer, Kubeadm, Kubectl:
+	case KubeAPIServer, KubeControllerManager, Kubeadm, Kubectl:
 		return tool{module: "kubernetes", pkg: "k8s.io/kubernetes/cmd/" + name, ldflags: kubeLDFlags}, nil
 	case Etcd:
 		return tool{module: "etcd", pkg: "go.etcd.io/etcd/server/v3"}, nil
 	case Clusterctl:
 		return tool{module: "clusterctl", pkg: "sigs.k8s.io/cluster-api/cmd/clusterctl", ldflags: clusterctlLDFlags}, nil
 	}
-	return tool{}, fmt.Errorf("%w %q (known: %s, %s, %s, %s, %s)", ErrUnknownTool, name,
-		KubeAPIServer, Kubeadm, Kubectl, Etcd, Clusterctl)
+	return tool{}, fmt.Errorf("%w %q (known: %s, %s, %s, %s, %s, %s)", ErrUnknownTool, name,
+		KubeAPIServer, KubeControllerManager, Kubeadm, Kubectl, Etcd, Clusterctl)
 }
 
 // moduleNames returns the wrapper module directories, in hashing order.
@@ -138,9 +139,9 @@ func Dir() (string, error) {
 	return dir, nil
 }
 
-// Path returns the path of the named binary (one of KubeAPIServer, Kubeadm,
-// Kubectl, Etcd, Clusterctl), building it first when the cache does not hold
-// it. A cold build of kube-apiserver takes tens of minutes; a build on a warm
+// Path returns the path of the named binary (one of KubeAPIServer,
+// KubeControllerManager, Kubeadm, Kubectl, Etcd, Clusterctl), building it
+// first when the cache does not hold it. A cold build of kube-apiserver takes tens of minutes; a build on a warm
 // Go build cache only links. It blocks until the binary is ready or ctx ends.
 func Path(ctx context.Context, name string) (string, error) {
 	t, err := lookup(name)

@@ -22,6 +22,7 @@ func TestLookup(t *testing.T) {
 		wantErr error
 	}{
 		{name: KubeAPIServer, wantPkg: "k8s.io/kubernetes/cmd/kube-apiserver"},
+		{name: KubeControllerManager, wantPkg: "k8s.io/kubernetes/cmd/kube-controller-manager"},
 		{name: Kubeadm, wantPkg: "k8s.io/kubernetes/cmd/kubeadm"},
 		{name: Kubectl, wantPkg: "k8s.io/kubernetes/cmd/kubectl"},
 		{name: Etcd, wantPkg: "go.etcd.io/etcd/server/v3"},

@@ -6,9 +6,9 @@
 //
 //	go run ./internal/tools/cmd/build-tools [-crds] [name...]
 //
-// With no names it builds etcd, kube-apiserver, kubeadm, kubectl and
-// clusterctl. The last line is `KUBEBUILDER_ASSETS=<dir>`, the directory
-// holding the binaries.
+// With no names it builds etcd, kube-apiserver, kube-controller-manager,
+// kubeadm, kubectl and clusterctl. The last line is
+// `KUBEBUILDER_ASSETS=<dir>`, the directory holding the binaries.
 package main
 
 import (
@@ -35,7 +35,7 @@ func main() {
 
 func run(ctx context.Context, crds bool, names []string) error {
 	if len(names) == 0 {
-		names = []string{tools.Etcd, tools.KubeAPIServer, tools.Kubeadm, tools.Kubectl, tools.Clusterctl}
+		names = []string{tools.Etcd, tools.KubeAPIServer, tools.KubeControllerManager, tools.Kubeadm, tools.Kubectl, tools.Clusterctl}
 	}
 	for _, name := range names {
 		start := time.Now()
