@@ -401,4 +401,3 @@ func mustGet(ctx context.Context, cl client.Client, obj client.Object) client.Ob
 	_ = cl.Get(ctx, client.ObjectKeyFromObject(obj), obj)
 	return obj
 }
-
