@@ -3,6 +3,7 @@ package controlplane
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -32,12 +33,12 @@ const (
 	AdminGroup = "system:masters"
 )
 
-// ErrExited is returned (wrapped in a *ComponentError) when etcd or
-// kube-apiserver exits before it is ready.
+// ErrExited is returned (wrapped in a *ComponentError) when etcd,
+// kube-apiserver or kube-controller-manager exits before it is ready.
 var ErrExited = errors.New("process exited")
 
-// ComponentError reports a component (etcd or kube-apiserver) that failed to
-// start, with the end of its log.
+// ComponentError reports a component (etcd, kube-apiserver or
+// kube-controller-manager) that failed to start, with the end of its log.
 type ComponentError struct {
 	Component string
 	LogFile   string
@@ -80,12 +81,41 @@ type Config struct {
 	// KubeAPIServerPath and EtcdPath are the binaries; default built by
 	// internal/tools.
 	KubeAPIServerPath, EtcdPath string
+	// ControllerManager, when not nil, also runs a kube-controller-manager
+	// against the API server (garbage collector, namespace controller,
+	// CSR approver and signer, bootstrap signer, ...). When nil none is
+	// started; one already running on Dir from an earlier Start is kept.
+	ControllerManager *ControllerManager
+}
+
+// DefaultControllers is kube-controller-manager's --controllers as kubeadm
+// sets it: every controller enabled by default, plus the bootstrap signer
+// (signs kube-public/cluster-info for each bootstrap token) and the token
+// cleaner (deletes expired bootstrap tokens).
+var DefaultControllers = []string{"*", "bootstrapsigner", "tokencleaner"}
+
+// ControllerManager configures the kube-controller-manager of a control
+// plane. It authenticates as system:kube-controller-manager with a client
+// certificate from the cluster CA, signs service-account tokens with the
+// control plane's service-account key, signs certificate requests with the
+// cluster CA, runs each controller with its own service account
+// (--use-service-account-credentials) and, being the only one, without
+// leader election. It serves /healthz on a free loopback port.
+type ControllerManager struct {
+	// Controllers is --controllers; default DefaultControllers. A name
+	// prefixed with "-" disables that controller ("-nodelifecycle").
+	Controllers []string
+	// Args are extra flags ("--name=value"), applied after the defaults so
+	// they win.
+	Args []string
+	// Path is the binary; default built by internal/tools.
+	Path string
 }
 
 // String describes the configuration without its keys.
 func (c Config) String() string {
-	return fmt.Sprintf("controlplane.Config{Dir: %q, Address: %q, Port: %d, CA given: %t, SA key given: %t}",
-		c.Dir, c.Address, c.Port, len(c.CAKey) > 0, len(c.ServiceAccountKey) > 0)
+	return fmt.Sprintf("controlplane.Config{Dir: %q, Address: %q, Port: %d, CA given: %t, SA key given: %t, controller manager: %t}",
+		c.Dir, c.Address, c.Port, len(c.CAKey) > 0, len(c.ServiceAccountKey) > 0, c.ControllerManager != nil)
 }
 
 // GoString is String, so %#v does not print keys either.
@@ -122,6 +152,37 @@ type state struct {
 	EtcdPeerPort  int `json:"etcdPeerPort"`
 	EtcdPID       int `json:"etcdPID,omitempty"`
 	APIServerPID  int `json:"apiServerPID,omitempty"`
+	// ControllerManagerPort is kube-controller-manager's secure (healthz)
+	// port on 127.0.0.1.
+	ControllerManagerPort int `json:"controllerManagerPort,omitempty"`
+	ControllerManagerPID  int `json:"controllerManagerPID,omitempty"`
+	// The settings of the last start, used again by a Start on the same Dir
+	// that leaves them empty (a restart that knows only the directory).
+	Name        string   `json:"name,omitempty"`
+	Address     string   `json:"address,omitempty"`
+	SANs        []string `json:"sans,omitempty"`
+	ServiceCIDR string   `json:"serviceCIDR,omitempty"`
+}
+
+// inherit fills the settings cfg leaves empty from the previous start's and
+// records cfg's in st.
+func (st *state) inherit(cfg *Config) {
+	if cfg.Name == "" {
+		cfg.Name = st.Name
+	}
+	if cfg.Address == "" {
+		cfg.Address = st.Address
+	}
+	if len(cfg.SANs) == 0 {
+		cfg.SANs = st.SANs
+	}
+	if cfg.ServiceCIDR == "" {
+		cfg.ServiceCIDR = st.ServiceCIDR
+	}
+}
+
+func (st *state) record(cfg Config) {
+	st.Name, st.Address, st.SANs, st.ServiceCIDR = cfg.Name, cfg.Address, cfg.SANs, cfg.ServiceCIDR
 }
 
 // Process is a running control plane.
@@ -130,12 +191,12 @@ type Process struct {
 	endpoint   string
 	kubeconfig []byte
 	rest       *rest.Config
-	procs      []*proc // kube-apiserver first: stopped in this order
+	procs      []*proc // kube-controller-manager, kube-apiserver, etcd: stopped in this order
 	attached   bool
 }
 
-// Attached reports whether Start found the processes already running (started
-// earlier on the same Dir) rather than starting them.
+// Attached reports whether Start found etcd and kube-apiserver already
+// running (started earlier on the same Dir) rather than starting them.
 func (p *Process) Attached() bool { return p.attached }
 
 // String names the control plane without its credentials.
@@ -156,15 +217,19 @@ func (p *Process) AdminKubeconfig() []byte { return bytes.Clone(p.kubeconfig) }
 // RESTConfig returns a new admin client configuration.
 func (p *Process) RESTConfig() *rest.Config { return rest.CopyConfig(p.rest) }
 
-// Start starts etcd and kube-apiserver on cfg.Dir and waits until the API
-// server is ready. When they already run on that Dir (started by this or
-// another process) it attaches to them instead. If ctx ends before the API
-// server is ready, the processes it started are killed.
+// Start starts etcd and kube-apiserver on cfg.Dir, and kube-controller-manager
+// when cfg.ControllerManager is set, and waits until the API server is ready
+// and the controller manager healthy. When they already run on that Dir
+// (started by this or another process) it attaches to them instead; a
+// controller manager that is wanted but not running is started then. If ctx
+// ends before they are ready, the processes it started are killed.
 func Start(ctx context.Context, cfg Config) (*Process, error) {
-	if err := cfg.defaults(); err != nil {
-		return nil, err
+	if cfg.Dir == "" {
+		return nil, errors.New("controlplane: Config.Dir is required")
 	}
-	log := logr.FromContextOrDiscard(ctx).WithValues("dir", cfg.Dir)
+	if d, err := filepath.Abs(cfg.Dir); err == nil {
+		cfg.Dir = d
+	}
 	for _, d := range []string{cfg.Dir, filepath.Join(cfg.Dir, "logs")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("controlplane: %w", err)
@@ -175,19 +240,26 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		return nil, fmt.Errorf("controlplane: lock %s: %w", cfg.Dir, err)
 	}
 	defer unlock()
+	st, err := readState(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	st.inherit(&cfg)
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	st.record(cfg)
+	log := logr.FromContextOrDiscard(ctx).WithValues("dir", cfg.Dir)
 
 	pk, err := loadOrCreatePKI(filepath.Join(cfg.Dir, "pki"), cfg.CACert, cfg.CAKey, cfg.ServiceAccountKey)
 	if err != nil {
 		return nil, fmt.Errorf("controlplane: PKI in %s: %w", cfg.Dir, err)
 	}
-	st, err := readState(cfg.Dir)
-	if err != nil {
-		return nil, err
-	}
 
 	// Attach to a running pair started earlier on this Dir.
 	etcdProc := findProc("etcd", st.EtcdPID, cfg.Dir)
 	apiProc := findProc("kube-apiserver", st.APIServerPID, cfg.Dir)
+	kcmProc := findProc(kubeControllerManager, st.ControllerManagerPID, cfg.Dir)
 	if etcdProc != nil && apiProc != nil {
 		p, err := newProcess(cfg, st, pk, []*proc{apiProc, etcdProc})
 		if err != nil {
@@ -199,11 +271,14 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		if err == nil {
 			p.attached = true
 			log.V(1).Info("attached to running control plane", "endpoint", p.endpoint)
+			if err := p.ensureControllerManager(ctx, cfg, &st, pk, kcmProc); err != nil {
+				return nil, err
+			}
 			return p, nil
 		}
 	}
-	// A half-running pair is stopped and started again.
-	for _, pr := range []*proc{apiProc, etcdProc} {
+	// A half-running set is stopped and started again.
+	for _, pr := range []*proc{kcmProc, apiProc, etcdProc} {
 		if pr != nil {
 			if err := pr.stop(ctx); err != nil {
 				return nil, fmt.Errorf("controlplane: stop stale %s: %w", pr.name, err)
@@ -267,13 +342,172 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		_ = etcdProc.kill()
 		return nil, err
 	}
-	log.Info("control plane ready", "endpoint", p.endpoint, "duration", time.Since(start).Round(time.Millisecond))
+	if err := p.ensureControllerManager(ctx, cfg, &st, pk, nil); err != nil {
+		_ = apiProc.kill()
+		_ = etcdProc.kill()
+		return nil, err
+	}
+	log.Info("control plane ready", "endpoint", p.endpoint, "controllerManager", cfg.ControllerManager != nil,
+		"duration", time.Since(start).Round(time.Millisecond))
 	return p, nil
 }
 
-// Stop stops kube-apiserver and then etcd: SIGTERM, then SIGKILL when a
-// process is still running after a grace period or when ctx ends. The data is
-// kept; Start on the same Dir resumes it.
+// kubeControllerManager is the component (and log file) name.
+const kubeControllerManager = "kube-controller-manager"
+
+// ensureControllerManager makes p include a healthy kube-controller-manager
+// when cfg wants one: running is the one found from an earlier start (nil
+// when none runs), attached to when it answers, else started. When cfg
+// wants none, a running one is kept so that Stop stops it.
+func (p *Process) ensureControllerManager(ctx context.Context, cfg Config, st *state, pk *pki, running *proc) error {
+	log := logr.FromContextOrDiscard(ctx).WithValues("dir", cfg.Dir)
+	if running != nil {
+		hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := waitHealthy(hctx, running, st.ControllerManagerPort)
+		cancel()
+		if err == nil || cfg.ControllerManager == nil {
+			p.procs = append([]*proc{running}, p.procs...)
+			return nil
+		}
+		log.Info("restarting unhealthy kube-controller-manager", "reason", err.Error())
+		if err := running.stop(ctx); err != nil {
+			return fmt.Errorf("controlplane: stop stale %s: %w", running.name, err)
+		}
+	}
+	cm := cfg.ControllerManager
+	if cm == nil {
+		return nil
+	}
+	path := cm.Path
+	if path == "" {
+		var err error
+		if path, err = tools.Path(ctx, tools.KubeControllerManager); err != nil {
+			return fmt.Errorf("controlplane: %w", err)
+		}
+	}
+	if err := p.writeControllerManagerKubeconfig(cfg, pk); err != nil {
+		return err
+	}
+	if st.ControllerManagerPort == 0 || !portFree("127.0.0.1", st.ControllerManagerPort) {
+		port, err := freePort("127.0.0.1")
+		if err != nil {
+			return fmt.Errorf("controlplane: pick kube-controller-manager port: %w", err)
+		}
+		st.ControllerManagerPort = port
+	}
+	start := time.Now()
+	log.V(1).Info("starting kube-controller-manager", "port", st.ControllerManagerPort)
+	pr, err := startProc(kubeControllerManager, path, controllerManagerArgs(cfg, *st), cfg.Dir)
+	if err != nil {
+		return err
+	}
+	st.ControllerManagerPID = pr.pid
+	if err := writeState(cfg.Dir, *st); err != nil {
+		_ = pr.kill()
+		return err
+	}
+	if err := waitHealthy(ctx, pr, st.ControllerManagerPort); err != nil {
+		_ = pr.kill()
+		return err
+	}
+	p.procs = append([]*proc{pr}, p.procs...)
+	log.V(1).Info("kube-controller-manager healthy", "duration", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// ControllerManagerUser is the identity kube-controller-manager authenticates
+// as; Kubernetes' bootstrap RBAC policy binds its role to this user.
+const ControllerManagerUser = "system:kube-controller-manager"
+
+// writeControllerManagerKubeconfig writes controller-manager.kubeconfig
+// (0600) with a client certificate for system:kube-controller-manager.
+func (p *Process) writeControllerManagerKubeconfig(cfg Config, pk *pki) error {
+	crt, key, err := pk.issue(pkix.Name{CommonName: ControllerManagerUser}, x509.ExtKeyUsageClientAuth, nil, nil)
+	if err != nil {
+		return fmt.Errorf("controlplane: kube-controller-manager certificate: %w", err)
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters[cfg.Name] = &clientcmdapi.Cluster{Server: p.endpoint, CertificateAuthorityData: pk.caCertPEM}
+	kc.AuthInfos[ControllerManagerUser] = &clientcmdapi.AuthInfo{ClientCertificateData: crt, ClientKeyData: key}
+	kc.Contexts[ControllerManagerUser+"@"+cfg.Name] = &clientcmdapi.Context{Cluster: cfg.Name, AuthInfo: ControllerManagerUser}
+	kc.CurrentContext = ControllerManagerUser + "@" + cfg.Name
+	b, err := clientcmd.Write(*kc)
+	if err != nil {
+		return fmt.Errorf("controlplane: kube-controller-manager kubeconfig: %w", err)
+	}
+	if err := writeIfChanged(filepath.Join(cfg.Dir, "controller-manager.kubeconfig"), b, 0o600); err != nil {
+		return fmt.Errorf("controlplane: %w", err)
+	}
+	return nil
+}
+
+func controllerManagerArgs(cfg Config, st state) []string {
+	pki := filepath.Join(cfg.Dir, "pki")
+	kubeconfig := filepath.Join(cfg.Dir, "controller-manager.kubeconfig")
+	controllers := cfg.ControllerManager.Controllers
+	if len(controllers) == 0 {
+		controllers = DefaultControllers
+	}
+	args := []string{
+		"--kubeconfig=" + kubeconfig,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(st.ControllerManagerPort),
+		// Its self-signed serving certificate goes here.
+		"--cert-dir=" + filepath.Join(cfg.Dir, kubeControllerManager),
+		"--client-ca-file=" + filepath.Join(pki, "ca.crt"),
+		"--root-ca-file=" + filepath.Join(pki, "ca.crt"),
+		"--service-account-private-key-file=" + filepath.Join(pki, "sa.key"),
+		"--cluster-signing-cert-file=" + filepath.Join(pki, "ca.crt"),
+		"--cluster-signing-key-file=" + filepath.Join(pki, "ca.key"),
+		"--cluster-name=" + cfg.Name,
+		"--service-cluster-ip-range=" + cfg.ServiceCIDR,
+		"--use-service-account-credentials=true",
+		"--controllers=" + strings.Join(controllers, ","),
+		"--leader-elect=false",
+		"--profiling=false",
+	}
+	return append(args, cfg.ControllerManager.Args...)
+}
+
+// waitHealthy polls kube-controller-manager's /healthz until it answers ok,
+// the process exits or ctx ends. Its serving certificate is self-signed and
+// the path needs no credentials, as for kubeadm's liveness probe.
+func waitHealthy(ctx context.Context, pr *proc, port int) error {
+	url := "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + "/healthz"
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // loopback health probe of our own child
+	}}
+	defer hc.CloseIdleConnections()
+	var last error
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("healthz: %s", resp.Status)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return pr.failure(fmt.Errorf("not healthy (%w): %w", last, ctx.Err()))
+		case <-pr.exited():
+			return pr.failure(ErrExited)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Stop stops kube-controller-manager (when it runs), kube-apiserver and then
+// etcd: SIGTERM, then SIGKILL when a process is still running after a grace
+// period or when ctx ends. The data is kept; Start on the same Dir resumes it.
 func (p *Process) Stop(ctx context.Context) error {
 	var errs []error
 	for _, pr := range p.procs {
@@ -290,7 +524,7 @@ func (p *Process) Stop(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		st.APIServerPID, st.EtcdPID = 0, 0
+		st.APIServerPID, st.EtcdPID, st.ControllerManagerPID = 0, 0, 0
 		return writeState(p.dir, st)
 	}
 	return nil
