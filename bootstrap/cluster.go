@@ -44,8 +44,8 @@ func validateName(name string) error {
 	return nil
 }
 
-// LocalCluster is a management cluster made of kube-apiserver and etcd
-// processes on this machine; see Local.
+// LocalCluster is a management cluster made of kube-apiserver, etcd and
+// kube-controller-manager processes on this machine; see Local.
 type LocalCluster struct {
 	name     string
 	keepData bool
@@ -55,14 +55,23 @@ type LocalCluster struct {
 
 var _ Cluster = (*LocalCluster)(nil)
 
-// Local starts (or reuses) a management cluster made of a kube-apiserver and
-// an etcd process on a loopback address, with its own PKI and data directory
-// (Dir, default os.UserCacheDir()/openstrap/clusters/<name>). If the cluster
-// already runs on that directory, from this or another process, it is reused
-// as it is; if its data was kept by an earlier Delete with KeepData, it is
-// started again on that data. The binaries are built on first use (see
-// internal/tools). Options: Dir, KeepData, Address, Port, CA, WithLogger,
-// WithProgress.
+// Local starts (or reuses) a management cluster made of a kube-apiserver, an
+// etcd and a kube-controller-manager process on a loopback address, with its
+// own PKI and data directory (Dir, default
+// os.UserCacheDir()/openstrap/clusters/<name>). If the cluster already runs on
+// that directory, from this or another process, it is reused as it is (a
+// controller manager missing from it is started); if its data was kept by an
+// earlier Delete with KeepData, it is started again on that data. The binaries
+// are built on first use (see internal/tools).
+//
+// The controller manager runs kubeadm's set of controllers (Controllers
+// changes it): among them the garbage collector, which deletes objects whose
+// owner references all point to deleted owners (Cluster API's deletion
+// cascades rely on it), and the namespace controller, which empties and
+// removes deleted namespaces. There is no kubelet, scheduler or Node.
+//
+// Options: Dir, KeepData, Address, Port, CA, NoControllerManager, Controllers,
+// WithLogger, WithProgress.
 //
 // The processes outlive the calling program until Delete (or Stop).
 func Local(ctx context.Context, name string, opts ...Option) (*LocalCluster, error) {
@@ -82,13 +91,18 @@ func Local(ctx context.Context, name string, opts ...Option) (*LocalCluster, err
 	}
 	log := o.logger(logr.FromContextOrDiscard(ctx)).WithValues("cluster", name)
 	done := o.step(PhaseCreate, name, "")
+	var kcm *controlplane.ControllerManager
+	if !o.noKCM {
+		kcm = &controlplane.ControllerManager{Controllers: o.kcmCtrls}
+	}
 	proc, err := controlplane.Start(logr.NewContext(ctx, log), controlplane.Config{
-		Dir:     o.dir,
-		Name:    name,
-		Address: o.address,
-		Port:    o.port,
-		CACert:  o.caCert,
-		CAKey:   o.caKey,
+		Dir:               o.dir,
+		Name:              name,
+		Address:           o.address,
+		Port:              o.port,
+		CACert:            o.caCert,
+		CAKey:             o.caKey,
+		ControllerManager: kcm,
 	})
 	if err != nil {
 		err = fmt.Errorf("local cluster %q: %w", name, err)

@@ -43,6 +43,8 @@ type options struct {
 	port     int
 	caCert   []byte
 	caKey    []byte
+	noKCM    bool
+	kcmCtrls []string
 
 	// Existing
 	kubeContext string
@@ -173,6 +175,36 @@ func CA(certPEM, keyPEM []byte) Option {
 			return errors.New("certificate and key are both required")
 		}
 		o.caCert, o.caKey = certPEM, keyPEM
+		return nil
+	}}
+}
+
+// NoControllerManager makes a Local cluster run without
+// kube-controller-manager: nothing then collects garbage (objects whose
+// owners are gone stay), finishes deleting namespaces or signs certificates.
+// Cluster API's deletion relies on the garbage collector; use this only for a
+// cluster that holds plain objects. A kube-controller-manager already running
+// on the data directory is kept. Local only.
+func NoControllerManager() Option {
+	return option{name: "NoControllerManager", only: []string{fnLocal}, f: func(o *options) error { o.noKCM = true; return nil }}
+}
+
+// Controllers sets a Local cluster's kube-controller-manager --controllers;
+// default "*,bootstrapsigner,tokencleaner" as kubeadm sets it. "*" enables
+// the controllers on by default, a name enables one, "-name" disables one.
+// It applies when the controller manager starts, not to one already running.
+// Local only.
+func Controllers(names ...string) Option {
+	return option{name: "Controllers", only: []string{fnLocal}, f: func(o *options) error {
+		if len(names) == 0 {
+			return errors.New("no controller names")
+		}
+		for _, n := range names {
+			if n == "" || strings.ContainsAny(n, ", \t\n") {
+				return fmt.Errorf("bad controller name %q", n)
+			}
+		}
+		o.kcmCtrls = slices.Clone(names)
 		return nil
 	}}
 }
