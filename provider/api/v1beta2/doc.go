@@ -36,14 +36,15 @@
 // Implemented in OpenStackCluster (and OpenStackClusterTemplate's
 // spec.template.spec): identityRef (name, cloudName, region; type Secret
 // only), managedSubnets (at most one: cidr, dnsNameservers), managedNetwork
-// (mtu), network, subnets (at most one), router, externalNetwork (each by
-// id or filter with name and tags), enableExternalNetwork, apiServer (port,
-// fixedIP, floatingIP, enableFloatingIP, managedLoadBalancer with enabled,
-// additionalPorts, allowedCIDRs, provider), managedSecurityGroups
+// (mtu), network, subnets (at most one), router, externalNetwork (each by id
+// or by a filter on name or on tags), enableExternalNetwork, apiServer
+// (port, fixedIP for an internal cluster with neither load balancer nor
+// floating IP, floatingIP, enableFloatingIP, managedLoadBalancer with
+// enabled, allowedCIDRs, provider), managedSecurityGroups
 // (clusterNodesSecurityGroupRules, controlPlaneNodesSecurityGroupRules,
 // workerNodesSecurityGroupRules, allowAllInClusterTraffic; a rule has name,
 // description, direction, etherType, portRangeMin, portRangeMax, protocol,
-// remoteIPPrefix, remoteManagedGroups of controlplane and worker), tags,
+// remoteIPPrefix, remoteManagedGroups of controlplane and worker),
 // controlPlaneEndpoint, controlPlaneAvailabilityZones,
 // controlPlaneOmitAvailabilityZone. Status: conditions, initialization,
 // network, externalNetwork, router, apiServerManagedLoadBalancer,
@@ -51,14 +52,17 @@
 // openstrap's additions apiServerFloatingIP, nodeSecurityGroup and the load
 // balancer's listenerID, poolID, monitorID and vipPortID.
 //
-// Refused there: bastion, primarySubnet, managedRouter,
+// Refused there: tags and apiServer.managedLoadBalancer.additionalPorts
+// (declared in the Go types, a CEL rule refuses any value),
+// apiServer.fixedIP with a load balancer or a floating IP, a filter on both
+// name and tags, bastion, primarySubnet, managedRouter,
 // managedNetwork.enablePortSecurity, managedSubnets[].allocationPools,
-// apiServer.managedLoadBalancer's network, subnets, availabilityZone,
-// flavor and monitor, identityRef.type ClusterIdentity, the network,
-// subnet and router filters' fields other than name and tags (description,
-// projectID, tagsAny, notTags, notTagsAny, and a subnet's ipVersion,
-// gatewayIP, cidr, ipv6AddressMode, ipv6RAMode), a rule's remoteGroupID and
-// the bastion managed group.
+// apiServer.managedLoadBalancer's network, subnets, availabilityZone, flavor
+// and monitor, identityRef.type ClusterIdentity, the network, subnet and
+// router filters' fields other than name and tags (description, projectID,
+// tagsAny, notTags, notTagsAny, and a subnet's ipVersion, gatewayIP, cidr,
+// ipv6AddressMode, ipv6RAMode), a rule's remoteGroupID and the bastion
+// managed group.
 //
 // Implemented in OpenStackMachine (and OpenStackMachineTemplate's
 // spec.template.spec): providerID, flavor (id or filter.name), image (id or

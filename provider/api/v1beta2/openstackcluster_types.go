@@ -76,8 +76,10 @@ type OpenStackClusterSpec struct {
 	// +optional
 	ManagedSecurityGroups *ManagedSecurityGroups `json:"managedSecurityGroups,omitempty"`
 
-	// tags are added to every OpenStack resource of the cluster that takes
-	// tags, besides openstrap's ownership tag.
+	// tags are CAPO's extra tags for every resource of the cluster.
+	// openstrap does not implement them yet (its resources carry its
+	// ownership tag only): the API server refuses the field.
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0",message="extra tags on the cluster's resources are not implemented by openstrap; remove them"
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MinLength=1
@@ -114,8 +116,13 @@ type OpenStackClusterSpec struct {
 	IdentityRef OpenStackIdentityReference `json:"identityRef"`
 }
 
-// APIServer configures the API server's endpoint.
+// APIServer configures the API server's endpoint: a load balancer (its VIP
+// chosen by Octavia) with or without a floating IP, a floating IP on the
+// first control-plane machine, or, for an internal cluster with no load
+// balancer, fixedIP.
 // +kubebuilder:validation:XValidation:rule="!(has(self.floatingIP) && has(self.enableFloatingIP) && !self.enableFloatingIP)",message="floatingIP cannot be set when enableFloatingIP is false"
+// +kubebuilder:validation:XValidation:rule="!has(self.fixedIP) || ((!has(self.managedLoadBalancer) || (has(self.managedLoadBalancer.enabled) && !self.managedLoadBalancer.enabled)) && has(self.enableFloatingIP) && !self.enableFloatingIP)",message="fixedIP is the endpoint of an internal cluster without a load balancer: it needs enableFloatingIP false and no managedLoadBalancer (openstrap cannot choose a load balancer's VIP)"
+// +kubebuilder:validation:XValidation:rule="!has(self.enableFloatingIP) || self.enableFloatingIP || has(self.fixedIP) || (has(self.managedLoadBalancer) && (!has(self.managedLoadBalancer.enabled) || self.managedLoadBalancer.enabled))",message="with enableFloatingIP false the cluster needs managedLoadBalancer or fixedIP for its API endpoint"
 type APIServer struct {
 	// port is the port of the API server load balancer's listener and of
 	// its members; default 6443.
@@ -124,10 +131,10 @@ type APIServer struct {
 	// +optional
 	Port *int32 `json:"port,omitempty"`
 
-	// fixedIP is the address on the cluster's subnet for the endpoint: the
-	// load balancer's VIP when there is a load balancer, otherwise the
-	// address of a port the user made for a VIP (required then when
-	// enableFloatingIP is false).
+	// fixedIP is the endpoint's address on the cluster's network when there
+	// is neither a load balancer nor a floating IP: a VIP the user manages
+	// (a pre-allocated port). openstrap does not set a load balancer's VIP
+	// address, so it is refused with managedLoadBalancer.
 	// +kubebuilder:validation:MaxLength=45
 	// +kubebuilder:validation:XValidation:rule="isIP(self)",message="must be an IP address"
 	// +optional
@@ -160,8 +167,10 @@ type APIServerLoadBalancer struct {
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
 
-	// additionalPorts are further TCP ports the load balancer forwards to
-	// the same port on the control-plane machines.
+	// additionalPorts are CAPO's further TCP ports on the load balancer.
+	// openstrap does not implement them yet: the API server refuses the
+	// field.
+	// +kubebuilder:validation:XValidation:rule="size(self) == 0",message="additionalPorts are not implemented by openstrap; remove them"
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:Minimum=1

@@ -126,8 +126,8 @@ func base(t *testing.T, kind, ns string) *unstructured.Unstructured {
 	return nil
 }
 
-// set sets the value at a dotted path of u; a segment "name[i]" indexes a
-// list.
+// set sets the value at a dotted path of u (nil deletes it); a segment
+// "name[i]" indexes a list.
 func set(t *testing.T, u *unstructured.Unstructured, path string, v any) {
 	t.Helper()
 	cur := u.Object
@@ -143,7 +143,11 @@ func set(t *testing.T, u *unstructured.Unstructured, path string, v any) {
 		last := i == len(parts)-1
 		if idx < 0 {
 			if last {
-				cur[p] = v
+				if v == nil {
+					delete(cur, p)
+				} else {
+					cur[p] = v
+				}
 				return
 			}
 			next, ok := cur[p].(map[string]any)
@@ -245,6 +249,19 @@ func TestServerRefusesInvalidValues(t *testing.T) {
 			"spec.apiServer.managedLoadBalancer.allowedCIDRs[0]", "must be a CIDR"},
 		{"OpenStackCluster", "spec.enableExternalNetwork", false,
 			"spec", "apiServer.enableFloatingIP must be false when enableExternalNetwork is false"},
+		// CAPO fields openstrap does not implement yet, refused by CEL.
+		{"OpenStackCluster", "spec.tags", []any{"team-a"},
+			"spec.tags", "not implemented by openstrap"},
+		{"OpenStackCluster", "spec.apiServer.managedLoadBalancer.additionalPorts", []any{int64(8132)},
+			"spec.apiServer.managedLoadBalancer.additionalPorts", "not implemented by openstrap"},
+		{"OpenStackCluster", "spec.router.filter.tags", []any{"shared"},
+			"spec.router.filter", "by name or by tags, not both"},
+		{"OpenStackCluster", "spec.apiServer.fixedIP", "10.6.0.10",
+			"spec.apiServer", "fixedIP is the endpoint of an internal cluster"},
+		{"OpenStackCluster", "spec.apiServer", map[string]any{"enableFloatingIP": false},
+			"spec.apiServer", "needs managedLoadBalancer or fixedIP"},
+		{"OpenStackCluster", "spec.managedSecurityGroups.workerNodesSecurityGroupRules[0].portRangeMin", nil,
+			"spec.managedSecurityGroups.workerNodesSecurityGroupRules[0]", "portRangeMax needs portRangeMin"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			u := base(t, tc.kind, ns)
@@ -405,4 +422,32 @@ type warningsFunc func(string)
 
 func (f warningsFunc) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, msg string) {
 	f(msg)
+}
+
+// TestServerAcceptsEndpointChoices creates the API endpoint variants the
+// schema allows: the CEL rules that refuse the others do not refuse these.
+func TestServerAcceptsEndpointChoices(t *testing.T) {
+	c := strictClient(t)
+	ns := namespace(t, c)
+	for i, apiServer := range []map[string]any{
+		{"enableFloatingIP": false, "fixedIP": "10.6.0.10"},
+		{"enableFloatingIP": false, "managedLoadBalancer": map[string]any{}},
+		{"managedLoadBalancer": map[string]any{"enabled": true}},
+		{"floatingIP": "203.0.113.10"},
+		{},
+	} {
+		u := base(t, "OpenStackCluster", ns)
+		u.SetName(fmt.Sprintf("endpoint-%d", i))
+		set(t, u, "spec.apiServer", apiServer)
+		if err := c.Create(t.Context(), u); err != nil {
+			t.Errorf("apiServer %v: %v", apiServer, err)
+		}
+	}
+	u := base(t, "OpenStackCluster", ns)
+	u.SetName("no-external-network")
+	set(t, u, "spec.enableExternalNetwork", false)
+	set(t, u, "spec.apiServer", map[string]any{"enableFloatingIP": false, "managedLoadBalancer": map[string]any{}})
+	if err := c.Create(t.Context(), u); err != nil {
+		t.Errorf("internal cluster with a load balancer: %v", err)
+	}
 }

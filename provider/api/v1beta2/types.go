@@ -22,9 +22,10 @@ type NetworkParam struct {
 	Filter *NetworkFilter `json:"filter,omitempty"`
 }
 
-// NetworkFilter is a query for one Neutron network. openstrap queries by
-// name and by tags (the network must carry all of them).
+// NetworkFilter is a query for one Neutron network: by name, or by tags
+// (the network must carry all of them), not both.
 // +kubebuilder:validation:MinProperties=1
+// +kubebuilder:validation:XValidation:rule="!(has(self.name) && has(self.tags))",message="openstrap selects by name or by tags, not both: keep one"
 type NetworkFilter struct {
 	// name is the network's name.
 	// +kubebuilder:validation:MinLength=1
@@ -54,9 +55,10 @@ type SubnetParam struct {
 	Filter *SubnetFilter `json:"filter,omitempty"`
 }
 
-// SubnetFilter is a query for one Neutron subnet, by name and by tags (the
-// subnet must carry all of them).
+// SubnetFilter is a query for one Neutron subnet: by name, or by tags (the
+// subnet must carry all of them), not both.
 // +kubebuilder:validation:MinProperties=1
+// +kubebuilder:validation:XValidation:rule="!(has(self.name) && has(self.tags))",message="openstrap selects by name or by tags, not both: keep one"
 type SubnetFilter struct {
 	// name is the subnet's name.
 	// +kubebuilder:validation:MinLength=1
@@ -86,9 +88,10 @@ type RouterParam struct {
 	Filter *RouterFilter `json:"filter,omitempty"`
 }
 
-// RouterFilter is a query for one Neutron router, by name and by tags (the
-// router must carry all of them).
+// RouterFilter is a query for one Neutron router: by name, or by tags (the
+// router must carry all of them), not both.
 // +kubebuilder:validation:MinProperties=1
+// +kubebuilder:validation:XValidation:rule="!(has(self.name) && has(self.tags))",message="openstrap selects by name or by tags, not both: keep one"
 type RouterFilter struct {
 	// name is the router's name.
 	// +kubebuilder:validation:MinLength=1
@@ -310,6 +313,7 @@ const (
 // (remoteManagedGroups), not both; with neither, any source.
 // +kubebuilder:validation:XValidation:rule="!(has(self.remoteIPPrefix) && has(self.remoteManagedGroups))",message="remoteIPPrefix and remoteManagedGroups are mutually exclusive"
 // +kubebuilder:validation:XValidation:rule="!has(self.portRangeMin) || !has(self.portRangeMax) || self.portRangeMin <= self.portRangeMax",message="portRangeMin must not exceed portRangeMax"
+// +kubebuilder:validation:XValidation:rule="!has(self.portRangeMax) || has(self.portRangeMin)",message="portRangeMax needs portRangeMin"
 type SecurityGroupRuleSpec struct {
 	// name identifies the rule in the list (for merges and patches); it is
 	// not sent to OpenStack.
@@ -339,7 +343,8 @@ type SecurityGroupRuleSpec struct {
 	// +optional
 	PortRangeMin *int32 `json:"portRangeMin,omitempty"`
 
-	// portRangeMax is the highest destination port matched (tcp, udp).
+	// portRangeMax is the highest destination port matched (tcp, udp);
+	// portRangeMin when not set.
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
 	// +optional
