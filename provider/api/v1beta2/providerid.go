@@ -17,6 +17,10 @@ const providerIDScheme = "openstack://"
 // CloudsYAMLKey is the key of the identityRef Secret that holds clouds.yaml.
 const CloudsYAMLKey = "clouds.yaml"
 
+// CACertKey is the optional key of the identityRef Secret that holds the
+// PEM CA bundle to trust for the cloud's endpoints.
+const CACertKey = "cacert"
+
 // ProviderID returns the provider ID of a server: "openstack:///<id>", or
 // "openstack://<region>/<id>" with a region.
 func ProviderID(region, serverID string) string {

@@ -373,7 +373,8 @@ type SecurityGroupRuleSpec struct {
 
 // OpenStackIdentityReference names the Secret, in the object's namespace,
 // whose key "clouds.yaml" (CloudsYAMLKey) holds an OpenStack clouds.yaml,
-// and the cloud of that file to use.
+// and the cloud of that file to use. The Secret may also hold a PEM CA
+// bundle under "cacert" (CACertKey).
 type OpenStackIdentityReference struct {
 	// type is the kind of identity; only Secret is supported.
 	// +kubebuilder:validation:Enum=Secret
