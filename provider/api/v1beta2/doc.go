@@ -15,21 +15,24 @@
 // # Unknown fields are refused, never ignored
 //
 // The generated schemas are structural and never preserve unknown fields.
-// A client that asks for server-side field validation "Strict" (kubectl's
-// default since Kubernetes 1.27, client.WithFieldValidation(
-// metav1.FieldValidationStrict) for controller-runtime, and what openstrap's
-// installer uses) gets the request refused with the field's path in the
-// message, e.g.
+// Server-side apply (kubectl apply --server-side, openstrap's
+// bootstrap.Install) refuses an unknown field, naming it:
 //
 //	.spec.template.spec.trunk: field not declared in schema
 //
-// A client that asks for "Warn" gets the same text as a warning and the
-// field is pruned; "Ignore" prunes it silently, so do not use it with
-// manifests written for CAPO. Values outside what openstrap implements
-// (an additional block device of type Local, a port with two fixed IPs, a
-// network filter by a field openstrap cannot query) are refused by schema
-// validation (enums, limits and CEL rules) whatever the field validation
-// mode, with the field's path in the message.
+// So does a create or update that asks for field validation "Strict"
+// (kubectl's default, client.WithFieldValidation(c,
+// metav1.FieldValidationStrict) with controller-runtime):
+//
+//	strict decoding error: unknown field "spec.template.spec.trunk"
+//
+// A create or update that asks for "Warn" (the API server's default when a
+// client asks for nothing) gets that text as a warning and the field
+// dropped; "Ignore" drops it silently: do not use them with manifests
+// written for CAPO. Values outside what openstrap implements (an additional
+// block device of type Local, a port with two fixed IPs, a filter on both
+// name and tags) are refused by schema validation (enums, limits and CEL
+// rules) in every mode, with the field's path in the message.
 //
 // # Fields of CAPO's v1beta2 API
 //

@@ -388,9 +388,10 @@ func TestServerStatusWithClusterAPIPatchHelper(t *testing.T) {
 	}
 }
 
-// TestServerWarnPrunes pins what the package doc says of clients that do
-// not ask for Strict: with Warn the API server accepts the object, drops
-// the unknown field and returns a warning naming it.
+// TestServerWarnPrunes pins what the package doc says of creates that do
+// not ask for Strict: with Warn, and with no fieldValidation at all, the API
+// server accepts the object, drops the unknown field and returns a warning
+// naming it.
 func TestServerWarnPrunes(t *testing.T) {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -404,17 +405,23 @@ func TestServerWarnPrunes(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := namespace(t, c)
-	u := base(t, "OpenStackMachineTemplate", ns)
-	u.SetName("warn")
-	set(t, u, "spec.template.spec.trunk", true)
-	if err := c.Create(t.Context(), u, client.FieldValidation(metav1.FieldValidationWarn)); err != nil {
-		t.Fatal(err)
-	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0], `unknown field "spec.template.spec.trunk"`) {
-		t.Errorf("warnings = %q, want one naming spec.template.spec.trunk", warnings)
-	}
-	if _, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "template", "spec", "trunk"); found {
-		t.Error("the stored object kept spec.template.spec.trunk")
+	for name, opts := range map[string][]client.CreateOption{
+		"warn":    {client.FieldValidation(metav1.FieldValidationWarn)},
+		"default": nil,
+	} {
+		warnings = nil
+		u := base(t, "OpenStackMachineTemplate", ns)
+		u.SetName(name)
+		set(t, u, "spec.template.spec.trunk", true)
+		if err := c.Create(t.Context(), u, opts...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(warnings) != 1 || !strings.Contains(warnings[0], `unknown field "spec.template.spec.trunk"`) {
+			t.Errorf("%s: warnings = %q, want one naming spec.template.spec.trunk", name, warnings)
+		}
+		if _, found, _ := unstructured.NestedFieldNoCopy(u.Object, "spec", "template", "spec", "trunk"); found {
+			t.Errorf("%s: the stored object kept spec.template.spec.trunk", name)
+		}
 	}
 }
 
@@ -449,5 +456,31 @@ func TestServerAcceptsEndpointChoices(t *testing.T) {
 	set(t, u, "spec.apiServer", map[string]any{"enableFloatingIP": false, "managedLoadBalancer": map[string]any{}})
 	if err := c.Create(t.Context(), u); err != nil {
 		t.Errorf("internal cluster with a load balancer: %v", err)
+	}
+}
+
+// TestServerApplyRefuses checks server-side apply, as bootstrap.Install
+// uses it with no fieldValidation parameter: the unknown field is refused,
+// named in the error.
+func TestServerApplyRefuses(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(env.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := namespace(t, c)
+	u := base(t, "OpenStackMachineTemplate", ns)
+	u.SetName("apply")
+	set(t, u, "spec.template.spec.trunk", true)
+	err = c.Patch(t.Context(), u, client.Apply, client.FieldOwner("test"), client.ForceOwnership) //nolint:staticcheck // the apply patch is what bootstrap.Install sends
+	if err == nil {
+		t.Fatal("server-side apply accepted spec.template.spec.trunk")
+	}
+	t.Logf("refused: %v", err)
+	if !strings.Contains(err.Error(), "spec.template.spec.trunk") {
+		t.Errorf("error does not name spec.template.spec.trunk: %v", err)
 	}
 }
