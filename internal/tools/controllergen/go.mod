@@ -1,3 +1,8 @@
+// Pins controller-gen for `make generate` (deepcopy and CRDs of
+// provider/api/v1beta2) in a module of its own, so that programs importing
+// openstrap do not inherit controller-tools and its dependencies. Built with
+// `go build -C internal/tools/controllergen -o DIR/controller-gen
+// sigs.k8s.io/controller-tools/cmd/controller-gen`; holds no Go code.
 module github.com/openstrap/openstrap/internal/tools/controllergen
 
 go 1.26.0
