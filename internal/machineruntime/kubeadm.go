@@ -2,7 +2,6 @@ package machineruntime
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,12 +12,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -53,16 +52,20 @@ type BootstrapToken struct {
 func (t BootstrapToken) String() string { return t.ID + ".<redacted>" }
 
 // initObjects writes what kubeadm init's bootstrap-token and upload-config
-// phases write through the API: the token Secrets, the signed cluster-info
-// ConfigMap that token discovery reads anonymously, the RBAC that lets token
-// holders ask for kubelet client certificates, and kubeadm-config.
+// phases write through the API: the token Secrets, the cluster-info
+// ConfigMap that token discovery reads anonymously (unsigned: the control
+// plane's kube-controller-manager, its bootstrap signer, adds a JWS
+// signature per signing token, also for tokens made later, such as Cluster
+// API's kubeadm bootstrap provider's), the RBAC that lets token holders ask
+// for kubelet client certificates and has kube-controller-manager approve
+// them, and kubeadm-config.
 func initObjects(ctx context.Context, cs kubernetes.Interface, server string, caPEM []byte, tokens []BootstrapToken, clusterConfig []byte) error {
 	for _, t := range tokens {
 		if err := apply(ctx, cs, tokenSecret(t)); err != nil {
 			return fmt.Errorf("bootstrap token %s: %w", t.ID, err)
 		}
 	}
-	info, err := clusterInfo(server, caPEM, tokens)
+	info, err := clusterInfo(server, caPEM)
 	if err != nil {
 		return err
 	}
@@ -88,6 +91,12 @@ func initObjects(ctx context.Context, cs kubernetes.Interface, server string, ca
 			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole",
 				Name: "system:certificates.k8s.io:certificatesigningrequests:nodeclient"},
 			Subjects: []rbacv1.Subject{{Kind: rbacv1.GroupKind, Name: nodeBootstrapGroup}},
+		},
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "kubeadm:node-autoapprove-certificate-rotation"},
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole",
+				Name: "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient"},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.GroupKind, Name: "system:nodes"}},
 		},
 		&corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{Name: "kubeadm-config", Namespace: metav1.NamespaceSystem},
@@ -130,34 +139,19 @@ func tokenSecret(t BootstrapToken) *corev1.Secret {
 	}
 }
 
-// clusterInfo builds kube-public/cluster-info with a JWS signature per
-// signing token that has not expired, as the bootstrap signer controller
-// keeps it.
-func clusterInfo(server string, caPEM []byte, tokens []BootstrapToken) (*corev1.ConfigMap, error) {
+// clusterInfo builds kube-public/cluster-info as kubeadm's bootstrap-token
+// phase does: a kubeconfig with the server and CA and no signatures.
+func clusterInfo(server string, caPEM []byte) (*corev1.ConfigMap, error) {
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters[""] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
 	raw, err := clientcmd.Write(*kc)
 	if err != nil {
 		return nil, fmt.Errorf("cluster-info kubeconfig: %w", err)
 	}
-	cm := &corev1.ConfigMap{
+	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: bootstrapapi.ConfigMapClusterInfo, Namespace: metav1.NamespacePublic},
 		Data:       map[string]string{bootstrapapi.KubeConfigKey: string(raw)},
-	}
-	for _, t := range tokens {
-		if !t.Expires.IsZero() && time.Now().After(t.Expires) {
-			continue
-		}
-		if len(t.Usages) > 0 && !slices.Contains(t.Usages, "signing") {
-			continue
-		}
-		sig, err := jws.ComputeDetachedSignature(string(raw), t.ID, t.Secret)
-		if err != nil {
-			return nil, fmt.Errorf("sign cluster-info for token %s: %w", t.ID, err)
-		}
-		cm.Data[bootstrapapi.JWSSignatureKeyPrefix+t.ID] = sig
-	}
-	return cm, nil
+	}, nil
 }
 
 // apply creates o, or updates it when it exists.
@@ -172,7 +166,22 @@ func apply(ctx context.Context, cs kubernetes.Interface, o any) error {
 	case *corev1.ConfigMap:
 		_, err = cs.CoreV1().ConfigMaps(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
-			_, err = cs.CoreV1().ConfigMaps(o.Namespace).Update(ctx, o, metav1.UpdateOptions{})
+			err = retry.Do(ctx, retry.Policy{MaxElapsed: time.Minute, Retryable: conflictOrTransient}, func(ctx context.Context) error {
+				cur, err := cs.CoreV1().ConfigMaps(o.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				// Keep keys others added (the bootstrap signer's
+				// signatures on cluster-info).
+				if cur.Data == nil {
+					cur.Data = map[string]string{}
+				}
+				for k, v := range o.Data {
+					cur.Data[k] = v
+				}
+				_, err = cs.CoreV1().ConfigMaps(o.Namespace).Update(ctx, cur, metav1.UpdateOptions{})
+				return err
+			})
 		}
 	case *rbacv1.Role:
 		_, err = cs.RbacV1().Roles(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
@@ -219,42 +228,70 @@ type joinRequest struct {
 	CAHashes []string
 	// UnsafeSkipCAVerification accepts any CA, as kubeadm's flag does.
 	UnsafeSkipCAVerification bool
-	NodeName                 string
-	Labels                   map[string]string
-	Taints                   []corev1.Taint
-	Addresses                []corev1.NodeAddress
+	// DiscoveryTimeout bounds the wait for cluster-info to carry the
+	// token's signature, as kubeadm's discovery timeout does.
+	DiscoveryTimeout time.Duration
+	// CertificateTimeout bounds the wait for kube-controller-manager to
+	// approve and sign the node's client certificate.
+	CertificateTimeout time.Duration
+	NodeName           string
+	// ProviderID is the Node's spec.providerID, as the kubelet's
+	// --provider-id sets it.
+	ProviderID string
+	Labels     map[string]string
+	Taints     []corev1.Taint
+	Addresses  []corev1.NodeAddress
+	// KubeletDir, when set, receives kubelet.conf, the kubeconfig with the
+	// client certificate the node registered with, as the kubelet keeps it.
+	KubeletDir string
 }
 
 // join does what kubeadm join and the kubelet's TLS bootstrap do through the
-// API: token discovery of the cluster CA (checked against the pins), a
-// client certificate request with the token's identity, and the Node. The
-// approve function plays kube-controller-manager's CSR approver and signer.
-func join(ctx context.Context, req joinRequest, approve func(ctx context.Context, csr string) error) error {
+// API: token discovery of the cluster CA (waiting for the bootstrap signer's
+// signature, checked against the pins), a client certificate request with
+// the token's identity that kube-controller-manager approves and signs, and
+// the Node, registered with that certificate.
+func join(ctx context.Context, req joinRequest) error {
 	fail := func(step string, err error) error { return &JoinError{Node: req.NodeName, Step: step, Err: err} }
 	id, secret, ok := strings.Cut(req.Token, ".")
 	if !ok {
 		return fail("discovery", errors.New("bootstrap token is not of the form <id>.<secret>"))
 	}
+	if req.DiscoveryTimeout <= 0 {
+		req.DiscoveryTimeout = 5 * time.Minute
+	}
+	if req.CertificateTimeout <= 0 {
+		req.CertificateTimeout = 2 * time.Minute
+	}
 
-	// Discovery: read cluster-info without trusting the server yet.
+	// Discovery: read cluster-info without trusting the server yet, until
+	// the bootstrap signer has signed it for this token.
 	anon, err := kubernetes.NewForConfig(&rest.Config{Host: "https://" + req.Endpoint,
 		TLSClientConfig: rest.TLSClientConfig{Insecure: true}, Timeout: 10 * time.Second})
 	if err != nil {
 		return fail("discovery", err)
 	}
-	var info *corev1.ConfigMap
-	err = retry.Do(ctx, retry.Policy{MaxElapsed: time.Minute}, func(ctx context.Context) error {
-		var err error
-		info, err = anon.CoreV1().ConfigMaps(metav1.NamespacePublic).Get(ctx, bootstrapapi.ConfigMapClusterInfo, metav1.GetOptions{})
-		return err
-	})
+	var content, sig string
+	var lastErr error
+	err = retry.Until(ctx, retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: req.DiscoveryTimeout},
+		func(ctx context.Context) (bool, error) {
+			info, err := anon.CoreV1().ConfigMaps(metav1.NamespacePublic).Get(ctx, bootstrapapi.ConfigMapClusterInfo, metav1.GetOptions{})
+			if err != nil {
+				lastErr = fmt.Errorf("read cluster-info from %s: %w", req.Endpoint, err)
+				return false, nil
+			}
+			content = info.Data[bootstrapapi.KubeConfigKey]
+			sig, ok = info.Data[bootstrapapi.JWSSignatureKeyPrefix+id]
+			if !ok {
+				lastErr = fmt.Errorf("cluster-info has no signature for token ID %q: the token is unknown or expired", id)
+			}
+			return ok, nil
+		})
 	if err != nil {
-		return fail("discovery", fmt.Errorf("read cluster-info from %s: %w", req.Endpoint, err))
-	}
-	content := info.Data[bootstrapapi.KubeConfigKey]
-	sig, ok := info.Data[bootstrapapi.JWSSignatureKeyPrefix+id]
-	if !ok {
-		return fail("discovery", fmt.Errorf("cluster-info has no signature for token ID %q: the token is unknown or expired", id))
+		if lastErr == nil {
+			lastErr = err
+		}
+		return fail("discovery", fmt.Errorf("%w (waited %v)", lastErr, req.DiscoveryTimeout))
 	}
 	if !jws.DetachedTokenIsValid(sig, content, id, secret) {
 		return fail("discovery", fmt.Errorf("cluster-info's signature for token ID %q does not match the token's secret", id))
@@ -316,21 +353,9 @@ func join(ctx context.Context, req joinRequest, approve func(ctx context.Context
 		}
 		return fail("tls-bootstrap", fmt.Errorf("create certificate signing request: %w", err))
 	}
-	if err := approve(ctx, csr.Name); err != nil {
-		return fail("tls-bootstrap", fmt.Errorf("certificate signing request %s not approved: %w", csr.Name, err))
-	}
-	var certPEM []byte
-	err = retry.Until(ctx, retry.Policy{Initial: 100 * time.Millisecond, Max: time.Second, MaxElapsed: time.Minute},
-		func(ctx context.Context) (bool, error) {
-			got, err := tc.CertificatesV1().CertificateSigningRequests().Get(ctx, csr.Name, metav1.GetOptions{})
-			if err != nil {
-				return false, err
-			}
-			certPEM = got.Status.Certificate
-			return len(certPEM) > 0, nil
-		})
+	certPEM, err := waitCertificate(ctx, tc, csr.Name, req.CertificateTimeout)
 	if err != nil {
-		return fail("tls-bootstrap", fmt.Errorf("wait for certificate of %s: %w", csr.Name, err))
+		return fail("tls-bootstrap", err)
 	}
 
 	// Register the node with its own credentials, as the kubelet does.
@@ -338,9 +363,14 @@ func join(ctx context.Context, req joinRequest, approve func(ctx context.Context
 	if err != nil {
 		return fail("register", err)
 	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	if req.KubeletDir != "" {
+		if err := writeKubeletConf(req.KubeletDir, req.Endpoint, req.NodeName, cluster.CertificateAuthorityData, certPEM, keyPEM); err != nil {
+			return fail("register", err)
+		}
+	}
 	nodeCfg := &rest.Config{Host: "https://" + req.Endpoint, Timeout: 10 * time.Second, TLSClientConfig: rest.TLSClientConfig{
-		CAData: cluster.CertificateAuthorityData, CertData: certPEM,
-		KeyData: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})}}
+		CAData: cluster.CertificateAuthorityData, CertData: certPEM, KeyData: keyPEM}}
 	nc, err := kubernetes.NewForConfig(nodeCfg)
 	if err != nil {
 		return fail("register", err)
@@ -348,95 +378,101 @@ func join(ctx context.Context, req joinRequest, approve func(ctx context.Context
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: req.NodeName, Labels: map[string]string{
 			corev1.LabelHostname: req.NodeName, corev1.LabelOSStable: "linux", corev1.LabelArchStable: "amd64"}},
-		Spec: corev1.NodeSpec{Taints: req.Taints},
+		Spec: corev1.NodeSpec{Taints: req.Taints, ProviderID: req.ProviderID},
 	}
 	for k, v := range req.Labels {
 		node.Labels[k] = v
 	}
-	node, err = nc.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		node, err = nc.CoreV1().Nodes().Get(ctx, req.NodeName, metav1.GetOptions{})
-	}
-	if err != nil {
+	if _, err = nc.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fail("register", fmt.Errorf("create Node: %w", err))
 	}
-	now := metav1.Now()
-	node.Status.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeHostName, Address: req.NodeName}}, req.Addresses...)
-	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
-		Reason: "KubeletReady", Message: "openstrap machine runtime registered the node", LastHeartbeatTime: now, LastTransitionTime: now}}
-	if _, err := nc.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
-		return fail("register", fmt.Errorf("update Node status: %w", err))
+	if err := setNodeStatus(ctx, nc, req.NodeName, req.Addresses); err != nil {
+		return fail("register", err)
 	}
 	return nil
 }
 
-// signer approves and signs kubelet client certificate requests, as
-// kube-controller-manager's csrapproving and csrsigning controllers do.
-type signer struct {
-	cs     kubernetes.Interface
-	caCert *x509.Certificate
-	caKey  crypto.Signer
-}
+// conflictOrTransient retries Kubernetes conflicts (an object changed
+// since it was read) besides transient errors.
+func conflictOrTransient(err error) bool { return apierrors.IsConflict(err) || retry.IsTransient(err) }
 
-// approveAndSign approves csr when its requester may ask for a node client
-// certificate (checked with a SubjectAccessReview, like the approver) and
-// the request is for a node identity, then issues the certificate.
-func (s *signer) approveAndSign(ctx context.Context, name string) error {
-	csr, err := s.cs.CertificatesV1().CertificateSigningRequests().Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
+// setNodeStatus posts the node's addresses and a Ready condition, as the
+// kubelet's first status update does, once: the runtime sends no heartbeats.
+// kube-controller-manager may update the Node meanwhile (the TTL
+// controller's annotation): a conflict is retried on the newest version.
+func setNodeStatus(ctx context.Context, cs kubernetes.Interface, name string, addresses []corev1.NodeAddress) error {
+	err := retry.Do(ctx, retry.Policy{MaxElapsed: time.Minute, Retryable: conflictOrTransient}, func(ctx context.Context) error {
+		node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		now := metav1.Now()
+		node.Status.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeHostName, Address: name}}, addresses...)
+		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
+			Reason: "KubeletReady", Message: "openstrap machine runtime registered the node", LastHeartbeatTime: now, LastTransitionTime: now}}
+		_, err = cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
 		return err
-	}
-	block, _ := pem.Decode(csr.Spec.Request)
-	if block == nil {
-		return errors.New("request is not PEM")
-	}
-	req, err := x509.ParseCertificateRequest(block.Bytes)
-	if err != nil {
-		return fmt.Errorf("parse request: %w", err)
-	}
-	if err := req.CheckSignature(); err != nil {
-		return fmt.Errorf("request signature: %w", err)
-	}
-	if !strings.HasPrefix(req.Subject.CommonName, "system:node:") || !slices.Equal(req.Subject.Organization, []string{"system:nodes"}) {
-		return fmt.Errorf("subject %q is not a node identity", req.Subject.String())
-	}
-	sar, err := s.cs.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
-		Spec: authorizationv1.SubjectAccessReviewSpec{
-			User: csr.Spec.Username, Groups: csr.Spec.Groups, UID: csr.Spec.UID,
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Group: "certificates.k8s.io",
-				Resource: "certificatesigningrequests", Subresource: "nodeclient", Verb: "create"},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return fmt.Errorf("subject access review: %w", err)
-	}
-	if !sar.Status.Allowed {
-		return fmt.Errorf("%s may not request node client certificates", csr.Spec.Username)
-	}
-	csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "AutoApproved",
-		Message: "Auto approving kubelet client certificate after SubjectAccessReview.", LastUpdateTime: metav1.Now(),
 	})
-	csr, err = s.cs.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, name, csr, metav1.UpdateOptions{})
 	if err != nil {
-		return fmt.Errorf("approve: %w", err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: serial, Subject: req.Subject,
-		NotBefore: now.Add(-5 * time.Minute), NotAfter: now.Add(365 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, s.caCert, req.PublicKey, s.caKey)
-	if err != nil {
-		return fmt.Errorf("sign: %w", err)
-	}
-	csr.Status.Certificate = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if _, err := s.cs.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, csr, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("issue certificate: %w", err)
+		return fmt.Errorf("update Node %s status: %w", name, err)
 	}
 	return nil
 }
+
+// waitCertificate waits until certificate signing request name is issued
+// (approved by kube-controller-manager's csrapproving controller and signed
+// by its csrsigning controller) and returns the certificate. A denied or
+// failed request ends the wait at once.
+func waitCertificate(ctx context.Context, cs kubernetes.Interface, name string, timeout time.Duration) ([]byte, error) {
+	var certPEM []byte
+	var refused error
+	err := retry.Until(ctx, retry.Policy{Initial: 100 * time.Millisecond, Max: time.Second, MaxElapsed: timeout},
+		func(ctx context.Context) (bool, error) {
+			got, err := cs.CertificatesV1().CertificateSigningRequests().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			for _, c := range got.Status.Conditions {
+				if (c.Type == certificatesv1.CertificateDenied || c.Type == certificatesv1.CertificateFailed) && c.Status == corev1.ConditionTrue {
+					refused = fmt.Errorf("certificate signing request %s %s: %s: %s", name, strings.ToLower(string(c.Type)), c.Reason, c.Message)
+					return true, nil
+				}
+			}
+			certPEM = got.Status.Certificate
+			return len(certPEM) > 0, nil
+		})
+	if refused != nil {
+		return nil, refused
+	}
+	if err != nil {
+		return nil, fmt.Errorf("certificate signing request %s not approved and signed within %v (is kube-controller-manager running with csrapproving and csrsigning, and the kubeadm:node-autoapprove-bootstrap binding in place?): %w", name, timeout, err)
+	}
+	return certPEM, nil
+}
+
+// writeKubeletConf writes dir/kubelet.conf (0600): the kubeconfig the node's
+// kubelet uses after its TLS bootstrap.
+func writeKubeletConf(dir, endpoint, nodeName string, caPEM, certPEM, keyPEM []byte) error {
+	kc := clientcmdapi.NewConfig()
+	user := "system:node:" + nodeName
+	kc.Clusters["default-cluster"] = &clientcmdapi.Cluster{Server: "https://" + endpoint, CertificateAuthorityData: caPEM}
+	kc.AuthInfos[user] = &clientcmdapi.AuthInfo{ClientCertificateData: certPEM, ClientKeyData: keyPEM}
+	kc.Contexts["default"] = &clientcmdapi.Context{Cluster: "default-cluster", AuthInfo: user}
+	kc.CurrentContext = "default"
+	b, err := clientcmd.Write(*kc)
+	if err != nil {
+		return fmt.Errorf("kubelet.conf: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("kubelet.conf: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, KubeletConf), b, 0o600); err != nil {
+		return fmt.Errorf("kubelet.conf: %w", err)
+	}
+	return nil
+}
+
+// KubeletConf is the file, in a joined server's kubelet directory (see
+// Runtime.KubeletDir), holding the kubeconfig with the client certificate
+// the node registered with.
+const KubeletConf = "kubelet.conf"

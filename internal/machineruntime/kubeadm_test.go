@@ -1,6 +1,7 @@
 package machineruntime
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -12,15 +13,22 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/openstrap/openstrap/internal/controlplane"
+	"github.com/openstrap/openstrap/internal/retry"
 )
 
 type testCA struct {
@@ -51,14 +59,15 @@ func newTestCA(t *testing.T) testCA {
 }
 
 // TestJoin runs kubeadm's init API phases and a node join against a real
-// kube-apiserver, then checks that a wrong pin, a wrong secret and an expired
-// token are refused where kubeadm refuses them.
+// kube-apiserver with kube-controller-manager, then checks that a wrong pin,
+// a wrong secret, an unknown token and an expired token (deleted by the
+// token cleaner) are refused where kubeadm refuses them.
 func TestJoin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ca := newTestCA(t)
-	p, err := controlplane.Start(ctx, controlplane.Config{Dir: t.TempDir(), Address: "127.0.0.1",
-		CACert: ca.certPEM, CAKey: ca.keyPEM, APIServerArgs: []string{"--enable-admission-plugins=NodeRestriction"}})
+	p, err := controlplane.Start(ctx, controlPlaneConfig(controlplane.Config{Dir: t.TempDir(), Address: "127.0.0.1",
+		CACert: ca.certPEM, CAKey: ca.keyPEM}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,15 +86,15 @@ func TestJoin(t *testing.T) {
 	if err := initObjects(ctx, cs, "https://"+endpoint, ca.certPEM, []BootstrapToken{good, short}, []byte("kind: ClusterConfiguration\n")); err != nil {
 		t.Fatalf("second initObjects: %v", err)
 	}
-	sg := &signer{cs: cs, caCert: ca.cert, caKey: ca.key}
 	pin := CAPin(ca.cert)
 	host, port, _ := net.SplitHostPort(endpoint)
 	if _, err := strconv.Atoi(port); err != nil || host == "" {
 		t.Fatalf("endpoint %q", endpoint)
 	}
 
-	err = join(ctx, joinRequest{Endpoint: endpoint, Token: "abcdef.0123456789abcdef", CAHashes: []string{pin},
-		NodeName: "worker-0", Labels: map[string]string{"openstrap.io/role": "worker"}}, sg.approveAndSign)
+	kubeletDir := t.TempDir()
+	err = join(ctx, joinRequest{Endpoint: endpoint, Token: "abcdef.0123456789abcdef", CAHashes: []string{pin}, DiscoveryTimeout: time.Minute,
+		NodeName: "worker-0", ProviderID: ProviderID("srv-0"), Labels: map[string]string{"openstrap.io/role": "worker"}, KubeletDir: kubeletDir})
 	if err != nil {
 		t.Fatalf("join: %v", err)
 	}
@@ -96,9 +105,15 @@ func TestJoin(t *testing.T) {
 	if node.Labels["openstrap.io/role"] != "worker" || len(node.Status.Conditions) == 0 || node.Status.Conditions[0].Status != "True" {
 		t.Fatalf("node = labels %v conditions %v, want the role label and Ready", node.Labels, node.Status.Conditions)
 	}
+	if node.Spec.ProviderID != "openstack:///srv-0" {
+		t.Errorf("providerID = %q, want openstack:///srv-0", node.Spec.ProviderID)
+	}
+	checkKubeletCertificate(t, cs, kubeletDir, "worker-0", ca.cert)
 
+	// The token cleaner deletes the expired token, and the bootstrap signer
+	// then drops its signature.
+	waitSecretGone(t, cs, "bootstrap-token-short1")
 	other := newTestCA(t)
-	wait := time.Until(short.Expires) + time.Second
 	tests := []struct {
 		name string
 		req  joinRequest
@@ -108,16 +123,14 @@ func TestJoin(t *testing.T) {
 		{"wrong pin", joinRequest{Token: "abcdef.0123456789abcdef", CAHashes: []string{CAPin(other.cert)}}, "discovery", "matches none"},
 		{"wrong secret", joinRequest{Token: "abcdef.ffffffffffffffff", CAHashes: []string{pin}}, "discovery", "does not match"},
 		{"unknown token", joinRequest{Token: "zzzzzz.0123456789abcdef", CAHashes: []string{pin}}, "discovery", "no signature"},
-		{"expired token", joinRequest{Token: "short1.0123456789abcdef", CAHashes: []string{pin}}, "tls-bootstrap", "rejected bootstrap token"},
+		{"expired token", joinRequest{Token: "short1.0123456789abcdef", CAHashes: []string{pin}}, "discovery", "no signature"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.name == "expired token" {
-				time.Sleep(wait)
-			}
 			tt.req.Endpoint = endpoint
+			tt.req.DiscoveryTimeout = 3 * time.Second
 			tt.req.NodeName = "bad-" + strings.ReplaceAll(tt.name, " ", "-")
-			err := join(ctx, tt.req, sg.approveAndSign)
+			err := join(ctx, tt.req)
 			var je *JoinError
 			if !errors.As(err, &je) || je.Step != tt.step || !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("join = %v, want a JoinError at %s saying %q", err, tt.step, tt.msg)
@@ -129,5 +142,103 @@ func TestJoin(t *testing.T) {
 				t.Fatalf("node %s registered despite the failed join", tt.req.NodeName)
 			}
 		})
+	}
+}
+
+func waitSecretGone(t *testing.T, cs kubernetes.Interface, name string) {
+	t.Helper()
+	err := retry.Until(t.Context(), retry.Policy{Initial: 200 * time.Millisecond, Max: time.Second, MaxElapsed: time.Minute},
+		func(ctx context.Context) (bool, error) {
+			_, err := cs.CoreV1().Secrets(metav1.NamespaceSystem).Get(ctx, name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		})
+	if err != nil {
+		t.Fatalf("kube-system/%s not deleted by the token cleaner: %v", name, err)
+	}
+}
+
+// checkKubeletCertificate checks that node's kubelet.conf in dir holds a
+// client certificate issued by ca for system:node:<node> that
+// kube-controller-manager approved (reason AutoApproved, written by it) and
+// signed (status written by it) for the kubelet client signer, and that it
+// authenticates as the node.
+func checkKubeletCertificate(t *testing.T, cs kubernetes.Interface, dir, node string, ca *x509.Certificate) {
+	t.Helper()
+	ctx := t.Context()
+	kc, err := clientcmd.LoadFromFile(filepath.Join(dir, KubeletConf))
+	if err != nil {
+		t.Fatalf("kubelet.conf: %v", err)
+	}
+	var certPEM []byte
+	for _, a := range kc.AuthInfos {
+		certPEM = a.ClientCertificateData
+	}
+	block, _ := pem.Decode(certPEM)
+	if block == nil {
+		t.Fatal("kubelet.conf has no client certificate")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cert.CheckSignatureFrom(ca); err != nil {
+		t.Errorf("kubelet certificate not signed by the cluster CA: %v", err)
+	}
+	if cert.Subject.CommonName != "system:node:"+node {
+		t.Errorf("kubelet certificate subject %s, want CN system:node:%s", cert.Subject, node)
+	}
+	csrs, err := cs.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, csr := range csrs.Items {
+		if !bytes.Equal(csr.Status.Certificate, certPEM) {
+			continue
+		}
+		found = true
+		if csr.Spec.SignerName != certificatesv1.KubeAPIServerClientKubeletSignerName {
+			t.Errorf("CSR %s signer %q, want %s", csr.Name, csr.Spec.SignerName, certificatesv1.KubeAPIServerClientKubeletSignerName)
+		}
+		var approved bool
+		for _, c := range csr.Status.Conditions {
+			if c.Type == certificatesv1.CertificateApproved && c.Status == corev1.ConditionTrue && c.Reason == "AutoApproved" {
+				approved = true
+			}
+		}
+		if !approved {
+			t.Errorf("CSR %s conditions %+v, want Approved with reason AutoApproved", csr.Name, csr.Status.Conditions)
+		}
+		// The approval and the certificate were written by
+		// kube-controller-manager (its field manager), not by this process.
+		managers := map[string]string{}
+		for _, mf := range csr.ManagedFields {
+			if mf.Subresource != "" {
+				managers[mf.Subresource] = mf.Manager
+			}
+		}
+		for _, sub := range []string{"approval", "status"} {
+			if managers[sub] != "kube-controller-manager" {
+				t.Errorf("CSR %s %s written by %q, want kube-controller-manager (managers %v)", csr.Name, sub, managers[sub], managers)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no CSR holds the kubelet's certificate")
+	}
+	rc, err := clientcmd.NewDefaultClientConfig(*kc, nil).ClientConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kcs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	review, err := kcs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("kubelet credentials: %v", err)
+	}
+	if review.Status.UserInfo.Username != "system:node:"+node {
+		t.Errorf("kubelet credentials authenticate as %q, want system:node:%s", review.Status.UserInfo.Username, node)
 	}
 }

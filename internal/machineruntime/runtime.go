@@ -29,10 +29,35 @@ import (
 // kubeadm control plane does; joins are checked against it.
 const nodeRestriction = "--enable-admission-plugins=NodeRestriction"
 
+// Controllers is what the workload control planes' kube-controller-manager
+// runs: kubeadm's set (every default controller, the bootstrap signer and
+// the token cleaner) without the node lifecycle controller, since no
+// kubelet posts heartbeats on these machines.
+var Controllers = []string{"*", "bootstrapsigner", "tokencleaner", "-nodelifecycle"}
+
+// controlPlaneConfig completes cfg with what every workload control plane of
+// the runtime runs.
+func controlPlaneConfig(cfg controlplane.Config) controlplane.Config {
+	cfg.APIServerArgs = append(cfg.APIServerArgs, nodeRestriction)
+	cfg.ControllerManager = &controlplane.ControllerManager{Controllers: Controllers}
+	return cfg
+}
+
+// ProviderID is the Node spec.providerID of an OpenStack server, as the
+// OpenStack cloud provider and Cluster API's OpenStack provider spell it.
+func ProviderID(serverID string) string { return "openstack:///" + serverID }
+
+// kubeletDirName is the directory, under the runtime's, of the joined
+// servers' kubelet credentials.
+const kubeletDirName = "kubelet"
+
 // Runtime boots simulated servers. Its methods are safe for concurrent use.
 type Runtime struct {
 	dir string
 	log logr.Logger
+	// discovery is how long a join waits for its control plane and for
+	// cluster-info to be signed for its token.
+	discovery time.Duration
 
 	mu       sync.Mutex
 	console  func(serverID string, lines ...string)
@@ -43,15 +68,22 @@ type Runtime struct {
 
 // cluster is one running control plane.
 type cluster struct {
-	proc   *controlplane.Process
-	cs     kubernetes.Interface
-	signer *signer
+	proc *controlplane.Process
+	cs   kubernetes.Interface
 }
 
-// New returns a Runtime that keeps each control plane's data under dir.
+// New returns a Runtime that keeps each control plane's data under dir
+// (dir/<server ID>) and the joined servers' kubelet credentials under
+// dir/kubelet/<server ID>.
 func New(dir string, log logr.Logger) *Runtime {
-	return &Runtime{dir: dir, log: log, clusters: map[string]*cluster{},
+	return &Runtime{dir: dir, log: log, discovery: 2 * time.Minute, clusters: map[string]*cluster{},
 		servers: map[string]string{}, results: map[string]error{}}
+}
+
+// KubeletDir returns the directory holding the kubelet credentials of the
+// joined server serverID (KubeletConf, written once the node registered).
+func (r *Runtime) KubeletDir(serverID string) string {
+	return filepath.Join(r.dir, kubeletDirName, serverID)
 }
 
 // SetConsole makes the runtime write what each boot did to the server's
@@ -64,9 +96,10 @@ func (r *Runtime) SetConsole(fn func(serverID string, lines ...string)) {
 }
 
 // discoveryTimeout is how long a join waits for its control plane to come
-// up, as kubeadm's discovery timeout does (5 minutes by default; shorter
-// here, since the runtime's control planes start in seconds).
-func (r *Runtime) discoveryTimeout() time.Duration { return 2 * time.Minute }
+// up and for cluster-info to be signed for its token, as kubeadm's
+// discovery timeout does (5 minutes by default; shorter here, since the
+// runtime's control planes start in seconds).
+func (r *Runtime) discoveryTimeout() time.Duration { return r.discovery }
 
 // Hooks returns the simulator hooks that boot and stop servers.
 func (r *Runtime) Hooks() openstacktest.ServerHooks {
@@ -193,7 +226,9 @@ func (r *Runtime) init(ctx context.Context, ev openstacktest.BootEvent, p *userd
 	return registerSelf(ctx, cl.cs, nodeName(ev, docs.Init.NodeRegistration), docs.Init.NodeRegistration, ev)
 }
 
-// startCluster starts (or finds running) the control plane of endpoint.
+// startCluster starts (or finds running) the control plane of endpoint,
+// with a kube-controller-manager beside kube-apiserver and etcd.
+
 func (r *Runtime) startCluster(ctx context.Context, serverID, endpoint string, cfg controlplane.Config) (*cluster, error) {
 	r.mu.Lock()
 	if cl, ok := r.clusters[endpoint]; ok {
@@ -202,12 +237,11 @@ func (r *Runtime) startCluster(ctx context.Context, serverID, endpoint string, c
 		return cl, nil
 	}
 	r.mu.Unlock()
-	cfg.APIServerArgs = append(cfg.APIServerArgs, nodeRestriction)
-	proc, err := controlplane.Start(ctx, cfg)
+	proc, err := controlplane.Start(ctx, controlPlaneConfig(cfg))
 	if err != nil {
 		return nil, err
 	}
-	cl, err := newCluster(proc, cfg.CACert, cfg.CAKey)
+	cl, err := newCluster(proc)
 	if err != nil {
 		_ = proc.Stop(context.WithoutCancel(ctx))
 		return nil, err
@@ -219,20 +253,12 @@ func (r *Runtime) startCluster(ctx context.Context, serverID, endpoint string, c
 	return cl, nil
 }
 
-func newCluster(proc *controlplane.Process, caCertPEM, caKeyPEM []byte) (*cluster, error) {
+func newCluster(proc *controlplane.Process) (*cluster, error) {
 	cs, err := kubernetes.NewForConfig(proc.RESTConfig())
 	if err != nil {
 		return nil, err
 	}
-	caCert, err := userdata.ParseCertPEM(caCertPEM)
-	if err != nil {
-		return nil, fmt.Errorf("cluster CA: %w", err)
-	}
-	caKey, err := userdata.ParseKeyPEM(caKeyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("cluster CA key: %w", err)
-	}
-	return &cluster{proc: proc, cs: cs, signer: &signer{cs: cs, caCert: caCert, caKey: caKey}}, nil
+	return &cluster{proc: proc, cs: cs}, nil
 }
 
 func (r *Runtime) join(ctx context.Context, ev openstacktest.BootEvent, p *userdata.Parsed) error {
@@ -261,10 +287,10 @@ func (r *Runtime) join(ctx context.Context, ev openstacktest.BootEvent, p *userd
 	name := nodeName(ev, j.NodeRegistration)
 	err := join(ctx, joinRequest{
 		Endpoint: d.APIServerEndpoint, Token: token, CAHashes: d.CACertHashes,
-		UnsafeSkipCAVerification: d.UnsafeSkipCAVerification,
-		NodeName:                 name, Labels: nodeLabels(j.NodeRegistration), Taints: j.NodeRegistration.Taints,
-		Addresses: internalAddresses(ev),
-	}, cl.signer.approveAndSign)
+		UnsafeSkipCAVerification: d.UnsafeSkipCAVerification, DiscoveryTimeout: r.discoveryTimeout(),
+		NodeName: name, ProviderID: ProviderID(ev.ServerID), Labels: nodeLabels(j.NodeRegistration), Taints: j.NodeRegistration.Taints,
+		Addresses: internalAddresses(ev), KubeletDir: r.KubeletDir(ev.ServerID),
+	})
 	if err != nil || j.ControlPlane == nil {
 		return err
 	}
@@ -278,7 +304,7 @@ func markControlPlane(ctx context.Context, cs kubernetes.Interface, name string,
 	if taints == nil {
 		taints = []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}}
 	}
-	return retry.Do(ctx, retry.Policy{MaxElapsed: time.Minute, RetryConflict: true}, func(ctx context.Context) error {
+	return retry.Do(ctx, retry.Policy{MaxElapsed: time.Minute, Retryable: conflictOrTransient}, func(ctx context.Context) error {
 		node, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -290,7 +316,9 @@ func markControlPlane(ctx context.Context, cs kubernetes.Interface, name string,
 	})
 }
 
-// registerSelf registers the init node, as its kubelet would.
+// registerSelf registers the init node with its server's provider ID, as its
+// kubelet would (with admin credentials: the init node's kubelet
+// certificate is not modelled).
 func registerSelf(ctx context.Context, cs kubernetes.Interface, name string, reg kubeadm.NodeRegistrationOptions, ev openstacktest.BootEvent) error {
 	labels := nodeLabels(reg)
 	labels["node-role.kubernetes.io/control-plane"] = ""
@@ -299,22 +327,16 @@ func registerSelf(ctx context.Context, cs kubernetes.Interface, name string, reg
 	if taints == nil {
 		taints = []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}}
 	}
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Spec: corev1.NodeSpec{Taints: taints}}
-	node, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+		Spec: corev1.NodeSpec{Taints: taints, ProviderID: ProviderID(ev.ServerID)}}
+	_, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", name, err)
 	}
-	now := metav1.Now()
-	node.Status.Addresses = append([]corev1.NodeAddress{{Type: corev1.NodeHostName, Address: name}}, internalAddresses(ev)...)
-	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue,
-		Reason: "KubeletReady", Message: "openstrap machine runtime registered the node", LastHeartbeatTime: now, LastTransitionTime: now}}
-	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("register node %s: status: %w", name, err)
-	}
-	return nil
+	return setNodeStatus(ctx, cs, name, internalAddresses(ev))
 }
 
 func nodeName(ev openstacktest.BootEvent, reg kubeadm.NodeRegistrationOptions) string {
@@ -363,6 +385,9 @@ func (r *Runtime) Shutdown(ctx context.Context, ev openstacktest.BootEvent) {
 		delete(r.clusters, endpoint)
 	}
 	r.mu.Unlock()
+	if err := os.RemoveAll(r.KubeletDir(ev.ServerID)); err != nil {
+		r.log.Error(err, "remove kubelet data", "server", ev.Name)
+	}
 	if cl == nil {
 		return
 	}
@@ -386,23 +411,19 @@ func (r *Runtime) Resume(ctx context.Context) error {
 	}
 	var errs []error
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || e.Name() == kubeletDirName {
 			continue
 		}
 		dir := filepath.Join(r.dir, e.Name())
-		proc, err := controlplane.Start(ctx, controlplane.Config{Dir: dir,
-			APIServerArgs: []string{nodeRestriction}})
+		if _, err := os.Stat(filepath.Join(dir, "state.json")); err != nil {
+			continue // not a control plane that ever started
+		}
+		proc, err := controlplane.Start(ctx, controlPlaneConfig(controlplane.Config{Dir: dir}))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("resume %s: %w", e.Name(), err))
 			continue
 		}
-		caCert, err1 := os.ReadFile(filepath.Join(dir, "pki", "ca.crt"))
-		caKey, err2 := os.ReadFile(filepath.Join(dir, "pki", "ca.key"))
-		if err := errors.Join(err1, err2); err != nil {
-			errs = append(errs, fmt.Errorf("resume %s: %w", e.Name(), err))
-			continue
-		}
-		cl, err := newCluster(proc, caCert, caKey)
+		cl, err := newCluster(proc)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("resume %s: %w", e.Name(), err))
 			continue

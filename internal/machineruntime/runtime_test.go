@@ -41,6 +41,7 @@ func TestBootFromUserData(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt := New(t.TempDir(), logr.Discard())
+	rt.discovery = 15 * time.Second // the bad token below waits this long for a signature
 	t.Cleanup(func() { _ = rt.Close(context.Background()) })
 	cp := openstacktest.BootEvent{ServerID: "srv-cp", Name: "rt-cp-0", UserData: initData,
 		Addresses: map[string][]string{"rt-net": {"10.6.0.10"}}}
@@ -97,6 +98,10 @@ func TestBootFromUserData(t *testing.T) {
 	got := map[string]string{}
 	for _, n := range nodes.Items {
 		got[n.Name] = n.Labels["pool"]
+		want := map[string]string{"rt-cp-0": "openstack:///srv-cp", "rt-worker-0": "openstack:///srv-rt-worker-0"}[n.Name]
+		if n.Spec.ProviderID != want {
+			t.Errorf("node %s providerID = %q, want %q", n.Name, n.Spec.ProviderID, want)
+		}
 	}
 	if len(got) != 2 || got["rt-worker-0"] != "a" {
 		t.Fatalf("nodes = %v, want rt-cp-0 and rt-worker-0 (pool=a)", got)
