@@ -277,3 +277,73 @@ func cutToken(token string) (id, secret string, ok bool) {
 	}
 	return m[1], m[2], true
 }
+
+// TestResumeRestartsControllerManager boots an init server, closes the
+// runtime (its control planes stop, their data stays) and resumes it from
+// the directory alone: the control plane answers on the same endpoint and
+// its kube-controller-manager runs again (it signs cluster-info for a token
+// made after the restart).
+func TestResumeRestartsControllerManager(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	pki, err := userdata.NewClusterPKI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := fmt.Sprintf("127.%d.%d.%d:6443", 100+rand.IntN(100), rand.IntN(250), 2+rand.IntN(250))
+	data, err := userdata.Render(userdata.Init{Cluster: "resume", KubernetesVersion: "v1.37.2", Endpoint: endpoint, PKI: pki})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rt := New(dir, logr.Discard())
+	if err := rt.Boot(ctx, openstacktest.BootEvent{ServerID: "srv-resume", Name: "resume-cp-0", UserData: data}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kc, err := userdata.AdminKubeconfig(pki, "resume", "https://"+endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := clientcmd.RESTConfigFromKubeConfig(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Timeout = 5 * time.Second
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
+		t.Fatal("control plane answers after Close")
+	}
+
+	again := New(dir, logr.Discard())
+	t.Cleanup(func() { _ = again.Close(context.Background()) })
+	if err := again.Resume(ctx); err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	node, err := cs.CoreV1().Nodes().Get(ctx, "resume-cp-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("control plane after Resume, on %s: %v", endpoint, err)
+	}
+	if node.Spec.ProviderID != "openstack:///srv-resume" {
+		t.Errorf("providerID = %q", node.Spec.ProviderID)
+	}
+	token := createTokenLikeCABPK(t, cs, time.Hour)
+	id, _, _ := cutToken(token)
+	err = retry.Until(ctx, retry.Policy{Initial: 200 * time.Millisecond, Max: time.Second, MaxElapsed: time.Minute},
+		func(ctx context.Context) (bool, error) {
+			info, err := cs.CoreV1().ConfigMaps(metav1.NamespacePublic).Get(ctx, bootstrapapi.ConfigMapClusterInfo, metav1.GetOptions{})
+			if err != nil {
+				return false, nil
+			}
+			_, ok := info.Data[bootstrapapi.JWSSignatureKeyPrefix+id]
+			return ok, nil
+		})
+	if err != nil {
+		t.Fatalf("cluster-info never signed for a token made after Resume (kube-controller-manager not running?): %v", err)
+	}
+}
