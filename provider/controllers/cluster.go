@@ -76,7 +76,10 @@ func (r *OpenStackClusterReconciler) SetupWithManager(ctx context.Context, mgr c
 	scheme := mgr.GetScheme()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&infrav1.OpenStackCluster{}, builder.WithPredicates(
-			predicates.ResourceNotPausedAndHasFilterLabel(scheme, log, r.WatchFilterValue))).
+			// Not ResourceNotPaused: events of paused objects still come,
+			// so that their Paused condition is set; Reconcile returns
+			// before any cloud call (as Cluster API's own reconcilers do).
+			predicates.ResourceHasFilterLabel(scheme, log, r.WatchFilterValue))).
 		Named("openstackcluster").
 		WithOptions(opts).
 		Watches(&clusterv1.Cluster{},
@@ -219,7 +222,7 @@ func setTrue(obj conditions.Setter, typ string) {
 // returns: a permanent failure holds the object (no cloud call until its
 // spec or identity changes or the hold expires); others are returned for
 // controller-runtime's backoff.
-func fail(h *holds, t Timing, obj interface {
+func fail(log logr.Logger, h *holds, t Timing, obj interface {
 	conditions.Setter
 	client.Object
 }, idVersion, typ string, err error) (ctrl.Result, error) {
@@ -229,6 +232,8 @@ func fail(h *holds, t Timing, obj interface {
 		return ctrl.Result{}, err
 	}
 	h.set(obj.GetUID(), obj.GetGeneration(), idVersion, time.Now().Add(t.RetryAfterPermanentError))
+	log.V(1).Info("a person must act; not calling the cloud again until the spec or identity changes", "reason", f.reason,
+		"generation", obj.GetGeneration(), "identity", idVersion, "retryIn", t.RetryAfterPermanentError)
 	return ctrl.Result{RequeueAfter: t.RetryAfterPermanentError}, nil
 }
 
@@ -239,11 +244,11 @@ func (r *OpenStackClusterReconciler) reconcileNormal(ctx context.Context, log lo
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	if err != nil {
-		return fail(&r.holds, r.Timing, osc, identityVersion(id), infrav1.OpenStackAuthenticationSucceededCondition, err)
+		return fail(log, &r.holds, r.Timing, osc, identityVersion(id), infrav1.OpenStackAuthenticationSucceededCondition, err)
 	}
 	s, err := r.Clouds.session(ctx, id)
 	if err != nil {
-		return fail(&r.holds, r.Timing, osc, identityVersion(id), infrav1.OpenStackAuthenticationSucceededCondition, err)
+		return fail(log, &r.holds, r.Timing, osc, identityVersion(id), infrav1.OpenStackAuthenticationSucceededCondition, err)
 	}
 	setTrue(osc, infrav1.OpenStackAuthenticationSucceededCondition)
 
@@ -252,12 +257,12 @@ func (r *OpenStackClusterReconciler) reconcileNormal(ctx context.Context, log lo
 		if osc.Status.ExternalNetwork != nil {
 			external = osc.Status.ExternalNetwork.ID
 		} else if external, err = findExternalNetwork(ctx, s.cloud); err != nil {
-			return fail(&r.holds, r.Timing, osc, identityVersion(id), infrav1.NetworkReadyCondition, err)
+			return fail(log, &r.holds, r.Timing, osc, identityVersion(id), infrav1.NetworkReadyCondition, err)
 		}
 	}
 	spec, err := infraSpec(name, osc, external)
 	if err != nil {
-		return fail(&r.holds, r.Timing, osc, identityVersion(id), infrav1.NetworkReadyCondition, err)
+		return fail(log, &r.holds, r.Timing, osc, identityVersion(id), infrav1.NetworkReadyCondition, err)
 	}
 	st, err := s.infra.Ensure(ctx, spec, infra.WithStatus(knownStatus(name, osc)))
 	setClusterStatus(osc, spec, st)
@@ -270,7 +275,7 @@ func (r *OpenStackClusterReconciler) reconcileNormal(ctx context.Context, log lo
 		if cerr := ctx.Err(); cerr != nil {
 			return ctrl.Result{}, fmt.Errorf("ensure the infrastructure of cluster %q: %w", name, err)
 		}
-		return fail(&r.holds, r.Timing, osc, identityVersion(id), typ, fmt.Errorf("ensure the infrastructure of cluster %q: %w", name, err))
+		return fail(log, &r.holds, r.Timing, osc, identityVersion(id), typ, fmt.Errorf("ensure the infrastructure of cluster %q: %w", name, err))
 	}
 	setTrue(osc, infrav1.NetworkReadyCondition)
 	setTrue(osc, infrav1.SecurityGroupsReadyCondition)
@@ -295,7 +300,7 @@ func (r *OpenStackClusterReconciler) reconcileNormal(ctx context.Context, log lo
 	if len(osc.Status.FailureDomains) == 0 || len(osc.Spec.ControlPlaneAvailabilityZones) > 0 {
 		fds, err := failureDomains(ctx, s.cloud, osc)
 		if err != nil {
-			return fail(&r.holds, r.Timing, osc, identityVersion(id), infrav1.FailureDomainsReadyCondition, err)
+			return fail(log, &r.holds, r.Timing, osc, identityVersion(id), infrav1.FailureDomainsReadyCondition, err)
 		}
 		osc.Status.FailureDomains = fds
 	}

@@ -3,6 +3,8 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -85,7 +88,10 @@ func newEnv(t *testing.T, opts ...openstacktest.Option) *env {
 	mgr, err := ctrl.NewManager(kenv.Config, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
-		Logger:  testLogger(t),
+		// Tests run side by side on one API server: each manager sees
+		// only its test's namespace.
+		Cache:  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		Logger: testLogger(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -313,6 +319,16 @@ func (e *env) added() []string {
 	return out
 }
 
+// hasAdded reports whether a resource "service/kind name" was added.
+func (e *env) hasAdded(want string) bool {
+	for _, a := range e.added() {
+		if a == want {
+			return true
+		}
+	}
+	return false
+}
+
 // countKind counts added resources of a kind ("network/port").
 func (e *env) countKind(kind string) int {
 	n := 0
@@ -332,5 +348,12 @@ func testLogger(t *testing.T) logr.Logger {
 		if !done.Load() {
 			t.Log(prefix, args)
 		}
-	}, funcr.Options{Verbosity: 0})
+	}, funcr.Options{Verbosity: testVerbosity()})
+}
+
+// testVerbosity is the log verbosity of the reconcilers in tests:
+// $OPENSTRAP_TEST_V, 0 by default.
+func testVerbosity() int {
+	v, _ := strconv.Atoi(os.Getenv("OPENSTRAP_TEST_V"))
+	return v
 }

@@ -78,7 +78,10 @@ func (r *OpenStackMachineReconciler) SetupWithManager(ctx context.Context, mgr c
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&infrav1.OpenStackMachine{}, builder.WithPredicates(
-			predicates.ResourceNotPausedAndHasFilterLabel(scheme, log, r.WatchFilterValue))).
+			// Not ResourceNotPaused: events of paused objects still come,
+			// so that their Paused condition is set; Reconcile returns
+			// before any cloud call (as Cluster API's own reconcilers do).
+			predicates.ResourceHasFilterLabel(scheme, log, r.WatchFilterValue))).
 		Named("openstackmachine").
 		WithOptions(opts).
 		Watches(&clusterv1.Machine{},
@@ -246,11 +249,11 @@ func (r *OpenStackMachineReconciler) reconcileNormal(ctx context.Context, log lo
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	if err != nil {
-		return fail(&r.holds, r.Timing, osm, identityVersion(id), infrav1.OpenStackAuthenticationSucceededCondition, err)
+		return fail(log, &r.holds, r.Timing, osm, identityVersion(id), infrav1.OpenStackAuthenticationSucceededCondition, err)
 	}
 	s, err := r.Clouds.session(ctx, id)
 	if err != nil {
-		return fail(&r.holds, r.Timing, osm, identityVersion(id), infrav1.OpenStackAuthenticationSucceededCondition, err)
+		return fail(log, &r.holds, r.Timing, osm, identityVersion(id), infrav1.OpenStackAuthenticationSucceededCondition, err)
 	}
 	setTrue(osm, infrav1.OpenStackAuthenticationSucceededCondition)
 
@@ -269,11 +272,11 @@ func (r *OpenStackMachineReconciler) reconcileNormal(ctx context.Context, log lo
 	} else {
 		data, err := r.userData(ctx, sc)
 		if err != nil {
-			return fail(&r.holds, r.Timing, osm, identityVersion(id), infrav1.InstanceReadyCondition, err)
+			return fail(log, &r.holds, r.Timing, osm, identityVersion(id), infrav1.InstanceReadyCondition, err)
 		}
 		spec, err := machineSpec(sc.name, osm, sc.machine, osc, sc.cp, data)
 		if err != nil {
-			return fail(&r.holds, r.Timing, osm, identityVersion(id), infrav1.InstanceReadyCondition, err)
+			return fail(log, &r.holds, r.Timing, osm, identityVersion(id), infrav1.InstanceReadyCondition, err)
 		}
 		mc, err = s.machines.Start(ctx, spec)
 		if errors.Is(err, provider.ErrPending) {
@@ -284,7 +287,7 @@ func (r *OpenStackMachineReconciler) reconcileNormal(ctx context.Context, log lo
 			if ctx.Err() != nil {
 				return ctrl.Result{}, err
 			}
-			res, ferr := fail(&r.holds, r.Timing, osm, identityVersion(id), infrav1.InstanceReadyCondition, err)
+			res, ferr := fail(log, &r.holds, r.Timing, osm, identityVersion(id), infrav1.InstanceReadyCondition, err)
 			if c := conditions.Get(osm, infrav1.InstanceReadyCondition); c != nil && c.Reason == infrav1.OpenStackErrorReason {
 				c.Reason = infrav1.InstanceCreateFailedReason
 				conditions.Set(osm, *c)
@@ -329,7 +332,7 @@ func (r *OpenStackMachineReconciler) reconcileNormal(ctx context.Context, log lo
 				setFalse(osm, infrav1.APIServerIngressReadyCondition, infrav1.LoadBalancerMemberErrorReason, f.message)
 				return ctrl.Result{}, fmt.Errorf("add server %s to the API server's pool: %w", mc.ServerID, err)
 			}
-			return fail(&r.holds, r.Timing, osm, identityVersion(id), infrav1.APIServerIngressReadyCondition, err)
+			return fail(log, &r.holds, r.Timing, osm, identityVersion(id), infrav1.APIServerIngressReadyCondition, err)
 		}
 		setTrue(osm, infrav1.APIServerIngressReadyCondition)
 	}
@@ -346,10 +349,9 @@ func (r *OpenStackMachineReconciler) userData(ctx context.Context, sc *machineSc
 	name := *sc.machine.Spec.Bootstrap.DataSecretName
 	s := &corev1.Secret{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: sc.machine.Namespace, Name: name}, s); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, invalidf("the Machine's bootstrap data Secret %s/%s does not exist", sc.machine.Namespace, name)
-		}
-		return nil, err
+		// Not found is retried with backoff: the Secret is written before
+		// the Machine names it, so this is the cache catching up.
+		return nil, fmt.Errorf("read the Machine's bootstrap data Secret %s/%s: %w", sc.machine.Namespace, name, err)
 	}
 	return bootstrapUserData(s)
 }
