@@ -357,3 +357,24 @@ func testVerbosity() int {
 	v, _ := strconv.Atoi(os.Getenv("OPENSTRAP_TEST_V"))
 	return v
 }
+
+// setBootstrapData does what the kubeadm bootstrap provider does once a
+// machine's data is ready: writes the Secret and names it in the Machine.
+func (e *env) setBootstrapData(machine string, data []byte) {
+	e.t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: machine + "-bootstrap", Namespace: e.ns},
+		Type: clusterv1.ClusterSecretType,
+		Data: map[string][]byte{"value": data, "format": []byte("cloud-config")}}
+	if err := e.c.Create(e.ctx, s); err != nil {
+		e.t.Fatal(err)
+	}
+	m := &clusterv1.Machine{}
+	if err := e.c.Get(e.ctx, client.ObjectKey{Namespace: e.ns, Name: machine}, m); err != nil {
+		e.t.Fatal(err)
+	}
+	patch := client.MergeFrom(m.DeepCopy())
+	m.Spec.Bootstrap.DataSecretName = ptr.To(s.Name)
+	if err := e.c.Patch(e.ctx, m, patch); err != nil {
+		e.t.Fatal(err)
+	}
+}

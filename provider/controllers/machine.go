@@ -260,6 +260,9 @@ func (r *OpenStackMachineReconciler) reconcileNormal(ctx context.Context, log lo
 	var mc *provider.Machine
 	if hasServer {
 		mc, err = s.machines.Get(ctx, sc.name, osm.Name)
+		if err == nil && (mc.Status == "DELETED" || mc.Status == "SOFT_DELETED") {
+			err = provider.ErrNotFound
+		}
 		if errors.Is(err, provider.ErrNotFound) {
 			setFalse(osm, infrav1.InstanceReadyCondition, infrav1.InstanceDeletedReason,
 				fmt.Sprintf("server %s was deleted outside of openstrap; delete the Machine to have it replaced", *osm.Status.InstanceID))
