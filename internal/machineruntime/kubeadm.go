@@ -244,6 +244,9 @@ type joinRequest struct {
 	// KubeletDir, when set, receives kubelet.conf, the kubeconfig with the
 	// client certificate the node registered with, as the kubelet keeps it.
 	KubeletDir string
+	// Progress, when set, gets the lines kubeadm would print while it
+	// waits (to the server's console).
+	Progress func(line string)
 }
 
 // join does what kubeadm join and the kubelet's TLS bootstrap do through the
@@ -273,6 +276,7 @@ func join(ctx context.Context, req joinRequest) error {
 	}
 	var content, sig string
 	var lastErr error
+	told := false
 	err = retry.Until(ctx, retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: req.DiscoveryTimeout},
 		func(ctx context.Context) (bool, error) {
 			info, err := anon.CoreV1().ConfigMaps(metav1.NamespacePublic).Get(ctx, bootstrapapi.ConfigMapClusterInfo, metav1.GetOptions{})
@@ -283,7 +287,11 @@ func join(ctx context.Context, req joinRequest) error {
 			content = info.Data[bootstrapapi.KubeConfigKey]
 			sig, ok = info.Data[bootstrapapi.JWSSignatureKeyPrefix+id]
 			if !ok {
-				lastErr = fmt.Errorf("cluster-info has no signature for token ID %q: the token is unknown or expired", id)
+				lastErr = fmt.Errorf("cluster-info has no signature for token ID %q: the token is unknown or expired, or kube-controller-manager's bootstrap signer has not signed it yet", id)
+				if !told && req.Progress != nil {
+					told = true
+					req.Progress(fmt.Sprintf("[discovery] %v; retrying for up to %v", lastErr, req.DiscoveryTimeout))
+				}
 			}
 			return ok, nil
 		})

@@ -137,6 +137,16 @@ func (r *Runtime) Boot(ctx context.Context, ev openstacktest.BootEvent) error {
 	return err
 }
 
+// toConsole appends line to the server's console log, if there is one.
+func (r *Runtime) toConsole(serverID, line string) {
+	r.mu.Lock()
+	console := r.console
+	r.mu.Unlock()
+	if console != nil {
+		console(serverID, line)
+	}
+}
+
 func (r *Runtime) boot(ctx context.Context, ev openstacktest.BootEvent) error {
 	if len(ev.UserData) == 0 {
 		return fmt.Errorf("server %s has no user data: nothing to boot", ev.Name)
@@ -290,6 +300,7 @@ func (r *Runtime) join(ctx context.Context, ev openstacktest.BootEvent, p *userd
 		UnsafeSkipCAVerification: d.UnsafeSkipCAVerification, DiscoveryTimeout: r.discoveryTimeout(),
 		NodeName: name, ProviderID: ProviderID(ev.ServerID), Labels: nodeLabels(j.NodeRegistration), Taints: j.NodeRegistration.Taints,
 		Addresses: internalAddresses(ev), KubeletDir: r.KubeletDir(ev.ServerID),
+		Progress: func(line string) { r.toConsole(ev.ServerID, line) },
 	})
 	if err != nil || j.ControlPlane == nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +44,13 @@ func TestBootFromUserData(t *testing.T) {
 	rt := New(t.TempDir(), logr.Discard())
 	rt.discovery = 15 * time.Second // the bad token below waits this long for a signature
 	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	var consoleMu sync.Mutex
+	console := map[string][]string{}
+	rt.SetConsole(func(id string, lines ...string) {
+		consoleMu.Lock()
+		defer consoleMu.Unlock()
+		console[id] = append(console[id], lines...)
+	})
 	cp := openstacktest.BootEvent{ServerID: "srv-cp", Name: "rt-cp-0", UserData: initData,
 		Addresses: map[string][]string{"rt-net": {"10.6.0.10"}}}
 	if err := rt.Boot(ctx, cp); err != nil {
@@ -77,6 +85,13 @@ func TestBootFromUserData(t *testing.T) {
 		t.Fatalf("worker with an unknown token: %v, want a JoinError", err)
 	} else if strings.Contains(err.Error(), unknown.Secret) {
 		t.Fatal("join error leaks the token secret")
+	}
+	// While it waits, the console says why, as kubeadm's output would.
+	consoleMu.Lock()
+	lines := console["srv-rt-worker-badtoken"]
+	consoleMu.Unlock()
+	if len(lines) < 2 || !strings.Contains(lines[0], "[discovery]") || !strings.Contains(lines[0], "no signature for token ID") {
+		t.Errorf("console of the worker with an unknown token = %q, want a discovery line first, then the failure", lines)
 	}
 
 	kc, err := userdata.AdminKubeconfig(pki, "rt", "https://"+endpoint)
