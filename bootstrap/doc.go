@@ -4,11 +4,14 @@
 // A Cluster is anything with a name, an admin *rest.Config, kubeconfig bytes
 // and a Delete. Three constructors make one:
 //
-//   - Local runs kube-apiserver and etcd as processes on a loopback address
-//     with their own PKI and data directory: no Docker, ready in seconds. The
-//     binaries are built from the Go module proxy (see internal/tools) on
-//     first use. Calling Local again with the same name reuses the running
-//     cluster, or restarts it on its kept data.
+//   - Local runs kube-apiserver, etcd and kube-controller-manager as
+//     processes on a loopback address with their own PKI and data directory:
+//     no Docker, ready in seconds. The controller manager's garbage collector
+//     and namespace controller make owner-reference cascades and namespace
+//     deletion complete, as Cluster API's deletion expects. The binaries are
+//     built from the Go module proxy (see internal/tools) on first use.
+//     Calling Local again with the same name reuses the running cluster, or
+//     restarts it on its kept data.
 //   - Kind creates (or reuses) a kind cluster through kind's Go API; it needs
 //     a usable container runtime (docker, podman or nerdctl) and returns
 //     ErrNoContainerRuntime otherwise.
