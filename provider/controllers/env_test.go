@@ -73,6 +73,12 @@ var nsCounter atomic.Int64
 
 func newEnv(t *testing.T, opts ...openstacktest.Option) *env {
 	t.Helper()
+	return newEnvWith(t, controllers.Options{Timing: testTiming}, opts...)
+}
+
+// newEnvWith is newEnv with the reconcilers' options.
+func newEnvWith(t *testing.T, copts controllers.Options, opts ...openstacktest.Option) *env {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	sim := openstacktest.NewTestServer(t, opts...)
@@ -96,7 +102,8 @@ func newEnv(t *testing.T, opts ...openstacktest.Option) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := controllers.Setup(ctx, mgr, controllers.Options{Timing: testTiming, SkipNameValidation: true}); err != nil {
+	copts.SkipNameValidation = true
+	if err := controllers.Setup(ctx, mgr, copts); err != nil {
 		t.Fatal(err)
 	}
 	mctx, stop := context.WithCancel(ctx)
