@@ -13,9 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/selection"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -45,6 +44,7 @@ import (
 	"sigs.k8s.io/cluster-api/util/secret"
 
 	infrav1 "github.com/openstrap/openstrap/provider/api/v1beta2"
+	"github.com/openstrap/openstrap/provider/controllers"
 )
 
 // Defaults of the controllers, Cluster API's own where it has one.
@@ -93,11 +93,15 @@ func NewControllersScheme() (*runtime.Scheme, error) {
 // setup.ManagerCacheOptions strips data the others need (CABPK's drops
 // MachineSet spec and status, KCP's drops worker Machines' spec and status
 // and caches only control-plane KubeadmConfigs), so one shared manager takes
-// the union of what they keep: everything, except that only Secrets labelled
-// cluster.x-k8s.io/cluster-name are cached and, of those, only the data of
-// Cluster API's purpose Secrets (<cluster>-kubeconfig, -ca, -etcd, -sa,
-// -proxy, ...). The manager's default client reads Secrets and ConfigMaps
-// from the API server, not the cache (see ControllersClientOptions).
+// the union of what they keep: every object whole, except Secrets. Of
+// Secrets, the cache keeps the data only of Cluster API's purpose Secrets
+// (<cluster>-kubeconfig, -ca, -etcd, -sa, -proxy, ...) labelled
+// cluster.x-k8s.io/cluster-name, as upstream does, and only the metadata of
+// every other Secret: upstream caches no other Secret at all, but
+// openstrap's reconcilers watch identity Secrets (clouds.yaml), which carry
+// no Cluster API label, to act when credentials change. The manager's default
+// client reads Secrets and ConfigMaps from the API server, never the cache
+// (see ControllersClientOptions).
 func ControllersCacheOptions(opts ...ControllersOption) (cache.Options, error) {
 	o, err := newControllersOptions(fnControllersManager, opts)
 	if err != nil {
@@ -107,30 +111,38 @@ func ControllersCacheOptions(opts ...ControllersOption) (cache.Options, error) {
 }
 
 func (o *controllersOptions) cacheOptions() cache.Options {
-	req, _ := labels.NewRequirement(clusterv1.ClusterNameLabel, selection.Exists, nil)
-	var namespaces map[string]cache.Config
+	// A namespace restriction is a field selector, not DefaultNamespaces:
+	// with DefaultNamespaces controller-runtime hands out multi-namespace
+	// informers, and Cluster API v1.14's MachineSet and MachineDeployment
+	// reconcilers fail on every reconcile ("failed to cast MachineSet
+	// informer to SharedIndexInformer", util/controller/consistency.go).
+	var selector fields.Selector
 	if o.namespace != "" {
-		namespaces = map[string]cache.Config{o.namespace: {}}
+		selector = fields.OneTermEqualSelector("metadata.namespace", o.namespace)
 	}
 	sync := o.syncPeriod
 	return cache.Options{
-		DefaultNamespaces: namespaces,
-		SyncPeriod:        &sync,
+		DefaultFieldSelector: selector,
+		SyncPeriod:           &sync,
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {
-				Label: labels.NewSelector().Add(*req),
-				Transform: func(in any) (any, error) {
-					if s, ok := in.(*corev1.Secret); ok {
-						s.SetManagedFields(nil)
-						if !secret.HasPurposeSuffix(s.Name) {
-							s.Data = nil
-						}
-					}
-					return in, nil
-				},
-			},
+			&corev1.Secret{}: {Transform: stripSecret},
+			// Cluster-scoped, read to learn a referenced kind's contract
+			// version: never restricted to the namespace.
+			&apiextensionsv1.CustomResourceDefinition{}: {Field: fields.Everything()},
 		},
 	}
+}
+
+// stripSecret keeps a cached Secret's data only when it is one of Cluster
+// API's purpose Secrets labelled with its cluster's name.
+func stripSecret(in any) (any, error) {
+	if s, ok := in.(*corev1.Secret); ok {
+		s.SetManagedFields(nil)
+		if _, labelled := s.Labels[clusterv1.ClusterNameLabel]; !labelled || !secret.HasPurposeSuffix(s.Name) {
+			s.Data, s.StringData = nil, nil
+		}
+	}
+	return in, nil
 }
 
 // ControllersClientOptions returns the manager client options of the stack:
@@ -197,7 +209,9 @@ func (o *controllersOptions) managerOptions(log logr.Logger) (ctrl.Options, erro
 // default), the kubeadm bootstrap provider (KubeadmConfig), the kubeadm
 // control-plane provider (KubeadmControlPlane), the field indexes they use,
 // one cluster cache (clients to workload clusters, shared by all of them),
-// and then the infrastructure provider's reconcilers (WithProviderSetup).
+// and then the infrastructure provider's reconcilers: openstrap's
+// OpenStackCluster and OpenStackMachine reconcilers (provider/controllers)
+// unless WithProviderSetup says otherwise.
 // Not registered: ClusterClass and topology (feature gate ClusterTopology,
 // off by default), the Runtime SDK, ClusterResourceSet, the CRD storage
 // version migrator (the CRDs InstallControllerCRDs installs store and serve
@@ -217,7 +231,8 @@ func (o *controllersOptions) managerOptions(log logr.Logger) (ctrl.Options, erro
 // Options: WithControllersLogger, WithNamespace (must match the manager's
 // cache), WithWatchFilter, WithConcurrency, WithControllerConcurrency,
 // WithSyncPeriod (informational here: the manager's cache sets it),
-// WithProviderSetup, WithBootstrapTokenTTL, WithRemoteConditionsGracePeriod.
+// WithProviderSetup, WithCloudFunc, WithProviderTiming,
+// WithBootstrapTokenTTL, WithRemoteConditionsGracePeriod.
 func SetupControllers(ctx context.Context, mgr ctrl.Manager, opts ...ControllersOption) error {
 	o, err := newControllersOptions(fnSetupControllers, opts)
 	if err != nil {
@@ -341,13 +356,30 @@ func (o *controllersOptions) setup(ctx context.Context, mgr ctrl.Manager) error 
 			return wrap(r.name+" controller", err)
 		}
 	}
-	if o.providerSetup != nil {
-		if err := o.providerSetup(ctx, mgr); err != nil {
+	providerSetup := o.providerSetup
+	if !o.hasProviderSetup {
+		providerSetup = o.openstrapSetup
+	}
+	if providerSetup != nil {
+		if err := providerSetup(ctx, mgr); err != nil {
 			return wrap("infrastructure provider", err)
 		}
 	}
 	log.V(1).Info("controllers set up", "controllers", len(reconcilers), "namespace", o.namespace, "watchFilter", o.watchFilter)
 	return nil
+}
+
+// openstrapSetup registers openstrap's OpenStackCluster and OpenStackMachine
+// reconcilers, the default infrastructure provider of the stack.
+func (o *controllersOptions) openstrapSetup(ctx context.Context, mgr ctrl.Manager) error {
+	return controllers.Setup(ctx, mgr, controllers.Options{
+		ClusterConcurrency: o.concurrencyOf(ControllerOpenStackCluster),
+		MachineConcurrency: o.concurrencyOf(ControllerOpenStackMachine),
+		WatchFilterValue:   o.watchFilter,
+		NewCloud:           o.newCloud,
+		Timing:             o.providerTiming,
+		SkipNameValidation: true,
+	})
 }
 
 // RunningControllers is a controller manager started by StartControllers.

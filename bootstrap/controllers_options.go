@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/openstrap/openstrap/provider/controllers"
 )
 
 // ControllersOption configures SetupControllers, StartControllers and
@@ -31,12 +33,15 @@ const (
 	ControllerKubeadmConfig       = "KubeadmConfig"
 	ControllerKubeadmControlPlane = "KubeadmControlPlane"
 	ControllerClusterCache        = "ClusterCache"
+	ControllerOpenStackCluster    = "OpenStackCluster"
+	ControllerOpenStackMachine    = "OpenStackMachine"
 )
 
 var controllerNames = []string{
 	ControllerCluster, ControllerMachine, ControllerMachineSet, ControllerMachineDeployment,
 	ControllerMachineHealthCheck, ControllerMachinePool, ControllerKubeadmConfig,
 	ControllerKubeadmControlPlane, ControllerClusterCache,
+	ControllerOpenStackCluster, ControllerOpenStackMachine,
 }
 
 // ProviderSetupFunc registers infrastructure reconcilers (openstrap's, or a
@@ -59,6 +64,8 @@ type controllersOptions struct {
 
 	providerSetup    ProviderSetupFunc
 	hasProviderSetup bool
+	newCloud         controllers.CloudFunc
+	providerTiming   controllers.Timing
 
 	// manager only (StartControllers, ControllersManagerOptions)
 	metricsAddr       string
@@ -138,9 +145,12 @@ func WithControllersLogger(l logr.Logger) ControllersOption {
 	}}
 }
 
-// WithNamespace restricts the controllers to one namespace (default: all).
-// The cache then lists and watches only that namespace, so RBAC on the
-// namespace is enough.
+// WithNamespace restricts the controllers to one namespace (default: all):
+// the cache lists and watches only that namespace's objects. It does so with
+// a metadata.namespace field selector on cluster-wide lists, because Cluster
+// API v1.14's reconcilers fail on controller-runtime's per-namespace
+// informers: the controllers still need list and watch permission on the
+// whole cluster for the kinds they reconcile.
 func WithNamespace(ns string) ControllersOption {
 	return controllersOption{name: "WithNamespace", f: func(o *controllersOptions) error {
 		if ns == "" {
@@ -211,12 +221,40 @@ func WithSyncPeriod(d time.Duration) ControllersOption {
 }
 
 // WithProviderSetup registers the infrastructure provider's reconcilers with
-// fn instead of openstrap's default (see SetupControllers). A nil fn
-// registers no infrastructure reconciler at all: Cluster API's controllers
+// fn instead of openstrap's (provider/controllers.Setup, the default). A nil
+// fn registers no infrastructure reconciler at all: Cluster API's controllers
 // then wait for an infrastructure provider that someone else runs.
+// WithCloudFunc and WithProviderTiming then have no effect.
 func WithProviderSetup(fn ProviderSetupFunc) ControllersOption {
 	return controllersOption{name: "WithProviderSetup", f: func(o *controllersOptions) error {
 		o.providerSetup, o.hasProviderSetup = fn, true
+		return nil
+	}}
+}
+
+// WithCloudFunc makes openstrap's reconcilers connect to OpenStack with fn
+// instead of the clouds.yaml of each identityRef Secret
+// (controllers.ConnectSecret): tests pass the simulator's cloud, platform
+// teams their own authentication.
+func WithCloudFunc(fn controllers.CloudFunc) ControllersOption {
+	return controllersOption{name: "WithCloudFunc", f: func(o *controllersOptions) error {
+		if fn == nil {
+			return errors.New("nil function")
+		}
+		o.newCloud = fn
+		return nil
+	}}
+}
+
+// WithProviderTiming tunes how often openstrap's reconcilers look at the
+// cloud again (polls while something builds, the hold after an error a
+// person must fix, the bound of one reconcile's cloud calls).
+func WithProviderTiming(t controllers.Timing) ControllersOption {
+	return controllersOption{name: "WithProviderTiming", f: func(o *controllersOptions) error {
+		if t.PollInterval < 0 || t.RetryAfterPermanentError < 0 || t.CloudTimeout < 0 {
+			return fmt.Errorf("negative duration in %+v", t)
+		}
+		o.providerTiming = t
 		return nil
 	}}
 }

@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/testr"
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/discovery"
@@ -273,7 +275,7 @@ func TestStartControllers(t *testing.T) {
 	before := len(controllerGoroutines())
 
 	start := time.Now()
-	rc, err := StartControllers(ctx, c, WithConcurrency(2), WithNamespace("smoke"), WithProviderSetup(nil))
+	rc, err := StartControllers(ctx, c, WithConcurrency(2), WithNamespace("smoke"), WithProviderSetup(nil), WithControllersLogger(testr.NewWithOptions(t, testr.Options{Verbosity: 0})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,6 +372,75 @@ func TestStartControllers(t *testing.T) {
 		}
 		return true, nil
 	})
+	// Scale down: the MachineSet controller deletes one Machine, and the
+	// Machine controller its KubeadmConfig and OpenStackMachine.
+	if err := cl.Get(ctx, client.ObjectKeyFromObject(md), md); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(md.DeepCopy())
+	md.Spec.Replicas = ptr.To[int32](1)
+	if err := cl.Patch(ctx, md, patch); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "one Machine, one KubeadmConfig, one OpenStackMachine", 2*time.Minute, func(ctx context.Context) (bool, error) {
+		var machines clusterv1.MachineList
+		var configs bootstrapv1.KubeadmConfigList
+		var osms infrav1.OpenStackMachineList
+		for _, l := range []client.ObjectList{&machines, &configs, &osms} {
+			if err := cl.List(ctx, l, client.InNamespace(ns)); err != nil {
+				return false, err
+			}
+		}
+		n := [3]int{len(machines.Items), len(configs.Items), len(osms.Items)}
+		var why []string
+		for _, m := range machines.Items {
+			if m.DeletionTimestamp != nil {
+				why = append(why, fmt.Sprintf("%s deleting: %v", m.Name, m.Status.Conditions))
+			}
+		}
+		var sets clusterv1.MachineSetList
+		if err := cl.List(ctx, &sets, client.InNamespace(ns)); err == nil {
+			for _, ms := range sets.Items {
+				why = append(why, fmt.Sprintf("MachineSet %s replicas %d conditions %v", ms.Name, ptr.Deref(ms.Spec.Replicas, -1), ms.Status.Conditions))
+			}
+		}
+		return n == [3]int{1, 1, 1}, fmt.Errorf("machines, configs, openstackmachines: %v; %v", n, why)
+	})
+
+	// A paused Cluster: its MachineDeployment is marked Paused and gets no
+	// MachineSet.
+	pausedCluster := cluster.DeepCopy()
+	pausedCluster.ObjectMeta = metav1.ObjectMeta{Name: "paused", Namespace: ns}
+	pausedCluster.Spec.Paused = ptr.To(true)
+	pausedMD := &clusterv1.MachineDeployment{ObjectMeta: metav1.ObjectMeta{Name: "paused-md-0", Namespace: ns}}
+	pausedMD.Spec = *md.Spec.DeepCopy()
+	pausedMD.Spec.ClusterName, pausedMD.Spec.Template.Spec.ClusterName = "paused", "paused"
+	pausedMD.Spec.Selector = metav1.LabelSelector{}
+	pausedMD.Spec.Template.Labels = nil
+	if err := DefaultClusterAPIObjects(ctx, pausedMD); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []client.Object{pausedCluster, pausedMD} {
+		if err := cl.Create(ctx, obj); err != nil {
+			t.Fatalf("create %T %s: %v", obj, obj.GetName(), err)
+		}
+	}
+	waitFor(t, "paused MachineDeployment marked Paused", time.Minute, func(ctx context.Context) (bool, error) {
+		got := &clusterv1.MachineDeployment{}
+		if err := cl.Get(ctx, client.ObjectKeyFromObject(pausedMD), got); err != nil {
+			return false, err
+		}
+		c := meta.FindStatusCondition(got.Status.Conditions, clusterv1.PausedCondition)
+		return c != nil && c.Status == metav1.ConditionTrue, fmt.Errorf("conditions %v", got.Status.Conditions)
+	})
+	var sets clusterv1.MachineSetList
+	if err := cl.List(ctx, &sets, client.InNamespace(ns), client.MatchingLabels{clusterv1.ClusterNameLabel: "paused"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sets.Items) != 0 {
+		t.Errorf("paused cluster got %d MachineSets", len(sets.Items))
+	}
+
 	if err := rc.Err(); err != nil {
 		t.Fatalf("manager failed: %v", err)
 	}

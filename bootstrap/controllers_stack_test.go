@@ -1,0 +1,123 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+
+	infrav1 "github.com/openstrap/openstrap/provider/api/v1beta2"
+	"github.com/openstrap/openstrap/provider/controllers"
+	"github.com/openstrap/openstrap/provider/openstacktest"
+)
+
+// TestStackProvisionsAndDeletesInfrastructure runs the default stack (Cluster
+// API's controllers with openstrap's) against a real API server and the
+// simulated OpenStack: a Cluster that references an OpenStackCluster gets
+// its network and load balancer, Cluster API's Cluster controller sees the
+// infrastructure provisioned and copies the endpoint; deleting the Cluster
+// removes every cloud resource it made. Nothing here is written by the test
+// but the objects a user would create.
+func TestStackProvisionsAndDeletesInfrastructure(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	c := controllersEnv(t)
+	if err := InstallControllerCRDs(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	sim := openstacktest.NewTestServer(t)
+	base := sim.Snapshot()
+
+	rc, err := StartControllers(ctx, c, WithConcurrency(2),
+		WithProviderTiming(controllers.Timing{PollInterval: 200 * time.Millisecond, RetryAfterPermanentError: time.Hour, CloudTimeout: time.Minute}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := rc.Stop(stopCtx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	cl := rc.Client()
+	ns := "stack"
+	if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	identity := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "cloud", Namespace: ns},
+		Data:       map[string][]byte{infrav1.CloudsYAMLKey: sim.CloudsYAML()},
+	}
+	osc := &infrav1.OpenStackCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: ns},
+		Spec: infrav1.OpenStackClusterSpec{
+			IdentityRef:           infrav1.OpenStackIdentityReference{Name: identity.Name, CloudName: openstacktest.CloudName},
+			ManagedSubnets:        []infrav1.SubnetSpec{{CIDR: "10.6.0.0/24"}},
+			APIServer:             &infrav1.APIServer{ManagedLoadBalancer: &infrav1.APIServerLoadBalancer{Enabled: ptr.To(true)}},
+			ManagedSecurityGroups: &infrav1.ManagedSecurityGroups{AllowAllInClusterTraffic: true},
+		},
+	}
+	cluster := &clusterv1.Cluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: ns},
+		Spec: clusterv1.ClusterSpec{
+			InfrastructureRef: clusterv1.ContractVersionedObjectReference{APIGroup: infrav1.Group, Kind: infrav1.OpenStackClusterKind, Name: osc.Name},
+		},
+	}
+	for _, obj := range []client.Object{identity, osc, cluster} {
+		if err := cl.Create(ctx, obj); err != nil {
+			t.Fatalf("create %T: %v", obj, err)
+		}
+	}
+
+	start := time.Now()
+	waitFor(t, "Cluster infrastructure provisioned with an endpoint", 3*time.Minute, func(ctx context.Context) (bool, error) {
+		got := &clusterv1.Cluster{}
+		if err := cl.Get(ctx, client.ObjectKeyFromObject(cluster), got); err != nil {
+			return false, err
+		}
+		prov := ptr.Deref(got.Status.Initialization.InfrastructureProvisioned, false)
+		return prov && got.Spec.ControlPlaneEndpoint.Host != "", fmt.Errorf("infrastructureProvisioned=%v endpoint=%q phase=%q", prov, got.Spec.ControlPlaneEndpoint.Host, got.Status.Phase)
+	})
+	t.Logf("infrastructure provisioned after %v", time.Since(start))
+	gotOSC := &infrav1.OpenStackCluster{}
+	if err := cl.Get(ctx, client.ObjectKeyFromObject(osc), gotOSC); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(gotOSC.OwnerReferences, func(r metav1.OwnerReference) bool { return r.Kind == "Cluster" && r.Name == "demo" }) {
+		t.Errorf("OpenStackCluster owners %v: Cluster API's Cluster controller did not adopt it", gotOSC.OwnerReferences)
+	}
+	if len(sim.Snapshot()) <= len(base) {
+		t.Fatal("no cloud resource was made")
+	}
+
+	if err := cl.Delete(ctx, cluster); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Cluster and OpenStackCluster gone", 3*time.Minute, func(ctx context.Context) (bool, error) {
+		errC := cl.Get(ctx, client.ObjectKeyFromObject(cluster), &clusterv1.Cluster{})
+		errO := cl.Get(ctx, client.ObjectKeyFromObject(osc), &infrav1.OpenStackCluster{})
+		return apierrors.IsNotFound(errC) && apierrors.IsNotFound(errO), fmt.Errorf("cluster: %v, openstackcluster: %v", errC, errO)
+	})
+	baseIDs := map[string]bool{}
+	for _, r := range base {
+		baseIDs[r.Service+"/"+r.Kind+"/"+r.ID] = true
+	}
+	for _, r := range sim.Snapshot() {
+		if !baseIDs[r.Service+"/"+r.Kind+"/"+r.ID] {
+			t.Errorf("leaked %s %s %s (%s)", r.Service, r.Kind, r.ID, r.Name)
+		}
+	}
+	if err := rc.Err(); err != nil {
+		t.Errorf("manager: %v", err)
+	}
+}
