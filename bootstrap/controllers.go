@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	addonsv1 "sigs.k8s.io/cluster-api/api/addons/v1beta2"
@@ -464,6 +465,14 @@ func StartControllers(ctx context.Context, c Cluster, opts ...ControllersOption)
 	mgr, err := ctrl.NewManager(rc, mo)
 	if err != nil {
 		return nil, fmt.Errorf("start controllers in %q: manager: %w", c.Name(), err)
+	}
+	if o.healthAddr != "0" {
+		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+			return nil, fmt.Errorf("start controllers in %q: health check: %w", c.Name(), err)
+		}
+		if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+			return nil, fmt.Errorf("start controllers in %q: ready check: %w", c.Name(), err)
+		}
 	}
 	runCtx, cancel := context.WithCancel(ctrl.LoggerInto(context.WithoutCancel(ctx), log))
 	if err := o.setup(runCtx, mgr); err != nil {
