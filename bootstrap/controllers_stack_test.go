@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	bootstrapv1 "sigs.k8s.io/cluster-api/api/bootstrap/kubeadm/v1beta2"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 
 	infrav1 "github.com/openstrap/openstrap/provider/api/v1beta2"
@@ -24,8 +25,9 @@ import (
 // API's controllers with openstrap's) against a real API server and the
 // simulated OpenStack: a Cluster that references an OpenStackCluster gets
 // its network and load balancer, Cluster API's Cluster controller sees the
-// infrastructure provisioned and copies the endpoint; deleting the Cluster
-// removes every cloud resource it made. Nothing here is written by the test
+// infrastructure provisioned and copies the endpoint; a control-plane
+// Machine gets its bootstrap data from CABPK and a server from openstrap;
+// deleting the Cluster removes every cloud resource it made. Nothing here is written by the test
 // but the objects a user would create.
 func TestStackProvisionsAndDeletesInfrastructure(t *testing.T) {
 	t.Parallel()
@@ -100,13 +102,73 @@ func TestStackProvisionsAndDeletesInfrastructure(t *testing.T) {
 		t.Fatal("no cloud resource was made")
 	}
 
+	// A control-plane Machine (no KubeadmControlPlane): CABPK takes the init
+	// lock and writes the bootstrap data Secret, openstrap boots a server
+	// with it, and the Machine controller copies the provider ID.
+	cpLabels := map[string]string{clusterv1.ClusterNameLabel: "demo", clusterv1.MachineControlPlaneLabel: ""}
+	kc := &bootstrapv1.KubeadmConfig{ObjectMeta: metav1.ObjectMeta{Name: "demo-cp-0", Namespace: ns, Labels: cpLabels}}
+	osm := &infrav1.OpenStackMachine{
+		ObjectMeta: metav1.ObjectMeta{Name: "demo-cp-0", Namespace: ns, Labels: cpLabels},
+		Spec: infrav1.OpenStackMachineSpec{
+			Flavor: infrav1.FlavorParam{Filter: &infrav1.FlavorFilter{Name: ptr.To("m1.small")}},
+			Image:  infrav1.ImageParam{Filter: &infrav1.ImageFilter{Name: ptr.To(openstacktest.ImageName)}},
+		},
+	}
+	m := &clusterv1.Machine{
+		ObjectMeta: metav1.ObjectMeta{Name: "demo-cp-0", Namespace: ns, Labels: cpLabels},
+		Spec: clusterv1.MachineSpec{
+			ClusterName: "demo",
+			Version:     "v1.37.2",
+			Bootstrap: clusterv1.Bootstrap{ConfigRef: clusterv1.ContractVersionedObjectReference{
+				APIGroup: bootstrapv1.GroupVersion.Group, Kind: "KubeadmConfig", Name: kc.Name}},
+			InfrastructureRef: clusterv1.ContractVersionedObjectReference{
+				APIGroup: infrav1.Group, Kind: infrav1.OpenStackMachineKind, Name: osm.Name},
+		},
+	}
+	if err := DefaultClusterAPIObjects(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []client.Object{kc, osm, m} {
+		if err := cl.Create(ctx, obj); err != nil {
+			t.Fatalf("create %T: %v", obj, err)
+		}
+	}
+	start = time.Now()
+	var providerID string
+	waitFor(t, "control-plane Machine with bootstrap data and a provider ID", 3*time.Minute, func(ctx context.Context) (bool, error) {
+		got := &clusterv1.Machine{}
+		if err := cl.Get(ctx, client.ObjectKeyFromObject(m), got); err != nil {
+			return false, err
+		}
+		providerID = got.Spec.ProviderID
+		return got.Spec.Bootstrap.DataSecretName != nil && providerID != "",
+			fmt.Errorf("dataSecretName=%v providerID=%q phase=%q", got.Spec.Bootstrap.DataSecretName, providerID, got.Status.Phase)
+	})
+	t.Logf("Machine bootstrapped and provisioned after %v: %s", time.Since(start), providerID)
+	data := &corev1.Secret{}
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: kc.Name}, data); err != nil {
+		t.Fatalf("CABPK's bootstrap data Secret: %v", err)
+	}
+	if data.Type != clusterv1.ClusterSecretType || len(data.Data["value"]) == 0 || string(data.Data["format"]) != "cloud-config" {
+		t.Errorf("bootstrap Secret type %q format %q, %d bytes of value", data.Type, data.Data["format"], len(data.Data["value"]))
+	}
+	_, serverID, err := infrav1.ParseProviderID(providerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(sim.Snapshot(), func(r openstacktest.Resource) bool { return r.Kind == "server" && r.ID == serverID }) {
+		t.Errorf("server %s of %s not in the simulator", serverID, providerID)
+	}
+
 	if err := cl.Delete(ctx, cluster); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "Cluster and OpenStackCluster gone", 3*time.Minute, func(ctx context.Context) (bool, error) {
+	waitFor(t, "Cluster, Machine, OpenStackCluster gone", 3*time.Minute, func(ctx context.Context) (bool, error) {
 		errC := cl.Get(ctx, client.ObjectKeyFromObject(cluster), &clusterv1.Cluster{})
 		errO := cl.Get(ctx, client.ObjectKeyFromObject(osc), &infrav1.OpenStackCluster{})
-		return apierrors.IsNotFound(errC) && apierrors.IsNotFound(errO), fmt.Errorf("cluster: %v, openstackcluster: %v", errC, errO)
+		errM := cl.Get(ctx, client.ObjectKeyFromObject(m), &clusterv1.Machine{})
+		return apierrors.IsNotFound(errC) && apierrors.IsNotFound(errO) && apierrors.IsNotFound(errM),
+			fmt.Errorf("cluster: %v, openstackcluster: %v, machine: %v", errC, errO, errM)
 	})
 	baseIDs := map[string]bool{}
 	for _, r := range base {
