@@ -67,10 +67,29 @@ func TestMachinesStartDoesNotWait(t *testing.T) {
 		t.Errorf("Start of an existing machine made %d writes: %v", w, e.s.Calls())
 	}
 
+	// ServerStatus: pollers of one cluster share a list call.
+	e.s.ResetCalls()
+	for range 5 {
+		st, _, err := m.ServerStatus(ctx, spec.Cluster, mc.ServerID, time.Minute)
+		if err != nil || st != "BUILD" {
+			t.Fatalf("ServerStatus = %q, %v; want BUILD", st, err)
+		}
+	}
+	if c := e.s.Calls(); c.Total() != 1 {
+		t.Errorf("5 ServerStatus calls within maxAge made %d API calls, want 1 list: %v", c.Total(), c)
+	}
+	if _, _, err := m.ServerStatus(ctx, spec.Cluster, "0b9d3f4e-0000-4000-8000-000000000000", 0); !errors.Is(err, provider.ErrNotFound) {
+		t.Errorf("ServerStatus of a missing server = %v, want ErrNotFound", err)
+	}
 	for deadline := time.Now().Add(20 * time.Second); mc.Status != "ACTIVE" && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if mc, err = m.Get(ctx, spec.Cluster, spec.Name); err != nil {
+		st, _, err := m.ServerStatus(ctx, spec.Cluster, mc.ServerID, 0)
+		if err != nil {
 			t.Fatal(err)
 		}
+		mc.Status = st
+	}
+	if mc, err = m.Get(ctx, spec.Cluster, spec.Name); err != nil {
+		t.Fatal(err)
 	}
 	if mc.Status != "ACTIVE" {
 		t.Fatalf("server status %s, want ACTIVE", mc.Status)

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -136,4 +137,28 @@ func (m *Machines) waitServer(ctx context.Context, cluster, id string, cond func
 		return cond(srv), nil
 	})
 	return srv, err
+}
+
+// ServerStatus returns Nova's status of a machine's server (BUILD, ACTIVE,
+// ERROR, ...) and, in ERROR, its fault, from a server list of the cluster
+// started at most maxAge ago: callers that poll many machines of a cluster
+// at once (controllers requeueing while servers build) share one list call
+// instead of making one each. A server missing from the list is fetched on
+// its own; one that does not exist is an error matching ErrNotFound.
+func (m *Machines) ServerStatus(ctx context.Context, cluster, serverID string, maxAge time.Duration) (status, fault string, err error) {
+	list, err := m.lists.since(ctx, m, cluster, time.Now().Add(-maxAge))
+	if err != nil {
+		return "", "", err
+	}
+	if s, ok := list[serverID]; ok {
+		return s.Status, s.Fault.Message, nil
+	}
+	s, err := servers.Get(ctx, m.compute, serverID).Extract()
+	if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		return "", "", &Error{Op: "get", Kind: "server", ID: serverID, Cloud: m.cloud.Name, Err: fmt.Errorf("%w: %v", ErrNotFound, err)}
+	}
+	if err != nil {
+		return "", "", &Error{Op: "get", Kind: "server", ID: serverID, Cloud: m.cloud.Name, Err: err}
+	}
+	return s.Status, s.Fault.Message, nil
 }

@@ -258,6 +258,18 @@ func (r *OpenStackMachineReconciler) reconcileNormal(ctx context.Context, log lo
 	setTrue(osm, infrav1.OpenStackAuthenticationSucceededCondition)
 
 	var mc *provider.Machine
+	if hasServer && ptr.Deref(osm.Status.InstanceState, "") == infrav1.InstanceStateBuild {
+		// While it builds, one list of the cluster's servers per poll
+		// serves every machine of the cluster.
+		st, _, err := s.machines.ServerStatus(ctx, sc.name, *osm.Status.InstanceID, r.Timing.PollInterval/2)
+		if err != nil && !errors.Is(err, provider.ErrNotFound) {
+			return ctrl.Result{}, fmt.Errorf("get the state of server %s: %w", *osm.Status.InstanceID, err)
+		}
+		if err == nil && st == string(infrav1.InstanceStateBuild) {
+			setFalse(osm, infrav1.InstanceReadyCondition, infrav1.InstanceNotReadyReason, "the server is building")
+			return ctrl.Result{RequeueAfter: r.Timing.PollInterval}, nil
+		}
+	}
 	if hasServer {
 		mc, err = s.machines.Get(ctx, sc.name, osm.Name)
 		if err == nil && (mc.Status == "DELETED" || mc.Status == "SOFT_DELETED") {

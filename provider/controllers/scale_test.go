@@ -29,7 +29,7 @@ func TestManyMachines(t *testing.T) {
 	}
 	const boot = 3 * time.Second
 	timing := controllers.Timing{PollInterval: time.Second, RetryAfterPermanentError: time.Hour, CloudTimeout: time.Minute}
-	e := newEnvWith(t, controllers.Options{Timing: timing, MachineConcurrency: 10},
+	e := newEnvWith(t, controllers.Options{Timing: timing, MachineConcurrency: scaleConcurrency()},
 		openstacktest.WithLatency(20*time.Millisecond), openstacktest.WithBootDelay(boot))
 	admin, err := e.sim.AdminCloud(e.ctx)
 	if err != nil {
@@ -55,6 +55,7 @@ func TestManyMachines(t *testing.T) {
 		for _, name := range names {
 			e.createMachine("scale", name, false, []byte("#cloud-config\n"), nil)
 		}
+		t.Logf("%d Machines, OpenStackMachines and bootstrap Secrets created in %v", len(names), time.Since(start).Round(time.Millisecond))
 		e.eventually(fmt.Sprintf("%d machines provisioned", len(names)), 3*time.Minute, func() (bool, string) {
 			var list infrav1.OpenStackMachineList
 			if err := e.c.List(e.ctx, &list, client.InNamespace(e.ns)); err != nil {
@@ -98,4 +99,13 @@ func TestManyMachines(t *testing.T) {
 	if calls.Writes() != 0 {
 		t.Errorf("a resync of %d provisioned machines wrote %d times: %v", n, calls.Writes(), calls)
 	}
+}
+
+// scaleConcurrency is the OpenStackMachine concurrency of TestManyMachines:
+// $OPENSTRAP_SCALE_CONCURRENCY, 10 (the default of Options) when unset.
+func scaleConcurrency() int {
+	if v, err := strconv.Atoi(os.Getenv("OPENSTRAP_SCALE_CONCURRENCY")); err == nil && v > 0 {
+		return v
+	}
+	return 10
 }
