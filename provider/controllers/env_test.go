@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -67,6 +68,57 @@ type env struct {
 	sim   *openstacktest.Server
 	base  []openstacktest.Resource
 	cloud string // the identity Secret's name
+
+	scheme  *runtime.Scheme
+	copts   controllers.Options
+	stopMgr func()
+}
+
+// restart stops the manager and starts a new one on the same namespace and
+// cloud, as after a crash or on the target of a move.
+func (e *env) restart(t *testing.T) *env {
+	t.Helper()
+	e.stopMgr()
+	n := *e
+	n.t = t
+	n.stopMgr = n.startManager(t)
+	return &n
+}
+
+// startManager starts a manager running only openstrap's reconcilers on
+// the env's namespace; the returned function stops it (once).
+func (e *env) startManager(t *testing.T) func() {
+	t.Helper()
+	ctx, scheme, ns, copts := e.ctx, e.scheme, e.ns, e.copts
+	mgr, err := ctrl.NewManager(kenv.Config, ctrl.Options{
+		Scheme:  scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		// Tests run side by side on one API server: each manager sees
+		// only its test's namespace.
+		Cache:  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copts.SkipNameValidation = true
+	if err := controllers.Setup(ctx, mgr, copts); err != nil {
+		t.Fatal(err)
+	}
+	mctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mctx) }()
+	var once sync.Once
+	stopIt := func() {
+		once.Do(func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("manager: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stopIt)
+	return stopIt
 }
 
 var nsCounter atomic.Int64
@@ -91,31 +143,8 @@ func newEnvWith(t *testing.T, copts controllers.Options, opts ...openstacktest.O
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := ctrl.NewManager(kenv.Config, ctrl.Options{
-		Scheme:  scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
-		// Tests run side by side on one API server: each manager sees
-		// only its test's namespace.
-		Cache:  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
-		Logger: testLogger(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	copts.SkipNameValidation = true
-	if err := controllers.Setup(ctx, mgr, copts); err != nil {
-		t.Fatal(err)
-	}
-	mctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
-	e := &env{t: t, ctx: ctx, c: c, ns: ns, sim: sim, base: sim.Snapshot(), cloud: "cloud"}
+	e := &env{t: t, ctx: ctx, c: c, ns: ns, sim: sim, base: sim.Snapshot(), cloud: "cloud", scheme: scheme, copts: copts}
+	e.stopMgr = e.startManager(t)
 	e.writeIdentity(string(sim.CloudsYAML()))
 	return e
 }

@@ -236,7 +236,11 @@ func (r *OpenStackMachineReconciler) reconcileNormal(ctx context.Context, log lo
 			"waiting for the cluster's OpenStackCluster to be provisioned")
 		return ctrl.Result{}, nil
 	}
-	hasServer := osm.Status.InstanceID != nil && *osm.Status.InstanceID != ""
+	// A provider ID without a status (an object moved by clusterctl or
+	// pivot, a status write that was lost) also means the server exists:
+	// it is looked up by name, never created again.
+	hasServer := (osm.Status.InstanceID != nil && *osm.Status.InstanceID != "") ||
+		(osm.Spec.ProviderID != nil && *osm.Spec.ProviderID != "")
 	if !hasServer && sc.machine.Spec.Bootstrap.DataSecretName == nil {
 		setFalse(osm, infrav1.InstanceReadyCondition, infrav1.WaitingForBootstrapDataReason,
 			"waiting for the Machine's bootstrap data (spec.bootstrap.dataSecretName)")
@@ -258,7 +262,7 @@ func (r *OpenStackMachineReconciler) reconcileNormal(ctx context.Context, log lo
 	setTrue(osm, infrav1.OpenStackAuthenticationSucceededCondition)
 
 	var mc *provider.Machine
-	if hasServer && ptr.Deref(osm.Status.InstanceState, "") == infrav1.InstanceStateBuild {
+	if osm.Status.InstanceID != nil && ptr.Deref(osm.Status.InstanceState, "") == infrav1.InstanceStateBuild {
 		// While it builds, one list of the cluster's servers per poll
 		// serves every machine of the cluster.
 		st, _, err := s.machines.ServerStatus(ctx, sc.name, *osm.Status.InstanceID, r.Timing.PollInterval/2)
@@ -277,12 +281,12 @@ func (r *OpenStackMachineReconciler) reconcileNormal(ctx context.Context, log lo
 		}
 		if errors.Is(err, provider.ErrNotFound) {
 			setFalse(osm, infrav1.InstanceReadyCondition, infrav1.InstanceDeletedReason,
-				fmt.Sprintf("server %s was deleted outside of openstrap; delete the Machine to have it replaced", *osm.Status.InstanceID))
+				fmt.Sprintf("server %s was deleted outside of openstrap; delete the Machine to have it replaced", ptr.Deref(osm.Spec.ProviderID, "")))
 			osm.Status.InstanceState = ptr.To(infrav1.InstanceStateDeleted)
 			return ctrl.Result{}, nil
 		}
 		if err != nil {
-			return ctrl.Result{}, fmt.Errorf("get server %s: %w", *osm.Status.InstanceID, err)
+			return ctrl.Result{}, fmt.Errorf("get the server of machine %s: %w", osm.Name, err)
 		}
 	} else {
 		data, err := r.userData(ctx, sc)
