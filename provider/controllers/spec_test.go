@@ -169,8 +169,8 @@ func TestMachineSpec(t *testing.T) {
 	// A worker with explicit ports: the first on the cluster's network,
 	// the second on another network with a fixed IP.
 	osm.Spec.Ports = []infrav1.PortOpts{{}, {
-		Network:  &infrav1.NetworkParam{Filter: &infrav1.NetworkFilter{Name: "storage"}},
-		FixedIPs: []infrav1.FixedIP{{Subnet: &infrav1.SubnetParam{Filter: &infrav1.SubnetFilter{Name: "storage-v4"}}, IPAddress: ptr.To("192.0.2.7")}},
+		Network:             &infrav1.NetworkParam{Filter: &infrav1.NetworkFilter{Name: "storage"}},
+		FixedIPs:            []infrav1.FixedIP{{Subnet: &infrav1.SubnetParam{Filter: &infrav1.SubnetFilter{Name: "storage-v4"}}, IPAddress: ptr.To("192.0.2.7")}},
 		AllowedAddressPairs: []infrav1.AddressPair{{IPAddress: "192.0.2.100"}},
 	}}
 	osm.Spec.SecurityGroups = nil
