@@ -23,8 +23,8 @@
 // infra.WithoutWaiting, servers are submitted with Machines.Start and
 // looked at again with Machines.Get, load balancer members are added
 // without waiting for Octavia. While something builds the reconciler asks
-// to be called again after Options.PollInterval. Each reconcile is bounded
-// by Options.CloudTimeout; deleting a server or the cluster's load
+// to be called again after Timing.PollInterval. Each reconcile is bounded
+// by Timing.CloudTimeout; deleting a server or the cluster's load
 // balancer still waits (bounded) for it to be gone, since what lies under
 // it cannot go before.
 //
@@ -36,7 +36,7 @@
 // the problem (see the reasons in provider/api/v1beta2) and whose message
 // says what to do. The reconciler then does not call the cloud again for
 // that object until its spec (generation) or its identity Secret changes,
-// or Options.RetryAfterPermanentError has passed; connections are cached
+// or Timing.RetryAfterPermanentError has passed; connections are cached
 // per Secret resourceVersion, so a refused password is not sent again until
 // the Secret changes. Other errors (5xx, timeouts) are returned and retried
 // with controller-runtime's backoff.
@@ -62,4 +62,15 @@
 // Reconcilers are safe for concurrent use across objects (controller-runtime
 // never reconciles one object twice at once). Two managers must not
 // reconcile the same objects at once: use leader election.
+//
+// # Watches and cache
+//
+// OpenStackClusters watch their Clusters (unpause) and identity Secrets;
+// OpenStackMachines watch their Machines, the Clusters (unpause,
+// infrastructure provisioned), the OpenStackClusters (provisioned) and
+// identity Secrets. The manager's cache therefore holds Secrets (the
+// bootstrap data Secrets are read through it too); limit the manager to
+// the namespaces it serves (cache.Options.DefaultNamespaces) where that
+// matters. Nothing watches the cloud: a server deleted behind openstrap's
+// back is noticed on the next reconcile of its object.
 package controllers
