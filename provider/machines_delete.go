@@ -44,6 +44,53 @@ func (m *Machines) Delete(ctx context.Context, cluster, name string) error {
 	return m.deleteLocked(ctx, cluster, name, srv)
 }
 
+// StartDelete is Delete without the waits on the server: while the machine
+// has a server it sends the server's deletion (once: not again while Nova
+// shows the server deleting) and returns an error matching ErrPending; once
+// the server is gone it deletes the floating IP, ports, volumes and server
+// group made for the machine, as Delete does, and returns nil. Controllers
+// call it on each reconcile of a deleted object so that no worker waits for
+// Nova. A control-plane machine leaves the API server pool (WithAPIServerPool)
+// before its server goes.
+func (m *Machines) StartDelete(ctx context.Context, cluster, name string) error {
+	if cluster == "" || name == "" {
+		return &Error{Op: "delete", Kind: "machine", Name: name, Cloud: m.cloud.Name,
+			Err: fmt.Errorf("%w: cluster and name are required", ErrInvalidSpec)}
+	}
+	unlock, err := m.locks.lock(ctx, "machine\x00"+cluster+"\x00"+name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	srv, err := m.findServer(ctx, cluster, name)
+	if err != nil {
+		return err
+	}
+	if srv == nil || srv.Status == "DELETED" || srv.Status == "SOFT_DELETED" {
+		return m.deleteLocked(ctx, cluster, name, nil)
+	}
+	if m.opts.pool != nil && Role(srv.Metadata[MetadataRole]) == ControlPlane {
+		if err := m.opts.pool.RemoveMember(ctx, name); err != nil {
+			return fmt.Errorf("remove machine %q from the API server pool: %w", name, err)
+		}
+	}
+	if srv.TaskState != "deleting" {
+		m.logger(ctx).V(0).Info("deleting server", "cluster", cluster, "machine", name, "server", srv.ID)
+		err := m.call(ctx, func(ctx context.Context) error {
+			err := servers.Delete(ctx, m.compute, srv.ID).ExtractErr()
+			if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return &Error{Op: "delete", Kind: "server", Name: name, ID: srv.ID, Cloud: m.cloud.Name, Err: err}
+		}
+	}
+	return &Error{Op: "delete", Kind: "server", Name: name, ID: srv.ID, Cloud: m.cloud.Name,
+		Err: fmt.Errorf("%w: Nova is deleting the server", ErrPending)}
+}
+
 // deleteLocked deletes the machine whose server is srv (nil when it has
 // none). The caller holds the machine's lock.
 func (m *Machines) deleteLocked(ctx context.Context, cluster, name string, srv *servers.Server) error {

@@ -115,10 +115,32 @@ func TestMachinesStartDoesNotWait(t *testing.T) {
 		}
 	}
 
-	for _, name := range []string{spec.Name, bad.Name} {
-		if err := m.Delete(ctx, spec.Cluster, name); err != nil {
-			t.Fatal(err)
+	// StartDelete: pending while Nova deletes, one DELETE only, then the
+	// ports and volumes go.
+	e.s.ResetCalls()
+	if err := m.StartDelete(ctx, spec.Cluster, spec.Name); !errors.Is(err, provider.ErrPending) {
+		t.Fatalf("first StartDelete = %v, want ErrPending", err)
+	}
+	if n := e.s.Calls()["DELETE /compute/v2.1/servers/{id}"]; n != 1 {
+		t.Errorf("first StartDelete sent %d server DELETEs, want 1", n)
+	}
+	deletes := 0
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		e.s.ResetCalls()
+		err := m.StartDelete(ctx, spec.Cluster, spec.Name)
+		deletes += e.s.Calls()["DELETE /compute/v2.1/servers/{id}"]
+		if err == nil {
+			break
 		}
+		if !errors.Is(err, provider.ErrPending) || time.Now().After(deadline) {
+			t.Fatalf("StartDelete = %v", err)
+		}
+	}
+	if deletes != 0 {
+		t.Errorf("StartDelete sent the server's DELETE %d more times while Nova was deleting it", deletes)
+	}
+	if err := m.Delete(ctx, spec.Cluster, bad.Name); err != nil {
+		t.Fatal(err)
 	}
 	e.assertClean(t)
 }

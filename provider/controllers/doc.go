@@ -21,12 +21,14 @@
 //
 // A reconcile submits work and returns: the infrastructure is ensured with
 // infra.WithoutWaiting, servers are submitted with Machines.Start and
-// looked at again with Machines.Get, load balancer members are added
-// without waiting for Octavia. While something builds the reconciler asks
-// to be called again after Timing.PollInterval. Each reconcile is bounded
-// by Timing.CloudTimeout; deleting a server or the cluster's load
-// balancer still waits (bounded) for it to be gone, since what lies under
-// it cannot go before.
+// looked at again with Machines.ServerStatus and Machines.Get, load
+// balancer members are added and removed without waiting for Octavia, and
+// servers are deleted with Machines.StartDelete. While something builds or
+// goes the reconciler asks to be called again after Timing.PollInterval.
+// Each reconcile is bounded by Timing.CloudTimeout; deleting the cluster's
+// load balancer (infra.Delete) and a machine's volumes still waits,
+// bounded, for them to be gone, since what lies under them cannot go
+// before.
 //
 // # Errors a person must act on
 //

@@ -434,7 +434,11 @@ func (r *OpenStackMachineReconciler) reconcileDelete(ctx context.Context, log lo
 		}
 	}
 	if err == nil {
-		err = s.machines.Delete(ctx, sc.name, osm.Name)
+		err = s.machines.StartDelete(ctx, sc.name, osm.Name)
+		if errors.Is(err, provider.ErrPending) {
+			setFalse(osm, infrav1.InstanceReadyCondition, infrav1.DeletingReason, "Nova is deleting the server")
+			return ctrl.Result{RequeueAfter: r.Timing.PollInterval}, nil
+		}
 	}
 	if err != nil {
 		f := classify(err)
