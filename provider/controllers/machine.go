@@ -156,42 +156,40 @@ func (r *OpenStackMachineReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if err := r.Client.Get(ctx, req.NamespacedName, osm); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	deleting := !osm.DeletionTimestamp.IsZero()
 	machine, err := util.GetOwnerMachine(ctx, r.Client, osm.ObjectMeta)
-	if err != nil {
+	if err != nil && !(apierrors.IsNotFound(err) && deleting) {
 		return ctrl.Result{}, fmt.Errorf("get the Machine owning OpenStackMachine %s: %w", klog.KObj(osm), err)
 	}
-	if machine == nil {
+	if machine == nil && !deleting {
 		log.V(1).Info("waiting for Cluster API to set the owner Machine")
 		return ctrl.Result{}, nil
 	}
-	log = log.WithValues("Machine", klog.KObj(machine))
-	cluster, err := util.GetClusterFromMetadata(ctx, r.Client, machine.ObjectMeta)
-	if err != nil && !(apierrors.IsNotFound(err) && !osm.DeletionTimestamp.IsZero()) {
+	// Being deleted without its Machine (deleted first, in a cascade), an
+	// OpenStackMachine is found its cluster through its labels, which
+	// Cluster API copies onto it.
+	sc := &machineScope{osm: osm, machine: machine, name: osm.Labels[clusterv1.ClusterNameLabel]}
+	_, sc.cp = osm.Labels[clusterv1.MachineControlPlaneLabel]
+	if machine != nil {
+		log = log.WithValues("Machine", klog.KObj(machine))
+		sc.name, sc.cp = machine.Spec.ClusterName, util.IsControlPlaneMachine(machine)
+	}
+	cluster, err := util.GetClusterByName(ctx, r.Client, osm.Namespace, sc.name)
+	if err != nil && !(apierrors.IsNotFound(err) && deleting) {
 		log.V(1).Info("the Machine's Cluster is not there", "error", err.Error())
 		return ctrl.Result{}, nil
 	}
+	sc.cluster = cluster
 	if cluster != nil {
 		log = log.WithValues("Cluster", klog.KObj(cluster))
+		sc.name = clusterName(cluster)
 	}
 	ctx = ctrl.LoggerInto(ctx, log)
 	if isPaused, requeue, err := paused.EnsurePausedCondition(ctx, r.Client, cluster, osm); err != nil || isPaused || requeue {
 		return ctrl.Result{}, err
 	}
-
-	sc := &machineScope{osm: osm, machine: machine, cluster: cluster, cp: util.IsControlPlaneMachine(machine)}
-	sc.name = machine.Spec.ClusterName
-	if cluster != nil {
-		sc.name = clusterName(cluster)
-	}
-	if cluster != nil && cluster.Spec.InfrastructureRef.Name != "" {
-		osc := &infrav1.OpenStackCluster{}
-		err := r.Client.Get(ctx, client.ObjectKey{Namespace: cluster.Namespace, Name: cluster.Spec.InfrastructureRef.Name}, osc)
-		switch {
-		case err == nil:
-			sc.osc = osc
-		case !apierrors.IsNotFound(err):
-			return ctrl.Result{}, err
-		}
+	if sc.osc, err = r.infraCluster(ctx, osm.Namespace, cluster, sc.name); err != nil {
+		return ctrl.Result{}, err
 	}
 
 	if osm.DeletionTimestamp.IsZero() {
@@ -361,6 +359,34 @@ func (r *OpenStackMachineReconciler) reconcileNormal(ctx context.Context, log lo
 	osm.Status.Initialization = &infrav1.MachineInitialization{Provisioned: true}
 	r.holds.clear(osm.UID)
 	return ctrl.Result{}, nil
+}
+
+// infraCluster returns the cluster's OpenStackCluster: the one its Cluster
+// names, or (the Cluster gone) the one labelled with the cluster's name;
+// nil when there is none.
+func (r *OpenStackMachineReconciler) infraCluster(ctx context.Context, namespace string, cluster *clusterv1.Cluster, name string) (*infrav1.OpenStackCluster, error) {
+	if cluster != nil {
+		if cluster.Spec.InfrastructureRef.Name == "" {
+			return nil, nil
+		}
+		osc := &infrav1.OpenStackCluster{}
+		err := r.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: cluster.Spec.InfrastructureRef.Name}, osc)
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return osc, err
+	}
+	if name == "" {
+		return nil, nil
+	}
+	var list infrav1.OpenStackClusterList
+	if err := r.Client.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{clusterv1.ClusterNameLabel: name}); err != nil {
+		return nil, err
+	}
+	if len(list.Items) == 0 {
+		return nil, nil
+	}
+	return &list.Items[0], nil
 }
 
 // userData reads the Machine's bootstrap data Secret.

@@ -10,6 +10,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/cluster-api/util/conditions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -103,6 +104,11 @@ func TestMachineStates(t *testing.T) {
 		t.Errorf("the refused machine left its port: %v", e.added())
 	}
 
+	// An OpenStackMachine whose Machine went first (a cascade) is still
+	// deleted, found through its labels.
+	if err := e.c.Delete(e.ctx, &clusterv1.Machine{ObjectMeta: metav1.ObjectMeta{Name: "nolb-md-fail", Namespace: e.ns}}); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"nolb-md-quota", "nolb-md-gone", "nolb-md-fail", "nolb-cp-0"} {
 		e.deleteAndWait(&infrav1.OpenStackMachine{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns}})
 	}
