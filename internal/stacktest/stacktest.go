@@ -27,14 +27,12 @@ import (
 	bootstrapv1 "sigs.k8s.io/cluster-api/api/bootstrap/kubeadm/v1beta2"
 	controlplanev1 "sigs.k8s.io/cluster-api/api/controlplane/kubeadm/v1beta2"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/openstrap/openstrap/bootstrap"
 	"github.com/openstrap/openstrap/internal/machineruntime"
 	infrav1 "github.com/openstrap/openstrap/provider/api/v1beta2"
-	"github.com/openstrap/openstrap/provider/controllers"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
 
@@ -162,12 +160,7 @@ func (e *Env) StartControllers(ctx context.Context) error {
 	if e.ctrl != nil {
 		return errors.New("controllers already running")
 	}
-	opts := append([]bootstrap.ControllersOption{
-		bootstrap.WithControllersLogger(e.opts.Log.WithName("controllers")),
-		bootstrap.WithProviderSetup(func(ctx context.Context, mgr ctrl.Manager) error {
-			return controllers.Setup(ctx, mgr, controllers.Options{})
-		}),
-	}, e.opts.Controllers...)
+	opts := append([]bootstrap.ControllersOption{bootstrap.WithControllersLogger(e.opts.Log.WithName("controllers"))}, e.opts.Controllers...)
 	c, err := bootstrap.StartControllers(context.WithoutCancel(ctx), e.Mgmt, opts...)
 	if err != nil {
 		return fmt.Errorf("start controllers: %w", err)
