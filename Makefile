@@ -15,7 +15,7 @@ K8S_PKGS = /provider/(api|controllers)(/|$$)
 # OpenStack-facing tests again on real OpenStack services (realstack).
 test: tools vet unit fuzz realstack
 
-# Build kube-apiserver, etcd, kubeadm, kubectl and clusterctl from the Go
+# Build kube-apiserver, kube-controller-manager, etcd, kubeadm, kubectl and clusterctl from the Go
 # module proxy into the tools cache up front (cold: ~30-40 min on 2 cores;
 # warm: seconds), so no test waits on a build.
 tools:
