@@ -180,3 +180,24 @@ func TestClusterAndMachineLifecycle(t *testing.T) {
 		t.Errorf("left in the cloud after delete: %v", left)
 	}
 }
+
+// TestLoadBalancerPendingIsRequeued: while Octavia builds the load
+// balancer the cluster says so in APIEndpointReady (Provisioning) instead
+// of a reconcile waiting for it, and is provisioned once it is ACTIVE.
+func TestLoadBalancerPendingIsRequeued(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, openstacktest.WithLoadBalancerDelay(2*time.Second))
+	e.createCluster("slow", false, nil)
+	c := e.waitCondition(func() conditions.Getter { return e.getCluster("slow") }, infrav1.APIEndpointReadyCondition, infrav1.ProvisioningReason)
+	if !strings.Contains(c.Message, "Octavia") {
+		t.Errorf("pending message %q", c.Message)
+	}
+	if osc := e.getCluster("slow"); osc.Status.Network == nil || osc.Status.Initialization != nil {
+		t.Errorf("while the load balancer builds: network %+v, initialization %+v; want the network published and not provisioned", osc.Status.Network, osc.Status.Initialization)
+	}
+	e.waitClusterProvisioned("slow")
+	e.deleteAndWait(&infrav1.OpenStackCluster{ObjectMeta: metav1.ObjectMeta{Name: "slow", Namespace: e.ns}})
+	if left := e.added(); len(left) > 0 {
+		t.Errorf("left in the cloud: %v", left)
+	}
+}
