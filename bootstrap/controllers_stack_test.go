@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bootstrapv1 "sigs.k8s.io/cluster-api/api/bootstrap/kubeadm/v1beta2"
+	controlplanev1 "sigs.k8s.io/cluster-api/api/controlplane/kubeadm/v1beta2"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 
 	infrav1 "github.com/openstrap/openstrap/provider/api/v1beta2"
@@ -160,6 +161,63 @@ func TestStackProvisionsAndDeletesInfrastructure(t *testing.T) {
 		t.Errorf("server %s of %s not in the simulator", serverID, providerID)
 	}
 
+	// A second Cluster with a KubeadmControlPlane of one replica: KCP
+	// creates the first control-plane Machine from its template, and
+	// openstrap boots it. (KCP's later steps need a reachable workload API
+	// server and kubelets, which the simulator's servers do not run.)
+	kcpOSC := osc.DeepCopy()
+	kcpOSC.ObjectMeta = metav1.ObjectMeta{Name: "kcp", Namespace: ns}
+	kcpOSC.Spec.ManagedSubnets = []infrav1.SubnetSpec{{CIDR: "10.7.0.0/24"}}
+	kcpOMT := &infrav1.OpenStackMachineTemplate{
+		ObjectMeta: metav1.ObjectMeta{Name: "kcp-control-plane", Namespace: ns},
+		Spec:       infrav1.OpenStackMachineTemplateSpec{Template: infrav1.OpenStackMachineTemplateResource{Spec: osm.Spec}},
+	}
+	kcp := &controlplanev1.KubeadmControlPlane{
+		ObjectMeta: metav1.ObjectMeta{Name: "kcp", Namespace: ns},
+		Spec: controlplanev1.KubeadmControlPlaneSpec{
+			Version: "v1.37.2",
+			MachineTemplate: controlplanev1.KubeadmControlPlaneMachineTemplate{Spec: controlplanev1.KubeadmControlPlaneMachineTemplateSpec{
+				InfrastructureRef: clusterv1.ContractVersionedObjectReference{APIGroup: infrav1.Group, Kind: infrav1.OpenStackMachineTemplateKind, Name: kcpOMT.Name},
+			}},
+		},
+	}
+	kcpCluster := &clusterv1.Cluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "kcp", Namespace: ns},
+		Spec: clusterv1.ClusterSpec{
+			InfrastructureRef: clusterv1.ContractVersionedObjectReference{APIGroup: infrav1.Group, Kind: infrav1.OpenStackClusterKind, Name: kcpOSC.Name},
+			ControlPlaneRef:   clusterv1.ContractVersionedObjectReference{APIGroup: controlplanev1.GroupVersion.Group, Kind: "KubeadmControlPlane", Name: kcp.Name},
+		},
+	}
+	if err := DefaultClusterAPIObjects(ctx, kcp); err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range []client.Object{kcpOSC, kcpOMT, kcp, kcpCluster} {
+		if err := cl.Create(ctx, obj); err != nil {
+			t.Fatalf("create %T: %v", obj, err)
+		}
+	}
+	start = time.Now()
+	waitFor(t, "KubeadmControlPlane's first Machine with a provider ID", 3*time.Minute, func(ctx context.Context) (bool, error) {
+		var machines clusterv1.MachineList
+		if err := cl.List(ctx, &machines, client.InNamespace(ns), client.MatchingLabels{clusterv1.ClusterNameLabel: "kcp"}); err != nil {
+			return false, err
+		}
+		if len(machines.Items) != 1 {
+			got := &controlplanev1.KubeadmControlPlane{}
+			_ = cl.Get(ctx, client.ObjectKeyFromObject(kcp), got)
+			return false, fmt.Errorf("%d Machines; KCP conditions %v", len(machines.Items), got.Status.Conditions)
+		}
+		mm := machines.Items[0]
+		if !metav1.IsControlledBy(&mm, mustGet(ctx, cl, kcp)) {
+			return false, fmt.Errorf("machine %s not controlled by the KubeadmControlPlane", mm.Name)
+		}
+		return mm.Spec.ProviderID != "", fmt.Errorf("machine %s phase %q providerID %q", mm.Name, mm.Status.Phase, mm.Spec.ProviderID)
+	})
+	t.Logf("KCP's first Machine provisioned after %v", time.Since(start))
+
+	if err := cl.Delete(ctx, kcpCluster); err != nil {
+		t.Fatal(err)
+	}
 	if err := cl.Delete(ctx, cluster); err != nil {
 		t.Fatal(err)
 	}
@@ -167,8 +225,13 @@ func TestStackProvisionsAndDeletesInfrastructure(t *testing.T) {
 		errC := cl.Get(ctx, client.ObjectKeyFromObject(cluster), &clusterv1.Cluster{})
 		errO := cl.Get(ctx, client.ObjectKeyFromObject(osc), &infrav1.OpenStackCluster{})
 		errM := cl.Get(ctx, client.ObjectKeyFromObject(m), &clusterv1.Machine{})
-		return apierrors.IsNotFound(errC) && apierrors.IsNotFound(errO) && apierrors.IsNotFound(errM),
-			fmt.Errorf("cluster: %v, openstackcluster: %v, machine: %v", errC, errO, errM)
+		errK := cl.Get(ctx, client.ObjectKeyFromObject(kcpCluster), &clusterv1.Cluster{})
+		var left clusterv1.MachineList
+		if err := cl.List(ctx, &left, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		gone := apierrors.IsNotFound(errC) && apierrors.IsNotFound(errO) && apierrors.IsNotFound(errM) && apierrors.IsNotFound(errK) && len(left.Items) == 0
+		return gone, fmt.Errorf("cluster: %v, openstackcluster: %v, machine: %v, kcp cluster: %v, %d machines", errC, errO, errM, errK, len(left.Items))
 	})
 	baseIDs := map[string]bool{}
 	for _, r := range base {
