@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/discovery"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	bootstrapv1 "sigs.k8s.io/cluster-api/api/bootstrap/kubeadm/v1beta2"
@@ -471,4 +472,71 @@ func TestStartControllers(t *testing.T) {
 func mustGet(ctx context.Context, cl client.Client, obj client.Object) client.Object {
 	_ = cl.Get(ctx, client.ObjectKeyFromObject(obj), obj)
 	return obj
+}
+
+// TestSetupControllersOnOwnManager is the embedding path: a platform team
+// builds its manager from ControllersManagerOptions, adds the stack with
+// SetupControllers, and runs the manager itself.
+func TestSetupControllersOnOwnManager(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	c := controllersEnv(t)
+	if err := InstallControllerCRDs(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	mo, err := ControllersManagerOptions(WithNamespace("own"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, err := ctrl.NewManager(c.RESTConfig(), mo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SetupControllers(ctx, mgr, WithProviderSetup(nil), WithConcurrency(1)); err != nil {
+		t.Fatal(err)
+	}
+	mctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mctx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	cl := mgr.GetClient()
+	for _, ns := range []string{"own", "other"} {
+		if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+		cluster := &clusterv1.Cluster{
+			ObjectMeta: metav1.ObjectMeta{Name: "demo", Namespace: ns},
+			Spec: clusterv1.ClusterSpec{ClusterNetwork: clusterv1.ClusterNetwork{
+				Pods: clusterv1.NetworkRanges{CIDRBlocks: []string{"192.168.0.0/16"}},
+			}},
+		}
+		if err := cl.Create(ctx, cluster); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The manager's client reads through the namespace-restricted cache:
+	// read with a plain client to see the other namespace.
+	direct, err := client.New(c.RESTConfig(), client.Options{Scheme: mgr.GetScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Cluster in the watched namespace gets its finalizer", time.Minute, func(ctx context.Context) (bool, error) {
+		got := &clusterv1.Cluster{}
+		if err := direct.Get(ctx, client.ObjectKey{Namespace: "own", Name: "demo"}, got); err != nil {
+			return false, err
+		}
+		return slices.Contains(got.Finalizers, clusterv1.ClusterFinalizer), fmt.Errorf("finalizers %v", got.Finalizers)
+	})
+	other := &clusterv1.Cluster{}
+	if err := direct.Get(ctx, client.ObjectKey{Namespace: "other", Name: "demo"}, other); err != nil {
+		t.Fatal(err)
+	}
+	if len(other.Finalizers) != 0 || other.Status.Phase != "" {
+		t.Errorf("Cluster outside the namespace was reconciled: finalizers %v phase %q", other.Finalizers, other.Status.Phase)
+	}
 }
