@@ -50,6 +50,21 @@ type Fault struct {
 	// Probability, when in (0,1), affects each matching request at random
 	// with that probability.
 	Probability float64
+	// Writes, when true, matches only the requests Calls.Writes counts:
+	// neither GET nor HEAD, and not the Keystone token request. With Skip
+	// and Times it targets "the k-th write", whatever its service.
+	Writes bool
+	// Match, when set, is one more matcher, asked after the others. It runs
+	// with the server's fault lock held: it must be quick, must not read the
+	// request body and must not call the Server.
+	Match func(r *http.Request) bool
+	// OnApply, when set, is called when the fault affects a request, before
+	// its Action, with the fault lock held: every request matched after it
+	// sees what it did (a test sets a flag that another fault's Match reads,
+	// to fail everything after "the process died" at this request). It must
+	// be quick, must not read the request body and must not call the Server;
+	// start a goroutine for slower work.
+	OnApply func(r *http.Request)
 }
 
 type activeFault struct {
@@ -117,6 +132,12 @@ func (f *faults) match(r *http.Request) *Fault {
 		if a.re != nil && !a.re.MatchString(r.URL.Path) {
 			continue
 		}
+		if a.Writes && !isWriteRequest(r) {
+			continue
+		}
+		if a.Match != nil && !a.Match(r) {
+			continue
+		}
 		if a.Times > 0 && a.applied >= a.Times {
 			continue
 		}
@@ -129,10 +150,18 @@ func (f *faults) match(r *http.Request) *Fault {
 		}
 		a.applied++
 		f.total++
+		if a.OnApply != nil {
+			a.OnApply(r)
+		}
 		fault := a.Fault
 		return &fault
 	}
 	return nil
+}
+
+// isWriteRequest reports whether Calls.Writes counts r.
+func isWriteRequest(r *http.Request) bool {
+	return r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method+" "+r.URL.Path != tokenRoute
 }
 
 func (a FaultAction) String() string {
