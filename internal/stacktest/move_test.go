@@ -63,24 +63,28 @@ type moveMover func(ctx context.Context, t *testing.T, from, to bootstrap.Cluste
 // server stops the API server that holds its objects before the
 // OpenStackCluster's network and load balancer are removed. As clusterctl's
 // documentation asks, the cluster is moved back to the management cluster
-// (with the same mover) and deleted there.
+// (with the same mover, the workload cluster's controllers running), taken
+// over there with no cloud write either, and deleted there.
 func TestMoveSelfHosted(t *testing.T) {
 	e := Start(t, Options{})
 	movers := []struct {
 		name, ns string
 		move     moveMover
+		// keepsStatus: pivot.Move restores status, clusterctl move drops
+		// it (the reconcilers must then find the servers again).
+		keepsStatus bool
 	}{
-		{"pivot.Move", "move-pivot", movePivot},
-		{"clusterctl move", "move-clusterctl", moveClusterctl(e)},
+		{"pivot.Move", "move-pivot", movePivot, true},
+		{"clusterctl move", "move-clusterctl", moveClusterctl, false},
 	}
 	for _, mv := range movers {
 		t.Run(mv.name, func(t *testing.T) {
-			e.moveOne(t, mv.ns, strings.TrimPrefix(mv.ns, "move-"), mv.move)
+			e.moveOne(t, mv.ns, strings.TrimPrefix(mv.ns, "move-"), mv.move, mv.keepsStatus)
 		})
 	}
 }
 
-func (e *Env) moveOne(t *testing.T, ns, name string, move moveMover) {
+func (e *Env) moveOne(t *testing.T, ns, name string, move moveMover, keepsStatus bool) {
 	ctx := context.Background()
 	if err := e.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
@@ -138,6 +142,7 @@ func (e *Env) moveOne(t *testing.T, ns, name string, move moveMover) {
 		t.Errorf("%d cloud writes during the move: %v", w, e.Cloud.Calls())
 	}
 	moveCheckMoved(ctx, t, e.Client, tc, ns, name, want)
+	moveCheckStatus(ctx, t, tc, ns, keepsStatus)
 
 	// The workload cluster's own controllers take over.
 	e.Cloud.ResetCalls()
@@ -154,7 +159,7 @@ func (e *Env) moveOne(t *testing.T, ns, name string, move moveMover) {
 	}()
 	t.Logf("controllers started against the workload cluster in %s", time.Since(start).Round(time.Millisecond))
 	moveWaitMachines(t, tc, wl, ns, name, 2)
-	moveWaitReady(t, tc, ns, name)
+	moveWaitReady(t, tc, "workload cluster", ns, name)
 	// Let periodic resyncs and requeues run before counting.
 	if d := 45*time.Second - time.Since(start); d > 0 {
 		time.Sleep(d)
@@ -164,7 +169,7 @@ func (e *Env) moveOne(t *testing.T, ns, name string, move moveMover) {
 	if w := calls.Writes(); w != 0 {
 		t.Errorf("%d cloud writes after the takeover: %v", w, calls)
 	}
-	if diff := slices.Compare(owned, e.Owned(name)); diff != 0 {
+	if !slices.Equal(owned, e.Owned(name)) {
 		t.Errorf("the cluster's cloud resources changed in the takeover:\nbefore %v\nafter  %v", owned, e.Owned(name))
 	}
 	e.moveCheckProviderIDs(ctx, t, tc, ns, name)
@@ -189,7 +194,11 @@ func (e *Env) moveOne(t *testing.T, ns, name string, move moveMover) {
 	e.moveCheckProviderIDs(ctx, t, tc, ns, name)
 
 	// Back to the management cluster, where it is deleted.
+	// The workload cluster's controllers keep running during this move as
+	// the management cluster's did during the first.
 	want = moveInventory(ctx, t, tc, ns)
+	owned = e.Owned(name)
+	e.Cloud.ResetCalls()
 	start = time.Now()
 	n, err = move(ctx, t, target, e.Mgmt, ns)
 	if err != nil {
@@ -202,6 +211,19 @@ func (e *Env) moveOne(t *testing.T, ns, name string, move moveMover) {
 	}
 	rc = nil
 	e.waitMachines(t, ns, name, 2)
+	moveWaitReady(t, e.Client, "management cluster", ns, name)
+	if d := 30*time.Second - time.Since(start); d > 0 {
+		time.Sleep(d)
+	}
+	e.moveCheckProviderIDs(ctx, t, e.Client, ns, name)
+	calls = e.Cloud.Calls()
+	t.Logf("move back and takeover by the management cluster: %d cloud reads, %d writes in %s", calls.Reads(), calls.Writes(), time.Since(start).Round(time.Second))
+	if w := calls.Writes(); w != 0 {
+		t.Errorf("%d cloud writes in the move back and the management cluster's takeover: %v", w, calls)
+	}
+	if got := e.Owned(name); !slices.Equal(got, owned) {
+		t.Errorf("the cluster's cloud resources changed in the move back:\nbefore %v\nafter  %v", owned, got)
+	}
 	if err := e.Client.Delete(ctx, &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}); err != nil {
 		t.Fatal(err)
 	}
@@ -229,40 +251,38 @@ func movePivot(ctx context.Context, t *testing.T, from, to bootstrap.Cluster, ns
 }
 
 // moveClusterctl moves with clusterctl move, built by internal/tools.
-func moveClusterctl(e *Env) moveMover {
-	return func(ctx context.Context, t *testing.T, from, to bootstrap.Cluster, ns string) (int, error) {
-		bin, err := tools.Path(ctx, tools.Clusterctl)
+func moveClusterctl(ctx context.Context, t *testing.T, from, to bootstrap.Cluster, ns string) (int, error) {
+	bin, err := tools.Path(ctx, tools.Clusterctl)
+	if err != nil {
+		return 0, fmt.Errorf("build clusterctl: %w", err)
+	}
+	dir := t.TempDir()
+	var paths []string
+	for i, c := range []bootstrap.Cluster{from, to} {
+		kc, err := c.Kubeconfig()
 		if err != nil {
-			return 0, fmt.Errorf("build clusterctl: %w", err)
-		}
-		dir := t.TempDir()
-		var paths []string
-		for i, c := range []bootstrap.Cluster{from, to} {
-			kc, err := c.Kubeconfig()
-			if err != nil {
-				return 0, err
-			}
-			p := filepath.Join(dir, fmt.Sprintf("%d.kubeconfig", i))
-			if err := os.WriteFile(p, kc, 0o600); err != nil {
-				return 0, err
-			}
-			paths = append(paths, p)
-		}
-		cfg := filepath.Join(dir, "clusterctl.yaml")
-		if err := os.WriteFile(cfg, []byte("{}\n"), 0o600); err != nil {
 			return 0, err
 		}
-		n := len(moveInventory(ctx, t, moveClient(t, from), ns))
-		cmd := exec.CommandContext(ctx, bin, "move", "--kubeconfig", paths[0], "--to-kubeconfig", paths[1], "--namespace", ns, "--config", cfg, "-v", "1")
-		cmd.Env = append(os.Environ(), "CLUSTERCTL_DISABLE_VERSIONCHECK=true", "HOME="+dir, "XDG_CONFIG_HOME="+dir)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			return 0, fmt.Errorf("clusterctl move: %w\n%s", err, out.String())
+		p := filepath.Join(dir, fmt.Sprintf("%d.kubeconfig", i))
+		if err := os.WriteFile(p, kc, 0o600); err != nil {
+			return 0, err
 		}
-		t.Logf("clusterctl move:\n%s", strings.TrimSpace(out.String()))
-		return n, nil
+		paths = append(paths, p)
 	}
+	cfg := filepath.Join(dir, "clusterctl.yaml")
+	if err := os.WriteFile(cfg, []byte("{}\n"), 0o600); err != nil {
+		return 0, err
+	}
+	n := len(moveInventory(ctx, t, moveClient(t, from), ns))
+	cmd := exec.CommandContext(ctx, bin, "move", "--kubeconfig", paths[0], "--to-kubeconfig", paths[1], "--namespace", ns, "--config", cfg, "-v", "1")
+	cmd.Env = append(os.Environ(), "CLUSTERCTL_DISABLE_VERSIONCHECK=true", "HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("clusterctl move: %w\n%s", err, out.String())
+	}
+	t.Logf("clusterctl move:\n%s", strings.TrimSpace(out.String()))
+	return n, nil
 }
 
 func moveClient(t *testing.T, c bootstrap.Cluster) client.Client {
@@ -405,11 +425,12 @@ func moveWaitMachines(t *testing.T, c client.Client, wl kubernetes.Interface, ns
 }
 
 // moveWaitReady waits until the OpenStackCluster and OpenStackMachines in c
+// (the cluster named by where)
 // are provisioned again (their status is rebuilt when a mover dropped it)
 // and the Cluster's infrastructure and control plane are initialized.
-func moveWaitReady(t *testing.T, c client.Client, ns, cluster string) {
+func moveWaitReady(t *testing.T, c client.Client, where, ns, cluster string) {
 	t.Helper()
-	Eventually(t, 3*time.Minute, "infrastructure and machines provisioned in the workload cluster", func(ctx context.Context) (bool, string, error) {
+	Eventually(t, 3*time.Minute, "infrastructure and machines provisioned in the "+where, func(ctx context.Context) (bool, string, error) {
 		var osc infrav1.OpenStackCluster
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: cluster}, &osc); err != nil {
 			return false, "", err
@@ -481,5 +502,33 @@ func moveScale(t *testing.T, c client.Client, ns, md string, n int32) {
 	d.Spec.Replicas = ptr.To(n)
 	if err := c.Patch(ctx, &d, p); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// moveCheckStatus asserts that the moved OpenStackCluster and
+// OpenStackMachines in c carry their status (keeps) or none, before any
+// controller in c has run, so that the test knows which takeover it checks.
+func moveCheckStatus(ctx context.Context, t *testing.T, c client.Client, ns string, keeps bool) {
+	t.Helper()
+	var oms infrav1.OpenStackMachineList
+	if err := c.List(ctx, &oms, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var osc infrav1.OpenStackClusterList
+	if err := c.List(ctx, &osc, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range oms.Items {
+		if has := m.Status.InstanceID != nil; has != keeps {
+			t.Errorf("OpenStackMachine %s in the target: status.instanceID present = %v, want %v", m.Name, has, keeps)
+		}
+		if m.Spec.ProviderID == nil {
+			t.Errorf("OpenStackMachine %s in the target has no spec.providerID", m.Name)
+		}
+	}
+	for _, o := range osc.Items {
+		if has := o.Status.Initialization != nil && o.Status.Initialization.Provisioned; has != keeps {
+			t.Errorf("OpenStackCluster %s in the target: status.initialization.provisioned = %v, want %v", o.Name, has, keeps)
+		}
 	}
 }
