@@ -16,6 +16,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/quotas"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -50,6 +51,8 @@ func BenchmarkMachineDeployment(b *testing.B) {
 		sum.createWrites += r.createWrites
 		sum.resyncReads += r.resyncReads
 		sum.resyncWrites += r.resyncWrites
+		sum.cpu += r.cpu
+		sum.others += r.others
 	}
 	b.StopTimer()
 	k := float64(b.N)
@@ -60,6 +63,8 @@ func BenchmarkMachineDeployment(b *testing.B) {
 	b.ReportMetric(float64(sum.createWrites)/k/float64(n), "create-writes/machine")
 	b.ReportMetric(float64(sum.resyncReads)/k/float64(n), "resync-reads/machine")
 	b.ReportMetric(float64(sum.resyncWrites)/k, "resync-writes")
+	b.ReportMetric(sum.cpu.Seconds()/k, "cpu-s")
+	b.ReportMetric(sum.others.Seconds()/k, "others-cpu-s")
 	self, children := benchMemory(b)
 	b.ReportMetric(float64(self)/(1<<20), "peak-rss-MB")
 	b.ReportMetric(float64(children)/(1<<20), "children-rss-MB")
@@ -94,6 +99,9 @@ type benchEnv struct {
 }
 
 type benchResult struct {
+	// cpu is the CPU time this process and its children used to bring
+	// the n workers up; others what the rest of the host used meanwhile.
+	cpu, others               time.Duration
 	one, all                  time.Duration
 	createReads, createWrites int
 	resyncReads, resyncWrites int
@@ -149,12 +157,13 @@ func benchSetup(t testing.TB, n int) *benchEnv {
 func (e *benchEnv) run(t testing.TB, n int, settle time.Duration) benchResult {
 	t.Helper()
 	var r benchResult
-	r.one, _ = e.scaleUp(t, 1)
+	one := e.scaleUp(t, 1)
+	r.one = one.took
 	e.scaleDown(t)
 
-	e.Cloud.ResetCalls()
-	var calls openstacktest.Calls
-	r.all, calls = e.scaleUp(t, n)
+	all := e.scaleUp(t, n)
+	r.all, r.cpu, r.others = all.took, all.cpu, all.others
+	calls := all.calls
 	r.createReads, r.createWrites = calls.Reads(), calls.Writes()
 	t.Logf("OpenStack calls to create %d machines: %.1f reads and %.1f writes per machine\n%s",
 		n, float64(r.createReads)/float64(n), float64(r.createWrites)/float64(n), benchCalls(calls, n))
@@ -183,18 +192,28 @@ func (e *benchEnv) run(t testing.TB, n int, settle time.Duration) benchResult {
 }
 
 // benchStages are the points of a worker's way to Running, first seen by
-// polling: bootstrap data, server submitted (provider ID), server ACTIVE,
+// polling: Machine created, bootstrap data, server submitted (provider ID), server ACTIVE,
 // infrastructure provisioned, Node found, Running.
-var benchStages = []string{"bootstrap", "submitted", "active", "provisioned", "node", "running"}
+var benchStages = []string{"created", "bootstrap", "submitted", "active", "provisioned", "node", "running"}
+
+// benchPhase is what one scale-up took: wall time, OpenStack calls, CPU
+// time of this process and its children, and CPU time the rest of the host
+// used meanwhile.
+type benchPhase struct {
+	took        time.Duration
+	calls       openstacktest.Calls
+	cpu, others time.Duration
+}
 
 // scaleUp scales the MachineDeployment from 0 to n and waits until n
-// worker Machines are Running with their Nodes; it returns the time that
-// took and the OpenStack calls made meanwhile, and logs when each worker
+// worker Machines are Running with their Nodes; it logs when each worker
 // passed each stage.
-func (e *benchEnv) scaleUp(t testing.TB, n int) (time.Duration, openstacktest.Calls) {
+func (e *benchEnv) scaleUp(t testing.TB, n int) benchPhase {
 	t.Helper()
 	ctx := context.Background()
 	e.Cloud.ResetCalls()
+	cpu0, busy0, total0 := benchCPU()
+	procs0, api0 := benchCPUByProcess(), e.benchAPIRequests(ctx)
 	seen := map[string]map[string]time.Duration{} // machine -> stage -> since start
 	start := time.Now()
 	e.scale(t, e.ns, e.md, int32(n))
@@ -223,6 +242,7 @@ func (e *benchEnv) scaleUp(t testing.TB, n int) (time.Duration, openstacktest.Ca
 				}
 			}
 			o := osm[m.Spec.InfrastructureRef.Name]
+			mark("created", true)
 			mark("bootstrap", m.Spec.Bootstrap.DataSecretName != nil)
 			mark("submitted", ptr.Deref(o.Spec.ProviderID, "") != "")
 			mark("active", ptr.Deref(o.Status.InstanceState, "") == infrav1.InstanceStateActive)
@@ -239,14 +259,22 @@ func (e *benchEnv) scaleUp(t testing.TB, n int) (time.Duration, openstacktest.Ca
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d workers running after %v:\n%s", running, n, time.Since(start).Round(time.Second), e.machinesState(ctx, e.ns, e.name))
 		}
-		time.Sleep(250 * time.Millisecond)
+		// Polling costs the API server a list of every worker's
+		// objects: often for a few, less often for many.
+		time.Sleep(min(time.Second, time.Duration(n)*50*time.Millisecond+200*time.Millisecond))
 	}
-	took := time.Since(start)
-	calls := e.Cloud.Calls()
-	t.Logf("%d workers running with their Nodes in %v; when the workers passed each stage (since the scale-up):\n%s",
-		n, took.Round(100*time.Millisecond), benchStagesTable(seen))
+	p := benchPhase{took: time.Since(start), calls: e.Cloud.Calls()}
+	cpu1, busy1, total1 := benchCPU()
+	p.cpu = cpu1 - cpu0
+	p.others = max(0, (busy1-busy0)-p.cpu)
+	t.Logf("%d workers running with their Nodes in %v; when the workers passed each stage (since the scale-up):\n%s"+
+		"CPU: this process and its children %.1fs (%.2f cores on average), the rest of the host %.1fs; the host was %.0f%% busy",
+		n, p.took.Round(100*time.Millisecond), benchStagesTable(seen), p.cpu.Seconds(), p.cpu.Seconds()/p.took.Seconds(),
+		p.others.Seconds(), 100*float64(busy1-busy0)/float64(max(1, total1-total0)))
+	t.Logf("CPU by process:\n%smanagement kube-apiserver requests (verb resource):\n%s",
+		benchCPUDiff(procs0, benchCPUByProcess()), benchAPIDiff(api0, e.benchAPIRequests(ctx), n))
 	e.checkCloud(t, e.ns, e.name)
-	return took, calls
+	return p
 }
 
 // scaleDown scales the MachineDeployment to 0 and waits until only the
@@ -299,13 +327,10 @@ func benchCalls(c openstacktest.Calls, n int) string {
 	return b.String()
 }
 
-// benchMemory returns this process's peak resident set (VmHWM) and the sum
-// of the peak resident sets of its descendant processes (the management
-// cluster's and the workload control plane's kube-apiserver, etcd and
-// kube-controller-manager), logging each descendant's.
-func benchMemory(t testing.TB) (self, children int64) {
-	t.Helper()
-	self = benchProcKB("self", "VmHWM") << 10
+// benchDescendants lists the processes descended from this one: the
+// management cluster's and the workload control planes' kube-apiserver,
+// etcd and kube-controller-manager.
+func benchDescendants() []int {
 	parent := map[int]int{}
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
@@ -313,36 +338,200 @@ func benchMemory(t testing.TB) (self, children int64) {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile(filepath.Join(d, "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...; comm may hold spaces.
-		i := strings.LastIndexByte(string(stat), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		if ppid, err := strconv.Atoi(f[1]); err == nil {
-			parent[pid] = ppid
+		if f := benchStat(strconv.Itoa(pid)); len(f) > 1 {
+			if ppid, err := strconv.Atoi(f[1]); err == nil {
+				parent[pid] = ppid
+			}
 		}
 	}
 	me := os.Getpid()
-	var lines []string
+	var out []int
 	for pid := range parent {
 		for p := parent[pid]; p > 1; p = parent[p] {
-			if p != me {
-				continue
+			if p == me {
+				out = append(out, pid)
+				break
 			}
-			kb := benchProcKB(strconv.Itoa(pid), "VmHWM")
-			children += kb << 10
-			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-			lines = append(lines, fmt.Sprintf("  %-24s pid %-7d peak %d MiB", strings.TrimSpace(string(comm)), pid, kb>>10))
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+// benchStat returns the fields of /proc/<pid>/stat after the command name
+// (state, ppid, ...); nil when the process is gone.
+func benchStat(pid string) []string {
+	stat, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return nil
+	}
+	// pid (comm) state ppid ...; comm may hold spaces.
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(stat[i+1:]))
+}
+
+// benchClockTick is the unit of /proc's CPU times (USER_HZ, 100 on Linux).
+const benchClockTick = 10 * time.Millisecond
+
+// benchCPU returns the CPU time used so far by this process and its live
+// descendants, and the host's busy and total CPU time (all cores) from
+// /proc/stat, so that a phase's share of the host can be told from what
+// other programs on the host took.
+func benchCPU() (ours, hostBusy, hostTotal time.Duration) {
+	byProc := benchCPUByProcess()
+	for _, d := range byProc {
+		ours += d
+	}
+	hostBusy, hostTotal = benchHostCPU()
+	return ours, hostBusy, hostTotal
+}
+
+// benchCPUByProcess returns the CPU time used so far by this process
+// ("self") and each live descendant ("<comm> <pid>").
+func benchCPUByProcess() map[string]time.Duration {
+	ticks := func(pid string) int64 {
+		f := benchStat(pid)
+		if len(f) < 13 {
+			return 0
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64) // utime (field 14)
+		s, _ := strconv.ParseInt(f[12], 10, 64) // stime (field 15)
+		return u + s
+	}
+	out := map[string]time.Duration{"self": time.Duration(ticks("self")) * benchClockTick}
+	for _, pid := range benchDescendants() {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		out[fmt.Sprintf("%s %d", strings.TrimSpace(string(comm)), pid)] = time.Duration(ticks(strconv.Itoa(pid))) * benchClockTick
+	}
+	return out
+}
+
+// benchHostCPU returns the host's busy and total CPU time, all cores.
+func benchHostCPU() (hostBusy, hostTotal time.Duration) {
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+		var busy, total int64
+		for i, v := range f[1:] {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			if i >= 8 { // guest times are already in user and nice
+				break
+			}
+			total += n
+			if i != 3 && i != 4 {
+				busy += n
+			}
+		}
+		hostBusy, hostTotal = time.Duration(busy)*benchClockTick, time.Duration(total)*benchClockTick
+	}
+	return hostBusy, hostTotal
+}
+
+// benchCPUDiff lists the CPU time each process used between two
+// benchCPUByProcess readings, most first.
+func benchCPUDiff(before, after map[string]time.Duration) string {
+	type row struct {
+		name string
+		d    time.Duration
+	}
+	var rows []row
+	for k, v := range after {
+		rows = append(rows, row{k, v - before[k]})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].d > rows[j].d })
+	var b strings.Builder
+	for _, r := range rows {
+		fmt.Fprintf(&b, "  %6.1fs %s\n", r.d.Seconds(), r.name)
+	}
+	return b.String()
+}
+
+// benchAPIRequests reads the management kube-apiserver's request counters
+// (apiserver_request_total) summed by verb and resource.
+func (e *benchEnv) benchAPIRequests(ctx context.Context) map[string]float64 {
+	cs, err := kubernetes.NewForConfig(e.Mgmt.RESTConfig())
+	if err != nil {
+		return nil
+	}
+	raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		labels, val, ok := strings.Cut(line[len("apiserver_request_total{"):], "} ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(val, 64)
+		if err != nil {
+			continue
+		}
+		var verb, res, sub string
+		for _, kv := range strings.Split(labels, ",") {
+			k, x, _ := strings.Cut(kv, "=")
+			x = strings.Trim(x, `"`)
+			switch k {
+			case "verb":
+				verb = x
+			case "resource":
+				res = x
+			case "subresource":
+				sub = x
+			}
+		}
+		if sub != "" {
+			res += "/" + sub
+		}
+		out[verb+" "+res] += v
+	}
+	return out
+}
+
+// benchAPIDiff lists the busiest request kinds between two readings.
+func benchAPIDiff(before, after map[string]float64, n int) string {
+	type row struct {
+		k string
+		v float64
+	}
+	var rows []row
+	total := 0.0
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			rows = append(rows, row{k, d})
+			total += d
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].v > rows[j].v })
+	var b strings.Builder
+	fmt.Fprintf(&b, "  %6.0f requests in all (%.1f per machine)\n", total, total/float64(n))
+	for i, r := range rows {
+		if i == 20 {
 			break
 		}
+		fmt.Fprintf(&b, "  %6.0f (%5.1f/machine) %s\n", r.v, r.v/float64(n), r.k)
+	}
+	return b.String()
+}
+
+// benchMemory returns this process's peak resident set (VmHWM) and the sum
+// of the peak resident sets of its descendant processes, logging each
+// descendant's.
+func benchMemory(t testing.TB) (self, children int64) {
+	t.Helper()
+	self = benchProcKB("self", "VmHWM") << 10
+	var lines []string
+	for _, pid := range benchDescendants() {
+		kb := benchProcKB(strconv.Itoa(pid), "VmHWM")
+		children += kb << 10
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		lines = append(lines, fmt.Sprintf("  %-24s pid %-7d peak %d MiB", strings.TrimSpace(string(comm)), pid, kb>>10))
 	}
 	sort.Strings(lines)
 	t.Logf("peak RSS: this process %d MiB; descendants %d MiB:\n%s", self>>20, children>>20, strings.Join(lines, "\n"))
