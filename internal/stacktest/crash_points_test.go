@@ -81,3 +81,13 @@ func TestCrashAdded(t *testing.T) {
 		t.Error("a duplicate port compares equal to one creation")
 	}
 }
+
+func TestCrashPointString(t *testing.T) {
+	ps := []crashPoint{{31, openstacktest.DropAfter}, {2, openstacktest.DropBefore}}
+	for _, p := range ps {
+		back, err := parseCrashPoints(p.String(), 40)
+		if err != nil || len(back) != 1 || back[0] != p {
+			t.Errorf("%v does not parse back: %v, %v", p, back, err)
+		}
+	}
+}

@@ -143,6 +143,11 @@ type crashPoint struct {
 	mode openstacktest.FaultAction
 }
 
+// String is the point as OPENSTRAP_CRASH_POINTS names it ("31:after").
+func (p crashPoint) String() string {
+	return fmt.Sprintf("%d:%s", p.k, strings.TrimPrefix(p.mode.String(), "drop-"))
+}
+
 // crashPoints lists every point of w writes in both modes when full, and
 // otherwise crashSampleSize of them spread over 1..w: the first and the
 // last write, the others at a seeded place within their stretch, the modes
