@@ -273,6 +273,9 @@ func (e *benchEnv) scaleUp(t testing.TB, n int) benchPhase {
 		p.others.Seconds(), 100*float64(busy1-busy0)/float64(max(1, total1-total0)))
 	t.Logf("CPU by process:\n%smanagement kube-apiserver requests (verb resource):\n%s",
 		benchCPUDiff(procs0, benchCPUByProcess()), benchAPIDiff(api0, e.benchAPIRequests(ctx), n))
+	if errs := e.Cloud.HookErrors(); len(errs) > 0 {
+		t.Errorf("%d servers failed to boot in the machine runtime; first: %v", len(errs), errs[0])
+	}
 	e.checkCloud(t, e.ns, e.name)
 	return p
 }
