@@ -58,7 +58,14 @@ func BenchmarkMachineDeployment(b *testing.B) {
 	k := float64(b.N)
 	b.ReportMetric(sum.one.Seconds()/k, "one-s")
 	b.ReportMetric(sum.all.Seconds()/k, "all-s")
-	b.ReportMetric(float64(sum.all)/float64(sum.one), "ratio")
+	ratio := float64(sum.all) / float64(sum.one)
+	b.ReportMetric(ratio, "ratio")
+	if ratio > 1.3 {
+		// Reported, not failed: on a small shared host the stack is CPU
+		// bound (see the CPU lines of the log), which says nothing about
+		// a regression.
+		b.Logf("%d machines took %.2fx one machine's time, over the 1.3x target", n, ratio)
+	}
 	b.ReportMetric(float64(sum.createReads)/k/float64(n), "create-reads/machine")
 	b.ReportMetric(float64(sum.createWrites)/k/float64(n), "create-writes/machine")
 	b.ReportMetric(float64(sum.resyncReads)/k/float64(n), "resync-reads/machine")
