@@ -61,7 +61,11 @@ type moveMover func(ctx context.Context, t *testing.T, from, to bootstrap.Cluste
 //
 // A self-hosted cluster is not deleted in place: deleting its control plane
 // server stops the API server that holds its objects before the
-// OpenStackCluster's network and load balancer are removed. As clusterctl's
+// OpenStackCluster's network and load balancer are removed. Tried once with
+// pivot.Move (2026-12-03): the workers' servers and the control plane's
+// server went, then the API server with them, leaving the load balancer,
+// network, subnet, router, security groups, floating IP and the control
+// plane's port on the cloud and nobody to reconcile them. As clusterctl's
 // documentation asks, the cluster is moved back to the management cluster
 // (with the same mover, the workload cluster's controllers running), taken
 // over there with no cloud write either, and deleted there.
