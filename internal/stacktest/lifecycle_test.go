@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	infrav1 "github.com/openstrap/openstrap/provider/api/v1beta2"
+	"github.com/openstrap/openstrap/provider/openstacktest"
 )
 
 // TestClusterLifecycle declares a cluster with a KubeadmControlPlane of one
@@ -105,20 +106,7 @@ func TestClusterLifecycle(t *testing.T) {
 	})
 
 	t.Run("deleting the Cluster removes every cloud resource", func(t *testing.T) {
-		if err := e.Client.Delete(ctx, &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}); err != nil {
-			t.Fatal(err)
-		}
-		Eventually(t, 5*time.Minute, "Cluster gone", func(ctx context.Context) (bool, string, error) {
-			var c clusterv1.Cluster
-			err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &c)
-			return err != nil && client.IgnoreNotFound(err) == nil, e.machinesState(ctx, ns, name) + fmt.Sprint(e.Owned(name)), nil
-		})
-		if owned := e.Owned(name); len(owned) != 0 {
-			t.Errorf("left on the cloud: %v", owned)
-		}
-		if diff := diffResources(before, e.Cloud.Snapshot()); diff != "" {
-			t.Errorf("the cloud differs from before the cluster:\n%s", diff)
-		}
+		e.deleteCluster(t, ns, name, before)
 	})
 }
 
@@ -300,5 +288,26 @@ func (e *Env) setPaused(t testing.TB, ns, cluster string, paused bool) {
 	c.Spec.Paused = ptr.To(paused)
 	if err := e.Client.Patch(ctx, &c, p); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// deleteCluster deletes the Cluster, waits until it is gone, and asserts that
+// the cloud holds nothing of it and is as it was in before.
+func (e *Env) deleteCluster(t testing.TB, ns, name string, before []openstacktest.Resource) {
+	t.Helper()
+	ctx := context.Background()
+	if err := e.Client.Delete(ctx, &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, 5*time.Minute, "Cluster gone", func(ctx context.Context) (bool, string, error) {
+		var c clusterv1.Cluster
+		err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &c)
+		return err != nil && client.IgnoreNotFound(err) == nil, e.machinesState(ctx, ns, name) + fmt.Sprint(e.Owned(name)), nil
+	})
+	if owned := e.Owned(name); len(owned) != 0 {
+		t.Errorf("left on the cloud: %v", owned)
+	}
+	if diff := diffResources(before, e.Cloud.Snapshot()); diff != "" {
+		t.Errorf("the cloud differs from before the cluster:\n%s", diff)
 	}
 }

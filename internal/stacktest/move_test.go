@@ -228,20 +228,7 @@ func (e *Env) moveOne(t *testing.T, ns, name string, move moveMover, keepsStatus
 	if got := e.Owned(name); !slices.Equal(got, owned) {
 		t.Errorf("the cluster's cloud resources changed in the move back:\nbefore %v\nafter  %v", owned, got)
 	}
-	if err := e.Client.Delete(ctx, &clusterv1.Cluster{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}); err != nil {
-		t.Fatal(err)
-	}
-	Eventually(t, 5*time.Minute, "Cluster gone", func(ctx context.Context) (bool, string, error) {
-		var c clusterv1.Cluster
-		err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &c)
-		return err != nil && client.IgnoreNotFound(err) == nil, e.machinesState(ctx, ns, name) + fmt.Sprint(e.Owned(name)), nil
-	})
-	if got := e.Owned(name); len(got) != 0 {
-		t.Errorf("left on the cloud: %v", got)
-	}
-	if diff := diffResources(before, e.Cloud.Snapshot()); diff != "" {
-		t.Errorf("the cloud differs from before the cluster:\n%s", diff)
-	}
+	e.deleteCluster(t, ns, name, before)
 }
 
 // movePivot moves with pivot.Move.

@@ -169,7 +169,8 @@ func (e *Env) StartControllers(ctx context.Context) error {
 	return nil
 }
 
-// StopControllers stops the controllers, as a crash or an upgrade would.
+// StopControllers stops the controllers gracefully (the crash sweep kills
+// them harder, see crash_test.go).
 func (e *Env) StopControllers(ctx context.Context) error {
 	e.mu.Lock()
 	c := e.ctrl
