@@ -105,6 +105,7 @@ func (inf *Infra) Delete(ctx context.Context, cluster string, opts ...DeleteOpti
 		opt.applyDelete(&o)
 	}
 	r := inf.run(ctx, cluster)
+	r.busyIsPending = false // Delete waits (see WithoutWaiting)
 	ctx, _ = withChain(ctx, 0)
 	log := r.log.WithValues("cluster", cluster)
 	log.Info("deleting cluster infrastructure")

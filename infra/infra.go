@@ -3,12 +3,15 @@ package infra
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/gophercloud/gophercloud/v2"
 
 	"github.com/openstrap/openstrap/internal/retry"
 	"github.com/openstrap/openstrap/provider"
@@ -140,6 +143,10 @@ type run struct {
 
 	depth atomic.Int64
 	bg    []waiter
+
+	// busyIsPending: with WithoutWaiting, outside Delete, Octavia's 409 on
+	// an object that is PENDING_* is ErrPending rather than retried.
+	busyIsPending bool
 }
 
 func (inf *Infra) run(ctx context.Context, cluster string) *run {
@@ -153,6 +160,8 @@ func (inf *Infra) run(ctx context.Context, cluster string) *run {
 		tag:   OwnerTag(cluster),
 		log:   log,
 		sem:   make(chan struct{}, inf.o.concurrency),
+
+		busyIsPending: inf.o.noWait,
 	}
 }
 
@@ -164,8 +173,20 @@ var (
 )
 
 // do runs op with retries. op makes its API calls through r.call.
+// With WithoutWaiting, a 409 the policy would retry (Octavia refusing a
+// change to a load balancer, or its pool, that is PENDING_*) ends the call
+// with ErrPending instead: the caller comes back later.
 func (r *run) do(ctx context.Context, p retry.Policy, op func(context.Context) error) error {
-	return retry.Do(ctx, p, op)
+	if !p.RetryConflict || !r.busyIsPending {
+		return retry.Do(ctx, p, op)
+	}
+	return retry.Do(ctx, p, func(ctx context.Context) error {
+		err := op(ctx)
+		if gophercloud.ResponseCodeIs(err, http.StatusConflict) && !provider.IsQuota(err) {
+			return retry.Permanent(fmt.Errorf("load balancer busy in Octavia (%w): %w", provider.ErrPending, err))
+		}
+		return err
+	})
 }
 
 // call runs one API call within the concurrency limit and counts it on the
