@@ -1,0 +1,241 @@
+// Package podman runs the podman container engine on the machines openstrap
+// is developed and tested on, handling their host quirks in one place.
+//
+// Setup makes rootful podman (Debian's 4.3.1, netavark network backend) usable
+// and is idempotent. The quirks it handles, all measured on a Debian 12 host
+// with a cgroup v1 hybrid hierarchy (see the project's containers notes):
+//
+//   - Root lacks CAP_SYS_RESOURCE (hard nofile limit 20000), so podman's
+//     default ulimits fail with "setrlimit RLIMIT_NOFILE: Operation not
+//     permitted". The project's containers.conf sets default_ulimits to
+//     nofile=20000:20000 and nproc=32768:32768 (podman caps nproc at 32768).
+//   - crun refuses the hybrid cgroup hierarchy ("cgroups in hybrid mode not
+//     supported"); the containers.conf selects runc, which Debian's podman
+//     package does not always pull in (apt-get install runc).
+//   - The host has no /lib/modules; kind and node images mount it, so Setup
+//     creates it empty when it is missing.
+//
+// The containers.conf is written under the user cache directory
+// (openstrap/podman/containers.conf) and every command an Engine runs gets
+// CONTAINERS_CONF pointing at it; the host's own podman configuration files
+// are left untouched. Quirks that live inside node containers (containerd's
+// restrict_oom_score_adj, kubelet's failCgroupV1: false, the sandbox image,
+// finite LimitNOFILE/LimitNPROC, guarding host sysctls) are handled by the
+// node image (internal/nodeimage), not here.
+package podman
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ContainersConf is the containers.conf Setup writes. runc because crun
+// refuses cgroup v1 hybrid hosts; ulimits podman can set without
+// CAP_SYS_RESOURCE.
+const ContainersConf = `# Written by openstrap (internal/podman); rewritten when it differs.
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+
+[engine]
+runtime = "runc"
+`
+
+// ModulesDir is created empty when missing: kind and node images mount it.
+var ModulesDir = "/lib/modules"
+
+// Engine runs podman with the project's configuration.
+type Engine struct {
+	bin      string
+	confPath string
+}
+
+// ErrNotInstalled is returned by Setup when podman or runc is not installed.
+var ErrNotInstalled = errors.New("podman is not installed (on Debian: apt-get install podman runc)")
+
+// Setup checks that podman is installed and answers, writes the project's
+// containers.conf and creates an empty /lib/modules when it is missing. It is
+// idempotent and safe to call from several processes.
+func Setup(ctx context.Context) (*Engine, error) {
+	bin, err := exec.LookPath("podman")
+	if err != nil {
+		return nil, ErrNotInstalled
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		if _, err := os.Stat("/usr/sbin/runc"); err != nil {
+			return nil, fmt.Errorf("%w: runc is missing (crun refuses cgroup v1 hybrid hosts)", ErrNotInstalled)
+		}
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return nil, fmt.Errorf("podman setup: %w", err)
+	}
+	conf := filepath.Join(cache, "openstrap", "podman", "containers.conf")
+	if err := writeIfDifferent(conf, []byte(ContainersConf)); err != nil {
+		return nil, fmt.Errorf("podman setup: writing containers.conf: %w", err)
+	}
+	if _, err := os.Stat(ModulesDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(ModulesDir, 0o755); err != nil {
+			return nil, fmt.Errorf("podman setup: creating empty %s (kind and node images mount it): %w", ModulesDir, err)
+		}
+	}
+	e := &Engine{bin: bin, confPath: conf}
+	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := e.Run(vctx, "info", "--format", "{{.Host.OCIRuntime.Name}}")
+	if err != nil {
+		return nil, fmt.Errorf("podman is installed but does not answer (is it working? on Debian: apt-get install podman): %w", err)
+	}
+	if rt := strings.TrimSpace(string(out)); rt != "runc" {
+		return nil, fmt.Errorf("podman setup: OCI runtime is %q with %s, want runc (is runc installed?)", rt, conf)
+	}
+	return e, nil
+}
+
+func writeIfDifferent(path string, data []byte) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".containers.conf-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// ConfPath is the containers.conf every command of the Engine uses.
+func (e *Engine) ConfPath() string { return e.confPath }
+
+// Env is the environment podman commands run with (the process environment
+// plus CONTAINERS_CONF), for callers that start podman themselves.
+func (e *Engine) Env() []string {
+	env := os.Environ()
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "CONTAINERS_CONF=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "CONTAINERS_CONF="+e.confPath)
+}
+
+// Command returns an unstarted podman command using the project's
+// configuration, for long-running commands such as `logs -f`.
+func (e *Engine) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, e.bin, args...)
+	cmd.Env = e.Env()
+	return cmd
+}
+
+// Run runs podman with args and returns its standard output. A failure's
+// error names the subcommand (not its arguments, which may hold secrets) and
+// carries podman's standard error.
+func (e *Engine) Run(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := e.Command(ctx, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return stdout.Bytes(), &Error{Subcommand: subcommand(args), Stderr: msg, Err: err}
+	}
+	return stdout.Bytes(), nil
+}
+
+// RunInput is Run with data on standard input.
+func (e *Engine) RunInput(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+	cmd := e.Command(ctx, args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.Bytes(), &Error{Subcommand: subcommand(args), Stderr: strings.TrimSpace(stderr.String()), Err: err}
+	}
+	return stdout.Bytes(), nil
+}
+
+// subcommand is the leading non-flag words of args ("network create").
+func subcommand(args []string) string {
+	var words []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") || len(words) == 2 {
+			break
+		}
+		words = append(words, a)
+	}
+	return strings.Join(words, " ")
+}
+
+// Error is a failed podman command.
+type Error struct {
+	Subcommand string // e.g. "network create"; arguments are left out
+	Stderr     string
+	Err        error
+}
+
+func (e *Error) Error() string {
+	if e.Stderr == "" {
+		return fmt.Sprintf("podman %s: %v", e.Subcommand, e.Err)
+	}
+	return fmt.Sprintf("podman %s: %v: %s", e.Subcommand, e.Err, e.Stderr)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsNotFound reports whether err is podman saying an object does not exist.
+func IsNotFound(err error) bool {
+	var pe *Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	s := strings.ToLower(pe.Stderr)
+	return strings.Contains(s, "no such") || strings.Contains(s, "not found") ||
+		strings.Contains(s, "unable to find")
+}
+
+func firstLine(out []byte) string {
+	s := strings.TrimSpace(string(out))
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		// podman prints pull progress before the ID on some commands.
+		s = s[i+1:]
+	}
+	return strings.TrimSpace(s)
+}
+
+func inspectJSON(ctx context.Context, e *Engine, v any, args ...string) error {
+	out, err := e.Run(ctx, args...)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		return fmt.Errorf("podman %s: decoding output: %w", subcommand(args), err)
+	}
+	return nil
+}
