@@ -40,19 +40,26 @@ type computeState struct {
 
 	// failBoot holds the FailBoot knobs; they are not persisted.
 	failBoot []*bootFailure
+	// hookBusy marks servers whose spawn or action hook runs; a
+	// transition waits for it. Not persisted: after a restart the spawn
+	// hook runs again and actions settle by time.
+	hookBusy map[string]bool
 }
 
 type nServer struct {
-	ID               string            `json:"id"`
-	Name             string            `json:"name"`
-	Description      string            `json:"description,omitempty"`
-	ProjectID        string            `json:"projectID"`
-	UserID           string            `json:"userID"`
-	Status           string            `json:"status"`
-	TaskState        string            `json:"taskState,omitempty"`
-	FlavorID         string            `json:"flavorID"`
-	ImageID          string            `json:"imageID,omitempty"`
-	KeyName          string            `json:"keyName,omitempty"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	ProjectID   string `json:"projectID"`
+	UserID      string `json:"userID"`
+	Status      string `json:"status"`
+	TaskState   string `json:"taskState,omitempty"`
+	FlavorID    string `json:"flavorID"`
+	ImageID     string `json:"imageID,omitempty"`
+	KeyName     string `json:"keyName,omitempty"`
+	// KeyData is the key pair's public key when the server was created
+	// (Nova keeps it with the instance).
+	KeyData          string            `json:"keyData,omitempty"`
 	AvailabilityZone string            `json:"availabilityZone"`
 	Host             string            `json:"host,omitempty"`
 	UserData         []byte            `json:"userData,omitempty"`
@@ -94,8 +101,11 @@ type nServerVolume struct {
 }
 
 type nFault struct {
-	Code    int       `json:"code"`
-	Message string    `json:"message"`
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	// Details are shown to administrators, and to everyone when the code
+	// is not 500, as Nova does.
+	Details string    `json:"details,omitempty"`
 	Created time.Time `json:"created"`
 }
 
@@ -219,13 +229,13 @@ func (s *Server) advanceCompute(now time.Time) bool {
 			continue
 		}
 		if v.NextStatus != "" {
-			if !now.Before(v.TransitionAt) {
+			if !now.Before(v.TransitionAt) && !s.st.Compute.hookBusy[v.ID] {
 				v.Status, v.NextStatus, v.TaskState, v.UpdatedAt = v.NextStatus, "", "", now
 				changed = true
 			}
 			continue
 		}
-		if v.Status != "BUILD" || now.Before(v.ReadyAt) {
+		if v.Status != "BUILD" || now.Before(v.ReadyAt) || s.st.Compute.hookBusy[v.ID] {
 			continue
 		}
 		changed = true
@@ -236,18 +246,12 @@ func (s *Server) advanceCompute(now time.Time) bool {
 			v.Status, v.Fault, v.FailWith = "ERROR", &f, nil
 			continue
 		}
-		v.Status, v.LaunchedAt = "ACTIVE", now
-		if s.opts.hooks.OnActive != nil {
-			ev := s.bootEvent(v)
-			hook := s.opts.hooks.OnActive
-			s.goHook(func(ctx context.Context) {
-				if err := hook(ctx, ev); err != nil {
-					s.mu.Lock()
-					s.hookErrs = append(s.hookErrs, err)
-					s.mu.Unlock()
-				}
-			})
+		if s.opts.hooks.OnSpawn != nil {
+			s.runSpawn(v)
+			continue
 		}
+		v.Status, v.LaunchedAt = "ACTIVE", now
+		s.fireActive(v)
 	}
 	return changed
 }
@@ -274,10 +278,12 @@ func (s *Server) finishDelete(v *nServer) {
 
 func (s *Server) bootEvent(v *nServer) BootEvent {
 	ev := BootEvent{ServerID: v.ID, Name: v.Name, ProjectID: v.ProjectID, UserData: append([]byte(nil), v.UserData...),
+		Hostname: sanitizeHostname(v.Name, v.ID), KeyName: v.KeyName, PublicKey: v.KeyData,
 		Metadata: map[string]string{}, Tags: append([]string(nil), v.Tags...), Addresses: map[string][]string{}}
 	for k, val := range v.Metadata {
 		ev.Metadata[k] = val
 	}
+	ns := s.nst()
 	for _, p := range v.Ports {
 		info, ok := s.netPort(p.ID)
 		if !ok {
@@ -285,6 +291,16 @@ func (s *Server) bootEvent(v *nServer) BootEvent {
 		}
 		ev.Addresses[info.NetworkName] = append(ev.Addresses[info.NetworkName], info.FixedIPs...)
 		ev.FloatingIPs = append(ev.FloatingIPs, info.FloatingIPs...)
+		bp := BootPort{ID: info.ID, NetworkID: info.NetworkID, NetworkName: info.NetworkName, MACAddress: info.MACAddress,
+			FloatingIPs: append([]string(nil), info.FloatingIPs...)}
+		for _, f := range ns.Ports[p.ID].FixedIPs {
+			fi := BootFixedIP{Address: f.IPAddress, SubnetID: f.SubnetID}
+			if sub := ns.Subnets[f.SubnetID]; sub != nil {
+				fi.CIDR, fi.GatewayIP = sub.CIDR, sub.GatewayIP
+			}
+			bp.FixedIPs = append(bp.FixedIPs, fi)
+		}
+		ev.Ports = append(ev.Ports, bp)
 	}
 	return ev
 }
@@ -778,6 +794,9 @@ func (s *Server) buildServer(req *serverCreate, tok *token, mv apiVersion) (*nSe
 	if in.Description != nil {
 		v.Description = *in.Description
 	}
+	if kp := c.Keypairs[tok.UserID+"/"+in.KeyName]; in.KeyName != "" && kp != nil {
+		v.KeyData = kp.PublicKey
+	}
 	if image != nil {
 		v.ImageID = image.ID
 	}
@@ -1120,7 +1139,11 @@ func (s *Server) serverBody(v *nServer, tok *token, mv apiVersion) map[string]an
 		b["progress"] = 0
 	}
 	if v.Fault != nil {
-		b["fault"] = map[string]any{"code": v.Fault.Code, "message": v.Fault.Message, "created": v.Fault.Created.Format(novaTime)}
+		f := map[string]any{"code": v.Fault.Code, "message": v.Fault.Message, "created": v.Fault.Created.Format(novaTime)}
+		if v.Fault.Details != "" && (tok.isAdmin() || v.Fault.Code != 500) {
+			f["details"] = v.Fault.Details
+		}
+		b["fault"] = f
 	}
 	if mv.atLeast(2, 9) {
 		b["locked"] = false
@@ -1251,6 +1274,7 @@ func (s *Server) serverAction(w http.ResponseWriter, r *http.Request, tok *token
 		return
 	}
 	var status, task, next string
+	hard := false
 	switch action {
 	case "os-stop":
 		if busy || (v.Status != "ACTIVE" && v.Status != "ERROR") {
@@ -1281,7 +1305,7 @@ func (s *Server) serverAction(w http.ResponseWriter, r *http.Request, tok *token
 		}
 		status, task, next = "REBOOT", "rebooting", "ACTIVE"
 		if body.Type == "HARD" {
-			status, task = "HARD_REBOOT", "rebooting_hard"
+			status, task, hard = "HARD_REBOOT", "rebooting_hard", true
 		}
 	default:
 		s.writeError(w, svcCompute, badRequest("There is no such action: %s", action))
@@ -1289,6 +1313,7 @@ func (s *Server) serverAction(w http.ResponseWriter, r *http.Request, tok *token
 	}
 	now := s.now()
 	v.Status, v.TaskState, v.NextStatus, v.TransitionAt, v.UpdatedAt = status, task, next, now.Add(s.opts.bootDelay/2), now
+	s.runAction(v, action, hard)
 	w.WriteHeader(http.StatusAccepted)
 }
 

@@ -135,8 +135,9 @@ func WithLogger(log logr.Logger) Option {
 	})
 }
 
-// WithServerHooks runs hooks when a Nova server becomes ACTIVE and when it is
-// deleted, for example to make a machine "boot" from its user data.
+// WithServerHooks runs hooks when a Nova server is built, becomes ACTIVE,
+// is stopped, started, rebooted or deleted, and when load balancers change,
+// for example to make a machine "boot" from its user data.
 func WithServerHooks(h ServerHooks) Option {
 	return optionFunc(func(o *options) error {
 		o.hooks = h
@@ -145,14 +146,41 @@ func WithServerHooks(h ServerHooks) Option {
 }
 
 // ServerHooks are called outside any request, each in its own goroutine,
-// with a context that is cancelled when the Server closes.
+// with a context that is cancelled when the Server closes. Every field is
+// optional.
 type ServerHooks struct {
+	// Attach runs once, in NewServer before any other hook, with the
+	// Server the hooks belong to, so that a runtime can write to consoles
+	// (AppendConsole) without being handed the Server afterwards.
+	Attach func(sim *Server)
+	// OnSpawn runs when a server's build delay has passed, as Nova's
+	// compute driver spawns the instance: the server stays in BUILD with
+	// task_state "spawning" until it returns. An error puts the server in
+	// ERROR with a fault (see SpawnFault); nil makes it ACTIVE. After a
+	// restart from a state dir it runs again for a server still spawning,
+	// so it must be idempotent.
+	OnSpawn func(ctx context.Context, ev BootEvent) error
 	// OnActive runs when a server goes from BUILD to ACTIVE. An error is
 	// recorded (see HookErrors); the server stays ACTIVE, as a real VM whose
 	// boot script failed does.
 	OnActive func(ctx context.Context, ev BootEvent) error
+	// OnStop, OnStart and OnReboot run when os-stop, os-start and reboot
+	// are accepted; the server keeps the action's task state until the hook
+	// returned and the action's delay passed. An error is recorded (see
+	// HookErrors) and handled as Nova's compute manager does: a failed stop
+	// or start reverts the task state (the server stays ACTIVE or SHUTOFF),
+	// a failed reboot puts the server in ERROR with a fault.
+	OnStop   func(ctx context.Context, ev BootEvent) error
+	OnStart  func(ctx context.Context, ev BootEvent) error
+	OnReboot func(ctx context.Context, ev BootEvent, hard bool) error
 	// OnDelete runs when a server is deleted.
 	OnDelete func(ctx context.Context, ev BootEvent)
+	// OnLoadBalancers gets the complete set of load balancer frontends
+	// (see Frontends) whenever it differs from the last one delivered,
+	// after any change to load balancers, listeners, pools, members or
+	// floating IP associations, and once at start. Calls are serialized and
+	// coalesced: a hook that is slow gets only the latest set next.
+	OnLoadBalancers func(ctx context.Context, frontends []Frontend)
 }
 
 // BootEvent describes a server to a hook.
@@ -160,14 +188,45 @@ type BootEvent struct {
 	ServerID  string
 	Name      string
 	ProjectID string
+	// Hostname is the host name Nova's metadata gives the instance: the
+	// server name sanitized as Nova does (lower case, [a-z0-9-], at most 63
+	// characters).
+	Hostname string
 	// UserData is the decoded user_data the server was created with.
 	UserData []byte
 	Metadata map[string]string
 	Tags     []string
+	// KeyName and PublicKey are the server's key pair ("" for none), as the
+	// metadata service's public-keys hand them to cloud-init.
+	KeyName   string
+	PublicKey string
 	// Addresses maps a network name to the server's fixed IPs on it.
 	Addresses map[string][]string
 	// FloatingIPs are the floating IPs associated with the server's ports.
 	FloatingIPs []string
+	// Ports are the server's Neutron ports, in attachment order.
+	Ports []BootPort
+}
+
+// BootPort is one Neutron port of a server, with what a machine needs to
+// configure its interface exactly as Neutron allocated it.
+type BootPort struct {
+	ID          string
+	NetworkID   string
+	NetworkName string
+	MACAddress  string
+	FixedIPs    []BootFixedIP
+	// FloatingIPs are the floating IPs associated with this port.
+	FloatingIPs []string
+}
+
+// BootFixedIP is one fixed IP of a port with its subnet.
+type BootFixedIP struct {
+	Address  string
+	SubnetID string
+	// CIDR and GatewayIP are the subnet's ("" gateway for none).
+	CIDR      string
+	GatewayIP string
 }
 
 // String leaves out the user data, which holds keys and tokens.

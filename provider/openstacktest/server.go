@@ -43,6 +43,7 @@ type Server struct {
 	rng      *rand.Rand
 	idSeed   uint64
 	hookErrs []error
+	lbHook   lbHookState
 }
 
 // state is everything the simulated cloud knows; it is what WithStateDir
@@ -105,6 +106,14 @@ func NewServer(opts ...Option) (*Server, error) {
 	s.hs.Start()
 	s.URL = s.hs.URL
 
+	if o.hooks.Attach != nil {
+		o.hooks.Attach(s)
+	}
+	if o.hooks.OnLoadBalancers != nil {
+		s.lbHook.signal = make(chan struct{}, 1)
+		s.wg.Add(1)
+		go s.deliverFrontends()
+	}
 	s.wg.Add(1)
 	go s.tick()
 	return s, nil
@@ -317,6 +326,7 @@ func (s *Server) advanceLocked() {
 	changed := s.advanceCompute(now)
 	changed = s.advanceLoadBalancer(now) || changed
 	changed = s.advanceVolume(now) || changed
+	s.noteFrontends()
 	if changed {
 		if err := s.save(); err != nil {
 			s.opts.log.Error(err, "save state")
