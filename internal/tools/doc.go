@@ -1,16 +1,25 @@
-// Package tools builds the Kubernetes binaries the tests and the local
-// management cluster need (kube-apiserver, kube-controller-manager, kubeadm,
-// kubectl, etcd and clusterctl) from the Go module proxy, and returns their
-// paths.
+// Package tools builds the Kubernetes binaries the tests, the local
+// management cluster and Kubernetes node images need (kube-apiserver,
+// kube-controller-manager, kube-scheduler, kube-proxy, kubelet, kubeadm,
+// kubectl, etcd, clusterctl, crictl, coredns and pause) from the Go module
+// proxy, and returns their paths. It also names the images kubeadm expects
+// (KubeadmImages, PauseVersion, CoreDNSVersion, EtcdImageTag).
 //
-// The versions are pinned by three small wrapper modules that live beside this
-// package (kubernetes/, etcd/ and clusterctl/, each with its own go.mod and
-// go.sum and no Go code). A binary is built once with `go build` in its wrapper
-// module and installed into a cache directory keyed by a hash of the wrapper
-// modules and of the build recipe, so a change of any pinned version builds
-// fresh binaries beside the old ones. The cache directory is
-// $OPENSTRAP_TOOLS_DIR/<hash> when that variable is set and
-// os.UserCacheDir()/openstrap/tools/<hash> otherwise.
+// The versions are pinned by small wrapper modules that live beside this
+// package (kubernetes/, etcd/, clusterctl/, crictl/ and coredns/, each with
+// its own go.mod and go.sum and no Go code). pause is C: it is compiled with
+// gcc from build/pause/linux/pause.c of the k8s.io/kubernetes module that the
+// kubernetes wrapper pins.
+//
+// Cache layout, under $OPENSTRAP_TOOLS_DIR when set and
+// os.UserCacheDir()/openstrap/tools otherwise:
+//
+//	build/<name>-<hash>   one build; hash = recipe, platform, the tool's flags
+//	                      and its wrapper module's go.mod and go.sum
+//	<hash>/<name>         Dir(): hard links to the builds of the current pins
+//
+// So a change of any pinned version gives a new Dir, but only the tools whose
+// own module or flags changed are rebuilt; the others are linked in again.
 //
 // The build flags are exactly those of the CI warm-up job (no -trimpath, the
 // same -ldflags), so the Go build cache that job fills is reused and a build on

@@ -4,10 +4,13 @@
 //
 // Usage:
 //
-//	go run ./internal/tools/cmd/build-tools [-crds] [name...]
+//	go run ./internal/tools/cmd/build-tools [-crds] [-node] [name...]
 //
 // With no names it builds etcd, kube-apiserver, kube-controller-manager,
-// kubeadm, kubectl and clusterctl. The last line is
+// kubeadm, kubectl and clusterctl; -node adds the binaries of a Kubernetes
+// node image and its preloaded images (kubelet, kube-scheduler, kube-proxy,
+// crictl, coredns, pause). Each line is `name path duration`, the time that
+// binary took (near zero when cached). The last line is
 // `KUBEBUILDER_ASSETS=<dir>`, the directory holding the binaries.
 package main
 
@@ -17,6 +20,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/openstrap/openstrap/internal/tools"
@@ -24,19 +29,33 @@ import (
 
 func main() {
 	crds := flag.Bool("crds", false, "also download the Cluster API module and print its CRD directories")
+	node := flag.Bool("node", false, "also build the node image binaries: "+strings.Join(tools.NodeTools, ", "))
 	flag.Parse()
+	names := flag.Args()
+	if len(names) == 0 {
+		names = defaultTools()
+	}
+	if *node {
+		for _, n := range tools.NodeTools {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *crds, flag.Args()); err != nil {
+	if err := run(ctx, *crds, names); err != nil {
 		fmt.Fprintln(os.Stderr, "build-tools:", err)
 		os.Exit(1)
 	}
 }
 
+// defaultTools are built when no names are given.
+func defaultTools() []string {
+	return []string{tools.Etcd, tools.KubeAPIServer, tools.KubeControllerManager, tools.Kubeadm, tools.Kubectl, tools.Clusterctl}
+}
+
 func run(ctx context.Context, crds bool, names []string) error {
-	if len(names) == 0 {
-		names = []string{tools.Etcd, tools.KubeAPIServer, tools.KubeControllerManager, tools.Kubeadm, tools.Kubectl, tools.Clusterctl}
-	}
 	for _, name := range names {
 		start := time.Now()
 		p, err := tools.Path(ctx, name)
