@@ -160,9 +160,7 @@ type NetworkSpec struct {
 	Subnets []Subnet
 	// Internal networks get no NAT or forwarding off the host.
 	Internal bool
-	// Interface is the host bridge name; empty lets podman choose.
-	Interface string
-	Labels    map[string]string
+	Labels   map[string]string
 }
 
 // Network is the part of `podman network inspect` openstrap reads.
@@ -188,9 +186,6 @@ func (e *Engine) CreateNetwork(ctx context.Context, spec NetworkSpec) (*Network,
 	}
 	if spec.Internal {
 		args = append(args, "--internal")
-	}
-	if spec.Interface != "" {
-		args = append(args, "--interface-name", spec.Interface)
 	}
 	args = append(args, labelArgs("--label", spec.Labels)...)
 	args = append(args, spec.Name)
