@@ -192,6 +192,10 @@ func (r *Runtime) setFrontends(ctx context.Context, fronts []openstacktest.Front
 	r.lbMu.Lock()
 	defer r.lbMu.Unlock()
 	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
 	r.frontends = fronts
 	var ids []string
 	for _, m := range r.machines {

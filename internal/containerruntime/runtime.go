@@ -422,6 +422,9 @@ func (r *Runtime) delete(ctx context.Context, ev openstacktest.BootEvent) {
 	if m == nil {
 		return
 	}
+	// Finish the removal even when the simulator closes meanwhile.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
 	if err := r.removeMachine(ctx, m); err != nil {
 		r.log.Error(err, "deleting a server's container", "server", ev.ServerID)
 	}
@@ -435,12 +438,13 @@ func (r *Runtime) removeMachine(ctx context.Context, m *machine) error {
 	if m.removed {
 		return nil
 	}
-	var errs []error
 	if m.containerID != "" {
+		// Kept for Close to retry when this fails.
 		if err := r.opts.Engine.RemoveContainer(ctx, m.containerID); err != nil {
-			errs = append(errs, err)
+			return err
 		}
 	}
+	var errs []error
 	if err := r.opts.Engine.RemoveVolume(ctx, m.name+"-var"); err != nil {
 		errs = append(errs, err)
 	}
@@ -466,8 +470,10 @@ func (r *Runtime) removeMachine(ctx context.Context, m *machine) error {
 // Close removes everything the runtime created, by ID: containers with
 // their volumes, networks, routes, iptables chains, VIP addresses, seeds.
 func (r *Runtime) Close(ctx context.Context) error {
+	r.lbMu.Lock()
 	r.mu.Lock()
 	r.closed = true
+	r.lbMu.Unlock()
 	var ms []*machine
 	for _, m := range r.machines {
 		ms = append(ms, m)

@@ -341,7 +341,8 @@ func TestContainerMachines(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLB(t, ctx, lbc, lb.ID)
-	if _, err := pools.CreateMember(ctx, lbc, pool.ID, pools.CreateMemberOpts{Address: ip, ProtocolPort: 8080, SubnetID: e.subnet}).Extract(); err != nil {
+	cpMember, err := pools.CreateMember(ctx, lbc, pool.ID, pools.CreateMemberOpts{Address: ip, ProtocolPort: 8080, SubnetID: e.subnet}).Extract()
+	if err != nil {
 		t.Fatal(err)
 	}
 	waitLB(t, ctx, lbc, lb.ID)
@@ -407,6 +408,28 @@ func TestContainerMachines(t *testing.T) {
 	e.waitStatus(srv.ID, "ACTIVE")
 	e.waitConsole(srv.ID, cloudInitDone, 3, 2*time.Minute)
 	eventually(t, "the FIP from another container after a reboot", 30*time.Second, fromWorker)
+
+	// The load balancer follows member changes: the worker replaces cp-0.
+	wip := ""
+	for _, addrs := range e.waitStatus(w.ID, "ACTIVE").Addresses {
+		for _, a := range addrs.([]any) {
+			wip = a.(map[string]any)["addr"].(string)
+		}
+	}
+	if _, err := pools.CreateMember(ctx, lbc, pool.ID, pools.CreateMemberOpts{Address: wip, ProtocolPort: 8080, SubnetID: e.subnet}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	waitLB(t, ctx, lbc, lb.ID)
+	if err := pools.DeleteMember(ctx, lbc, pool.ID, cpMember.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the FIP answering from the new member", 30*time.Second, func() error {
+		got, err := dial(fipAddr)
+		if err == nil && got != "hello-from-worker-0" {
+			err = fmt.Errorf("answer %q", got)
+		}
+		return err
+	})
 
 	// Invalid cloud-config: ACTIVE, and the console says why.
 	bad := e.createServer("bad-data", "#cloud-config\nwrite_files: [unclosed\n", "")

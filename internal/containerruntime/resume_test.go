@@ -1,0 +1,221 @@
+package containerruntime_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/listeners"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/loadbalancers"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/pools"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
+
+	"github.com/openstrap/openstrap/internal/containerruntime"
+	"github.com/openstrap/openstrap/internal/podman"
+	"github.com/openstrap/openstrap/provider/openstacktest"
+)
+
+// resumeDirEnv names the directory the first process of TestResume works
+// in; set, TestResumeFirstProcess is that process.
+const resumeDirEnv = "OPENSTRAP_CONTAINERRUNTIME_RESUME_DIR"
+
+// TestResumeFirstProcess is the process TestResume kills: a simulator with
+// a state dir and a runtime boot a server behind a load balancer with a
+// floating IP, then write the server ID and FIP and wait to be killed.
+func TestResumeFirstProcess(t *testing.T) {
+	dir := os.Getenv(resumeDirEnv)
+	if dir == "" {
+		return // only as TestResume's child
+	}
+	ctx := context.Background()
+	engine, err := podman.Setup(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := containerruntime.New(ctx, containerruntime.Options{Image: os.Getenv("OPENSTRAP_RESUME_IMAGE"), Engine: engine,
+		Dir: filepath.Join(dir, "runtime"), Log: testr.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := openstacktest.NewServer(openstacktest.WithStateDir(filepath.Join(dir, "sim")), openstacktest.WithBootDelay(20*time.Millisecond),
+		openstacktest.WithLoadBalancerDelay(20*time.Millisecond), openstacktest.WithServerHooks(rt.Hooks()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud, err := sim.Cloud(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, ctx: ctx, engine: engine, rt: rt, sim: sim, cloud: cloud}
+	n, err := networks.Create(ctx, cloud.Network, networks.CreateOpts{Name: "machines"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := subnets.Create(ctx, cloud.Network, subnets.CreateOpts{NetworkID: n.ID, CIDR: "10.231.41.0/24", IPVersion: 4}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.netID, e.subnet = n.ID, sub.ID
+	srv := e.createServer("resumed", userData, "")
+	e.waitStatus(srv.ID, "ACTIVE")
+	e.waitConsole(srv.ID, cloudInitDone, 1, 3*time.Minute)
+	got, _ := servers.Get(ctx, cloud.Compute, srv.ID).Extract()
+	ip := ""
+	for _, addrs := range got.Addresses {
+		for _, a := range addrs.([]any) {
+			ip = a.(map[string]any)["addr"].(string)
+		}
+	}
+	lbc := cloud.LoadBalancer
+	lb, err := loadbalancers.Create(ctx, lbc, loadbalancers.CreateOpts{VipSubnetID: sub.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLB(t, ctx, lbc, lb.ID)
+	li, err := listeners.Create(ctx, lbc, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: listeners.ProtocolTCP, ProtocolPort: 8080}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLB(t, ctx, lbc, lb.ID)
+	pool, err := pools.Create(ctx, lbc, pools.CreateOpts{ListenerID: li.ID, Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodRoundRobin}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLB(t, ctx, lbc, lb.ID)
+	if _, err := pools.CreateMember(ctx, lbc, pool.ID, pools.CreateMemberOpts{Address: ip, ProtocolPort: 8080}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	waitLB(t, ctx, lbc, lb.ID)
+	extPage, err := networks.List(cloud.Network, networks.ListOpts{Name: openstacktest.ExternalNetwork}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, _ := networks.ExtractNetworks(extPage)
+	router, err := routers.Create(ctx, cloud.Network, routers.CreateOpts{GatewayInfo: &routers.GatewayInfo{NetworkID: ext[0].ID}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := routers.AddInterface(ctx, cloud.Network, router.ID, routers.AddInterfaceOpts{SubnetID: sub.ID}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	fip, err := floatingips.Create(ctx, cloud.Network, floatingips.CreateOpts{FloatingNetworkID: ext[0].ID, PortID: lb.VipPortID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fipAddr := net.JoinHostPort(fip.FloatingIP, "8080")
+	eventually(t, "the FIP in the first process", 30*time.Second, func() error { _, err := dial(fipAddr); return err })
+	time.Sleep(time.Second) // let the console follower record what it forwarded
+	if err := os.WriteFile(filepath.Join(dir, "ready"), []byte(srv.ID+" "+fipAddr), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {} // killed by TestResume
+}
+
+// TestResume kills a process whose runtime booted a server (SIGKILL: no
+// cleanup), then a new simulator on the same state dir and a new runtime on
+// the same directory Resume: the container is adopted (not recreated), its
+// console is not repeated, the load balancer answers again, stop/start
+// work, and delete plus Close leave nothing.
+func TestResume(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	engine, err := podman.Setup(ctx)
+	if err != nil {
+		t.Fatalf("this test needs podman as root: %v", err)
+	}
+	img := testImage(t, engine)
+	dir := t.TempDir()
+	child := exec.Command(os.Args[0], "-test.run=^TestResumeFirstProcess$", "-test.v")
+	child.Env = append(os.Environ(), resumeDirEnv+"="+dir, "OPENSTRAP_RESUME_IMAGE="+img)
+	var out strings.Builder
+	child.Stdout, child.Stderr = &out, &out
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var ready []byte
+	for {
+		if ready, err = os.ReadFile(filepath.Join(dir, "ready")); err == nil {
+			break
+		}
+		if child.ProcessState != nil || ctx.Err() != nil {
+			t.Fatalf("first process ended before it was ready:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	child.Process.Signal(syscall.SIGKILL)
+	child.Wait()
+	fields := strings.Fields(string(ready))
+	serverID, fipAddr := fields[0], fields[1]
+
+	rt, err := containerruntime.New(ctx, containerruntime.Options{Image: img, Engine: engine, Dir: filepath.Join(dir, "runtime"), Log: testr.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, ctx: ctx, engine: engine, rt: rt, image: img}
+	t.Cleanup(func() {
+		if err := rt.Close(context.Background()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		e.assertNothingLeft()
+	})
+	labels := map[string]string{containerruntime.LabelInstance: rt.Instance()}
+	before, err := engine.ListContainers(ctx, labels)
+	if err != nil || len(before) != 1 {
+		t.Fatalf("containers of the killed runtime: %+v %v", before, err)
+	}
+	if err := rt.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.sim = openstacktest.NewTestServer(t, openstacktest.WithStateDir(filepath.Join(dir, "sim")), openstacktest.WithBootDelay(20*time.Millisecond),
+		openstacktest.WithLoadBalancerDelay(20*time.Millisecond), openstacktest.WithServerHooks(rt.Hooks()))
+	if e.cloud, err = e.sim.Cloud(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := rt.ContainerID(serverID); got != before[0].ID {
+		t.Fatalf("adopted container %q, want %s", got, before[0].ID)
+	}
+	eventually(t, "the FIP after the restart", 30*time.Second, func() error {
+		got, err := dial(fipAddr)
+		if err == nil && got != "hello-from-resumed" {
+			err = fmt.Errorf("answer %q", got)
+		}
+		return err
+	})
+	time.Sleep(time.Second)
+	if n := len(cloudInitDone.FindAllString(e.console(serverID), -1)); n != 1 {
+		t.Errorf("cloud-init's final message %d times on the console after Resume, want once", n)
+	}
+	if err := servers.Stop(ctx, e.cloud.Compute, serverID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(serverID, "SHUTOFF")
+	if err := servers.Start(ctx, e.cloud.Compute, serverID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(serverID, "ACTIVE")
+	e.waitConsole(serverID, cloudInitDone, 2, 2*time.Minute)
+	eventually(t, "the FIP after a stop and start", 30*time.Second, func() error { _, err := dial(fipAddr); return err })
+	if err := servers.Delete(ctx, e.cloud.Compute, serverID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(serverID, "DELETED")
+	eventually(t, "the container gone", 30*time.Second, func() error {
+		cs, err := engine.ListContainers(ctx, labels)
+		if err == nil && len(cs) != 0 {
+			err = fmt.Errorf("%d containers left", len(cs))
+		}
+		return err
+	})
+}
