@@ -9,17 +9,22 @@ RACE_PKGS := ./provider/... ./infra/... ./userdata/... ./internal/retry/...
 # API and a real kube-apiserver: they run without -race.
 K8S_PKGS = /provider/(api|controllers)(/|$$)
 
-.PHONY: test tools vet unit fuzz realstack generate verify-generate
+.PHONY: test host tools vet unit fuzz realstack generate verify-generate
 
 # The whole suite: on the in-process OpenStack simulator, then the
 # OpenStack-facing tests again on real OpenStack services (realstack).
-test: tools vet unit fuzz realstack
+test: host tools vet unit fuzz realstack
+
+# The host packages container machines need (podman, debootstrap, gcc),
+# installed when missing (root).
+host:
+	bash .ci/host-setup.sh
 
 # Build kube-apiserver, kube-controller-manager, etcd, kubeadm, kubectl and clusterctl from the Go
 # module proxy into the tools cache up front (cold: ~30-40 min on 2 cores;
 # warm: seconds), so no test waits on a build.
 tools:
-	$(GO) run ./internal/tools/cmd/build-tools -crds
+	$(GO) run ./internal/tools/cmd/build-tools -crds -node
 
 # The API types' deepcopy functions and CRDs (provider/api/v1beta2), made
 # by controller-gen. controller-gen is pinned by its own module

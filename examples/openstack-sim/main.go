@@ -6,6 +6,12 @@
 //	openstack-sim --clouds-yaml ./clouds.yaml --state-dir ./sim-state
 //	OS_CLIENT_CONFIG_FILE=./clouds.yaml OS_CLOUD=openstacktest openstack server list
 //
+// With --machines containers, servers boot as podman containers from the
+// node image (systemd, cloud-init, kubeadm and kubelet run for real; the
+// image is built on first use); with --machines processes, openstrap's
+// process runtime acts out the boot (the fallback where no container engine
+// works); the default, none, boots nothing.
+//
 // It runs until SIGINT or SIGTERM, then stops and, with --state-dir, saves
 // the simulated cloud so that the next start continues where it stopped.
 // The clouds.yaml holds the simulator's own test passwords. Exit codes: 0
@@ -28,6 +34,7 @@ import (
 
 	"github.com/go-logr/logr/funcr"
 
+	"github.com/openstrap/openstrap/internal/machines"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
 
@@ -54,6 +61,8 @@ type config struct {
 	bootDelay, lbDelay, volumeDelay       time.Duration
 	latency                               time.Duration
 	verbose                               bool
+	machines                              machines.Kind
+	machinesDir                           string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -70,9 +79,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.latency, "latency", 0, "delay added to every request")
 	fs.StringVar(&c.fipPool, "fip-pool", "", "CIDR floating IPs come from (default 127.42.0.0/24)")
 	fs.BoolVar(&c.verbose, "v", false, "log every request to stderr")
+	kind := fs.String("machines", string(machines.None), "how servers boot: none, processes or containers")
+	fs.StringVar(&c.machinesDir, "machines-dir", "", "directory of the machine runtime's files (default: <state-dir>/machines, or a temporary directory)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	k, err := machines.ParseKind(*kind)
+	if err != nil || k == machines.Auto {
+		return nil, fmt.Errorf("--machines %q: use none, processes or containers", *kind)
+	}
+	c.machines = k
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
@@ -125,18 +141,61 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "openstack-sim:", err)
 		return exitUsage
 	}
-	s, err := openstacktest.NewServer(opts...)
+	rt, cleanup, err := startMachines(ctx, cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "openstack-sim:", err)
+		return exitFailure
+	}
+	defer cleanup()
+	s, err := openstacktest.NewServer(append(opts, rt.Option())...)
 	if err != nil {
 		fmt.Fprintln(stderr, "openstack-sim:", err)
 		return exitFailure
 	}
 	code := serve(ctx, s, cfg, stdout, stderr)
 	s.Close()
+	if err := rt.Close(context.WithoutCancel(ctx)); err != nil {
+		fmt.Fprintln(stderr, "openstack-sim: stop machines:", err)
+	}
 	if cfg.stateDir != "" {
 		fmt.Fprintf(stderr, "openstack-sim: state saved in %s\n", cfg.stateDir)
 	}
 	fmt.Fprintln(stderr, "openstack-sim: stopped")
 	return code
+}
+
+// startMachines starts the machine runtime cfg names; cleanup removes a
+// temporary directory it made.
+func startMachines(ctx context.Context, cfg *config, stderr io.Writer) (*machines.Runtime, func(), error) {
+	cleanup := func() {}
+	dir := cfg.machinesDir
+	switch {
+	case cfg.machines == machines.None:
+	case dir == "" && cfg.stateDir != "":
+		dir = filepath.Join(cfg.stateDir, "machines")
+	case dir == "":
+		tmp, err := os.MkdirTemp("", "openstack-sim-machines-")
+		if err != nil {
+			return nil, cleanup, err
+		}
+		dir, cleanup = tmp, func() { os.RemoveAll(tmp) }
+	}
+	if cfg.machines == machines.Containers {
+		fmt.Fprintln(stderr, "openstack-sim: preparing container machines (the first run builds the node image: minutes)")
+	}
+	log := funcr.New(func(prefix, args string) { fmt.Fprintln(stderr, prefix, args) }, funcr.Options{})
+	rt, err := machines.Start(ctx, cfg.machines, dir, log)
+	if err != nil {
+		cleanup()
+		return nil, func() {}, fmt.Errorf("--machines %s: %w", cfg.machines, err)
+	}
+	if err := rt.Resume(ctx); err != nil {
+		fmt.Fprintln(stderr, "openstack-sim: resume machines:", err)
+	}
+	if cfg.machines != machines.None {
+		fmt.Fprintf(stderr, "openstack-sim: servers boot as %s\n", rt.Kind)
+	}
+	return rt, cleanup, nil
 }
 
 // serve announces the server and waits for ctx to end.

@@ -31,7 +31,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/openstrap/openstrap/bootstrap"
-	"github.com/openstrap/openstrap/internal/machineruntime"
+	"github.com/openstrap/openstrap/internal/machines"
 	infrav1 "github.com/openstrap/openstrap/provider/api/v1beta2"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
@@ -71,6 +71,10 @@ type Options struct {
 	Controllers []bootstrap.ControllersOption
 	// Log receives the controllers' and the runtime's logs.
 	Log logr.Logger
+	// Machines is how servers boot: machines.Processes by default;
+	// machines.Containers boots them as node containers (real cloud-init,
+	// kubeadm, kubelet).
+	Machines machines.Kind
 }
 
 // Env is a management cluster (kube-apiserver, etcd and
@@ -80,7 +84,7 @@ type Options struct {
 type Env struct {
 	Mgmt    *bootstrap.LocalCluster
 	Cloud   *openstacktest.Server
-	Runtime *machineruntime.Runtime
+	Runtime *machines.Runtime
 	Client  client.Client
 
 	opts Options
@@ -100,11 +104,21 @@ func Start(t testing.TB, o Options) *Env {
 	// logger.
 	ctrllog.SetLogger(o.Log)
 	dir := t.TempDir()
-	rt := machineruntime.New(filepath.Join(dir, "machines"), o.Log.WithName("machines"))
-	t.Cleanup(func() { _ = rt.Close(context.Background()) })
+	if o.Machines == "" {
+		o.Machines = machines.Processes
+	}
+	rt, err := machines.Start(ctx, o.Machines, filepath.Join(dir, "runtime"), o.Log)
+	if err != nil {
+		t.Fatalf("machine runtime %s: %v", o.Machines, err)
+	}
+	t.Cleanup(func() {
+		if err := rt.Close(context.Background()); err != nil {
+			t.Errorf("machine runtime: %v", err)
+		}
+	})
 	simOpts := []openstacktest.Option{
 		openstacktest.WithFloatingIPPool(loopbackPool(t.Name())),
-		openstacktest.WithServerHooks(rt.Hooks()),
+		rt.Option(),
 	}
 	if o.Latency > 0 {
 		simOpts = append(simOpts, openstacktest.WithLatency(o.Latency))
@@ -117,7 +131,6 @@ func Start(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
-	rt.SetConsole(sim.AppendConsole)
 
 	mgmt, err := bootstrap.Local(ctx, "mgmt", bootstrap.Dir(filepath.Join(dir, "mgmt")))
 	if err != nil {
