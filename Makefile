@@ -20,11 +20,14 @@ test: host tools vet unit fuzz realstack
 host:
 	bash .ci/host-setup.sh
 
-# Build kube-apiserver, kube-controller-manager, etcd, kubeadm, kubectl and clusterctl from the Go
-# module proxy into the tools cache up front (cold: ~30-40 min on 2 cores;
-# warm: seconds), so no test waits on a build.
+# Build kube-apiserver, kube-controller-manager, etcd, kubeadm, kubectl,
+# clusterctl and the node binaries (kubelet, kube-scheduler, kube-proxy,
+# crictl, coredns, pause) from the Go module proxy into the tools cache, and
+# the node image container machines boot (debootstrap + those binaries, in
+# podman's storage), up front (cold: ~30-40 min on 2 cores; warm: seconds),
+# so no test waits on a build.
 tools:
-	$(GO) run ./internal/tools/cmd/build-tools -crds -node
+	$(GO) run ./internal/tools/cmd/build-tools -crds -node-image
 
 # The API types' deepcopy functions and CRDs (provider/api/v1beta2), made
 # by controller-gen. controller-gen is pinned by its own module

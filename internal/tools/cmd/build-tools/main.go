@@ -4,14 +4,16 @@
 //
 // Usage:
 //
-//	go run ./internal/tools/cmd/build-tools [-crds] [-node] [name...]
+//	go run ./internal/tools/cmd/build-tools [-crds] [-node] [-node-image] [name...]
 //
 // With no names it builds etcd, kube-apiserver, kube-controller-manager,
 // kubeadm, kubectl and clusterctl; -node adds the binaries of a Kubernetes
 // node image and its preloaded images (kubelet, kube-scheduler, kube-proxy,
 // crictl, coredns, pause). Each line is `name path duration`, the time that
 // binary took (near zero when cached). The last line is
-// `KUBEBUILDER_ASSETS=<dir>`, the directory holding the binaries.
+// `KUBEBUILDER_ASSETS=<dir>`, the directory holding the binaries; with
+// -node-image the node image container machines boot (internal/nodeimage)
+// is built into podman's storage last, as `node-image <name> duration`.
 package main
 
 import (
@@ -24,13 +26,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
+
+	"github.com/openstrap/openstrap/internal/nodeimage"
+	"github.com/openstrap/openstrap/internal/podman"
 	"github.com/openstrap/openstrap/internal/tools"
 )
 
 func main() {
 	crds := flag.Bool("crds", false, "also download the Cluster API module and print its CRD directories")
 	node := flag.Bool("node", false, "also build the node image binaries: "+strings.Join(tools.NodeTools, ", "))
+	image := flag.Bool("node-image", false, "also build the node image (needs root and podman; implies -node)")
 	flag.Parse()
+	*node = *node || *image
 	names := flag.Args()
 	if len(names) == 0 {
 		names = defaultTools()
@@ -48,6 +56,28 @@ func main() {
 		fmt.Fprintln(os.Stderr, "build-tools:", err)
 		os.Exit(1)
 	}
+	if *image {
+		if err := buildImage(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "build-tools: node image:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// buildImage builds the node image, logging its steps to stderr.
+func buildImage(ctx context.Context) error {
+	start := time.Now()
+	eng, err := podman.Setup(ctx)
+	if err != nil {
+		return err
+	}
+	log := funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, prefix, args) }, funcr.Options{})
+	img, err := nodeimage.Build(ctx, nodeimage.WithEngine(eng), nodeimage.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("node-image\t%s\t%s\n", img.Name, time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // defaultTools are built when no names are given.
