@@ -60,8 +60,21 @@ var maskedUnits = []string{
 // the overlay files, the binaries and the images archive, and imports it
 // into podman storage as img.Name.
 func (b *builder) assemble(ctx context.Context, img Image, rootfsTar, imagesTar, imagesDigest string) error {
-	tmp, err := os.MkdirTemp(b.cacheDir, "assemble-")
+	// One work directory per image, under a lock: a build that died left
+	// at most this directory, which the next build of the image removes.
+	unlock, err := lock(ctx, filepath.Join(b.cacheDir, ".assemble-"+img.Hash+".lock"))
 	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := b.engine.Run(ctx, "image", "exists", img.Name); err == nil {
+		return nil // another process imported it while we waited
+	}
+	tmp := filepath.Join(b.cacheDir, "assemble-"+img.Hash)
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)

@@ -78,6 +78,7 @@ func (b *builder) componentImages(ctx context.Context, in Inputs, baseTar string
 	if d, err := os.ReadFile(digestPath); err == nil && exists(archive) {
 		return archive, strings.TrimSpace(string(d)), nil
 	}
+	removeStale(dir)
 	tmp, err := os.MkdirTemp(dir, "tmp-")
 	if err != nil {
 		return "", "", err

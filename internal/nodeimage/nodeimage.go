@@ -85,6 +85,7 @@ type Engine interface {
 type Option interface{ apply(*options) }
 
 type options struct {
+	repo     string
 	log      logr.Logger
 	engine   Engine
 	cacheDir string
@@ -106,6 +107,11 @@ func WithEngine(e Engine) Option { return optionFunc(func(o *options) { o.engine
 // WithCacheDir keeps intermediate artefacts under dir instead of the user
 // cache directory's openstrap/nodeimage.
 func WithCacheDir(dir string) Option { return optionFunc(func(o *options) { o.cacheDir = dir }) }
+
+// WithRepository tags the image in repo instead of Repository (for example
+// a variant's own repository, or to measure a build without touching the
+// image others use).
+func WithRepository(repo string) Option { return optionFunc(func(o *options) { o.repo = repo }) }
 
 // WithMirror sets the Debian mirror instead of the one in the host's apt
 // sources.
@@ -143,7 +149,7 @@ var neededBinaries = []string{
 // podman. Intermediate artefacts are cached by content under the cache
 // directory, written atomically.
 func Build(ctx context.Context, opts ...Option) (Image, error) {
-	o := options{log: logr.Discard(), binaries: map[string]string{}, suite: DefaultSuite}
+	o := options{repo: Repository, log: logr.Discard(), binaries: map[string]string{}, suite: DefaultSuite}
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
@@ -207,7 +213,7 @@ func (b *builder) build(ctx context.Context) (Image, error) {
 		return Image{}, err
 	}
 	hash := in.hash()
-	img := Image{Name: Repository + ":" + hash, Hash: hash, Inputs: in}
+	img := Image{Name: b.repo + ":" + hash, Hash: hash, Inputs: in}
 	if _, err := b.engine.Run(ctx, "image", "exists", img.Name); err == nil {
 		b.log.Info("node image present", "image", img.Name, "duration", time.Since(start).Round(time.Millisecond))
 		return img, nil

@@ -1,6 +1,7 @@
 package nodeimage
 
 import (
+	"archive/tar"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/testr"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/openstrap/openstrap/internal/podman"
 	"github.com/openstrap/openstrap/internal/tools"
@@ -207,7 +209,10 @@ func TestBootKubeadmInit(t *testing.T) {
 		t.Logf("preload: %s", lastLineWith(preload, "imported in"))
 	}
 	if st, err := e.Run(ctx, "stats", "--no-stream", "--format", "{{.MemUsage}}", id); err == nil {
-		t.Logf("memory of the control-plane container: %s", strings.TrimSpace(string(st)))
+		t.Logf("memory of the control-plane container (podman stats, page cache included): %s", strings.TrimSpace(string(st)))
+	}
+	if ms, err := os.ReadFile("/sys/fs/cgroup/memory/libpod_parent/libpod-" + id + "/memory.stat"); err == nil {
+		t.Logf("memory of the control-plane container (cgroup v1 memory.stat): %s", memStat(string(ms)))
 	}
 
 	cleanup()
@@ -216,6 +221,11 @@ func TestBootKubeadmInit(t *testing.T) {
 	}
 	if out, err := e.Run(ctx, "volume", "ls", "-q", "--filter", "name="+vol); err != nil || strings.TrimSpace(string(out)) != "" {
 		t.Errorf("volume %s still listed after removal: %q %v", vol, out, err)
+	}
+	for _, h := range []string{"systemd", "memory", "cpu", "pids"} {
+		if _, err := os.Stat("/sys/fs/cgroup/" + h + "/libpod_parent/libpod-" + id); err == nil {
+			t.Errorf("cgroup of container %s left in the %s hierarchy", id, h)
+		}
 	}
 	if after := readSysctls(t); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("host kernel settings changed:\nbefore %v\nafter  %v", before, after)
@@ -380,4 +390,69 @@ func TestMirrorIn(t *testing.T) {
 			t.Errorf("mirrorIn(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// TestComponentImageReproducible builds the pause image twice, a second
+// apart, from the real pause binary and checks that the image IDs and
+// manifest digests are equal (fixed times, owners and compression).
+func TestComponentImageReproducible(t *testing.T) {
+	ctx := context.Background()
+	pause, err := tools.Path(ctx, tools.Pause)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids, digests []string
+	for i := 0; i < 2; i++ {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "os-release"), []byte("ID=debian\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		basePath := filepath.Join(dir, "base.tar.gz")
+		if err := writeLayerFile(basePath, func(tw *tar.Writer) error {
+			return addFile(tw, filepath.Join(dir, "os-release"), "etc/os-release", 0o644)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		base, err := tarball.LayerFromFile(basePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &builder{bins: map[string]string{tools.Pause: pause}}
+		var ci ComponentImage
+		for _, c := range ComponentImages {
+			if c.Binary == tools.Pause {
+				ci = c
+			}
+		}
+		img, err := b.componentImage(ci, base, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := img.ConfigName()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := img.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, digests = append(ids, id.String()), append(digests, d.String())
+		time.Sleep(time.Second)
+	}
+	if ids[0] != ids[1] || digests[0] != digests[1] {
+		t.Errorf("same inputs gave different images: IDs %v, digests %v", ids, digests)
+	}
+}
+
+// memStat summarises a cgroup v1 memory.stat: resident (rss), page cache.
+func memStat(s string) string {
+	v := map[string]int64{}
+	for _, l := range strings.Split(s, "\n") {
+		var k string
+		var n int64
+		if _, err := fmt.Sscan(l, &k, &n); err == nil {
+			v[k] = n
+		}
+	}
+	return fmt.Sprintf("rss %d MiB, cache %d MiB", v["total_rss"]>>20, v["total_cache"]>>20)
 }

@@ -38,6 +38,7 @@ func (b *builder) rootfs(ctx context.Context, in Inputs) (rootfsTar, baseTar str
 	if exists(rootfsTar) && exists(baseTar) {
 		return rootfsTar, baseTar, nil
 	}
+	removeStale(dir)
 	if os.Geteuid() != 0 {
 		return "", "", fmt.Errorf("debootstrap needs root")
 	}
@@ -106,6 +107,17 @@ func cleanRootfs(root string) error {
 		}
 	}
 	return nil
+}
+
+// removeStale removes what a build that died left in dir (temporary
+// directories and files); the caller holds dir's lock.
+func removeStale(dir string) {
+	for _, pat := range []string{"tmp-*", "*.tmp"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat))
+		for _, p := range m {
+			_ = os.RemoveAll(p)
+		}
+	}
 }
 
 // run runs a command, returning its output in the error when it fails.
