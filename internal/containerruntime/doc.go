@@ -11,7 +11,8 @@
 // runtime's instance. cloud-init reads a NoCloud seed (user-data as given;
 // meta-data with instance-id = server ID, local-hostname = Nova's host name,
 // public-keys = the key pair) bind-mounted read-only at
-// /var/lib/cloud/seed/nocloud. os-stop, os-start and reboot map to podman
+// /var/lib/cloud/seed/nocloud; /var is a named volume of its own (removed
+// with the container), so state survives stop/start like a disk. os-stop, os-start and reboot map to podman
 // stop, start and restart; delete removes the container and its anonymous
 // volumes by ID. The container's output (`podman logs -f`, a tty, so
 // systemd's and cloud-init's console lines) is appended to the server's
@@ -38,9 +39,11 @@
 //
 // Load balancers: ServerHooks.OnLoadBalancers hands over every frontend. The
 // runtime listens on each floating IP (127.0.0.0/8 addresses, on the host)
-// and on the VIP (added as a /32 to the host side of the VIP network's
-// bridge, so containers reach it), and forwards each connection to the first
-// member that accepts it, with the members of the latest frontend set.
+// and on the VIP (added as a /32 to the host's loopback: the host answers
+// for it on every tenant bridge, so containers reach it, whether or not a
+// container of the VIP's network runs), and forwards each connection to the
+// first member that accepts it, with the members of the latest frontend
+// set.
 // Inside each container a 127.x floating IP would be the container's own
 // loopback, so the runtime adds, in the container's network namespace
 // (nsenter), nat OUTPUT DNAT rules floatingIP:port → VIP:port in chains of
@@ -52,5 +55,13 @@
 // Close removes everything the runtime created, by ID: containers (with
 // their volumes), networks, host routes, iptables chains and rules, VIP
 // addresses, seeds. Resume re-adopts the containers and networks of a
-// runtime with the same instance (by labels) after a process restart.
+// runtime with the same instance (by labels) after a process restart; a
+// server deleted while no runtime ran keeps its container until Close.
+//
+// Limits: two runtimes (or other podman networks) cannot use overlapping
+// subnets at the same time (podman refuses the second network: the server
+// goes to ERROR), and the unreachable routes are per CIDR, not counted
+// across runtimes.
+//
+// Needs root, podman (internal/podman's Setup), iptables, ip and nsenter.
 package containerruntime

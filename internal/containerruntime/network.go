@@ -3,10 +3,13 @@ package containerruntime
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -140,6 +143,9 @@ func (r *Runtime) acquireNetwork(ctx context.Context, neutronID, neutronName, ci
 		return nil, err
 	}
 	r.routes[p.Masked().String()] = true
+	if err := r.persistLocked(); err != nil {
+		return nil, err
+	}
 	spec := podman.NetworkSpec{
 		Name:     r.networkName(neutronID, neutronName),
 		Subnets:  []podman.Subnet{{Subnet: p.Masked().String(), Gateway: gateway}},
@@ -205,20 +211,22 @@ func (r *Runtime) removeNetworks(ctx context.Context) []error {
 		}
 	}
 	for cidr := range r.routes {
-		if err := run(ctx, nil, "ip", "route", "del", "unreachable", cidr, "metric", strconv.Itoa(unreachableMetric)); err != nil {
+		if err := run(ctx, nil, "ip", "route", "del", "unreachable", cidr, "metric", strconv.Itoa(unreachableMetric)); err != nil &&
+			!strings.Contains(err.Error(), "No such process") {
 			errs = append(errs, err)
 			continue
 		}
 		delete(r.routes, cidr)
 	}
-	r.mu.Lock()
-	vips := r.vips
-	r.vips = nil
-	r.mu.Unlock()
-	for vip := range vips {
-		if err := run(ctx, nil, "ip", "addr", "del", vip+"/32", "dev", "lo"); err != nil {
+	for vip := range r.vips {
+		if err := delVIP(ctx, vip); err != nil {
 			errs = append(errs, err)
+			continue
 		}
+		delete(r.vips, vip)
+	}
+	if err := r.persistLocked(); err != nil {
+		errs = append(errs, err)
 	}
 	if r.chain {
 		c := r.forwardChain()
@@ -306,10 +314,8 @@ func (r *Runtime) applyVIPs(ctx context.Context, fronts []openstacktest.Frontend
 			want[f.VIPAddress] = true
 		}
 	}
-	r.mu.Lock()
-	if r.vips == nil {
-		r.vips = map[string]bool{}
-	}
+	r.netMu.Lock()
+	defer r.netMu.Unlock()
 	var add, del []string
 	for v := range want {
 		if !r.vips[v] {
@@ -321,7 +327,6 @@ func (r *Runtime) applyVIPs(ctx context.Context, fronts []openstacktest.Frontend
 			del = append(del, v)
 		}
 	}
-	r.mu.Unlock()
 	sort.Strings(add)
 	var errs []error
 	for _, v := range add {
@@ -329,18 +334,76 @@ func (r *Runtime) applyVIPs(ctx context.Context, fronts []openstacktest.Frontend
 			errs = append(errs, err)
 			continue
 		}
-		r.mu.Lock()
 		r.vips[v] = true
-		r.mu.Unlock()
 	}
 	for _, v := range del {
-		if err := run(ctx, nil, "ip", "addr", "del", v+"/32", "dev", "lo"); err != nil {
+		if err := delVIP(ctx, v); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		r.mu.Lock()
 		delete(r.vips, v)
-		r.mu.Unlock()
+	}
+	if err := r.persistLocked(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// hostState is what the runtime added to the host outside podman, kept in
+// Dir so that a runtime restarted on it (Resume, Close) removes it too.
+type hostState struct {
+	Routes []string `json:"routes"`
+	VIPs   []string `json:"vips"`
+}
+
+func (r *Runtime) hostStateFile() string { return filepath.Join(r.opts.Dir, "host-state.json") }
+
+// loadHostState reads the routes and VIPs a previous runtime on Dir added.
+func (r *Runtime) loadHostState() error {
+	b, err := os.ReadFile(r.hostStateFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var st hostState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("containerruntime: %s: %w", r.hostStateFile(), err)
+	}
+	for _, c := range st.Routes {
+		r.routes[c] = true
+	}
+	for _, v := range st.VIPs {
+		r.vips[v] = true
+	}
+	return nil
+}
+
+// persistLocked writes the routes and VIPs. Callers hold netMu.
+func (r *Runtime) persistLocked() error {
+	st := hostState{Routes: []string{}, VIPs: []string{}}
+	for c := range r.routes {
+		st.Routes = append(st.Routes, c)
+	}
+	for v := range r.vips {
+		st.VIPs = append(st.VIPs, v)
+	}
+	sort.Strings(st.Routes)
+	sort.Strings(st.VIPs)
+	b, _ := json.Marshal(st)
+	tmp := r.hostStateFile() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, r.hostStateFile())
+}
+
+// delVIP removes a VIP from lo; one already gone is not an error.
+func delVIP(ctx context.Context, vip string) error {
+	err := run(ctx, nil, "ip", "addr", "del", vip+"/32", "dev", "lo")
+	if err != nil && (strings.Contains(err.Error(), "Address not found") || strings.Contains(err.Error(), "Cannot assign requested address")) {
+		return nil
+	}
+	return err
 }

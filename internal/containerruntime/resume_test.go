@@ -163,7 +163,7 @@ func TestResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, engine: engine, rt: rt, image: img}
+	e := &env{t: t, ctx: ctx, engine: engine, rt: rt, image: img, cidrs: []string{"10.231.41.0/24"}}
 	t.Cleanup(func() {
 		if err := rt.Close(context.Background()); err != nil {
 			t.Errorf("Close: %v", err)

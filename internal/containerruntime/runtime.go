@@ -98,7 +98,6 @@ type Runtime struct {
 	machines  map[string]*machine // by server ID
 	deleted   map[string]bool     // servers deleted (a late spawn must not create them)
 	frontends []openstacktest.Frontend
-	vips      map[string]bool // VIP addresses added to lo
 	closed    bool
 
 	// lbMu orders frontend updates with container starts, so that a
@@ -108,6 +107,7 @@ type Runtime struct {
 	netMu    sync.Mutex         // serializes network creation and removal
 	networks map[string]*netwrk // by Neutron network ID
 	routes   map[string]bool    // unreachable routes added, by CIDR
+	vips     map[string]bool    // VIP addresses added to lo
 	chain    bool               // the FORWARD chain exists
 
 	lb *lbProxy
@@ -160,7 +160,10 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	}
 	r := &Runtime{opts: opts, log: opts.Log.WithValues("runtime", opts.Instance),
 		machines: map[string]*machine{}, deleted: map[string]bool{},
-		networks: map[string]*netwrk{}, routes: map[string]bool{}}
+		networks: map[string]*netwrk{}, routes: map[string]bool{}, vips: map[string]bool{}}
+	if err := r.loadHostState(); err != nil {
+		return nil, err
+	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.lb = newLBProxy(r)
 	if err := r.ensureForwardChain(ctx); err != nil {
@@ -502,15 +505,26 @@ func (r *Runtime) Resume(ctx context.Context) error {
 		return err
 	}
 	r.netMu.Lock()
+	// Routes of networks removed before the restart are still wanted.
+	for cidr := range r.routes {
+		if err := r.addUnreachableRoute(ctx, cidr); err != nil {
+			r.netMu.Unlock()
+			return err
+		}
+	}
 	for _, n := range nets {
 		id := n.Labels[LabelNetwork]
 		if id == "" || len(n.Subnets) == 0 {
 			continue
 		}
+		if err := r.addUnreachableRoute(ctx, n.Subnets[0].Subnet); err != nil {
+			r.netMu.Unlock()
+			return err
+		}
 		r.networks[id] = &netwrk{neutronID: id, name: n.Name, podmanID: n.ID, bridge: n.Interface,
 			cidr: n.Subnets[0].Subnet, gateway: n.Subnets[0].Gateway}
 		r.routes[n.Subnets[0].Subnet] = true
-		if err := r.addUnreachableRoute(ctx, n.Subnets[0].Subnet); err != nil {
+		if err := r.persistLocked(); err != nil {
 			r.netMu.Unlock()
 			return err
 		}

@@ -8,7 +8,9 @@
 // bodies, state transitions, pagination and filters, so that code tested
 // against it behaves the same on a real cloud. Tests can inject latency and
 // faults, count calls per operation, take a snapshot of every live resource
-// and run a hook when a server becomes ACTIVE.
+// and run hooks (ServerHooks) when a server spawns, becomes ACTIVE, is
+// stopped, started, rebooted or deleted and when load balancer frontends
+// change, so that a machine runtime can boot servers for real.
 //
 // A Server is safe for concurrent use.
 package openstacktest
