@@ -152,8 +152,28 @@ func (r *Runtime) acquireNetwork(ctx context.Context, neutronID, neutronName, ci
 		Internal: true,
 		Labels:   map[string]string{LabelInstance: r.opts.Instance, LabelNetwork: neutronID},
 	}
+	// podman refuses a subnet holding an address of the host ("is already
+	// used on the host"), and a load balancer made before the network's
+	// first server has put its VIP on lo: take such VIPs off meanwhile.
+	var lifted []string
+	for vip := range r.vips {
+		if a, err := netip.ParseAddr(vip); err == nil && p.Contains(a) {
+			if err := delVIP(ctx, vip); err != nil {
+				return nil, err
+			}
+			lifted = append(lifted, vip)
+		}
+	}
 	pn, err := r.opts.Engine.CreateNetwork(ctx, spec)
+	for _, vip := range lifted {
+		if aerr := run(ctx, nil, "ip", "addr", "replace", vip+"/32", "dev", "lo"); aerr != nil {
+			err = errors.Join(err, aerr)
+		}
+	}
 	if err != nil {
+		if pn != nil && pn.ID != "" {
+			_ = r.opts.Engine.RemoveNetwork(context.WithoutCancel(ctx), pn.ID)
+		}
 		return nil, fmt.Errorf("creating the container network of Neutron network %s (%s): %w", neutronID, cidr, err)
 	}
 	n := &netwrk{neutronID: neutronID, name: pn.Name, podmanID: pn.ID, bridge: pn.Interface, cidr: spec.Subnets[0].Subnet, users: 1}
