@@ -97,6 +97,9 @@ func nodeRegistration(f string, n Node) (kubeadm.NodeRegistrationOptions, bool, 
 		}
 		args["cloud-provider"] = "external"
 	}
+	if n.ProviderID != "" {
+		args["provider-id"] = n.ProviderID
+	}
 	if len(n.Labels) > 0 {
 		var labels []string
 		for _, k := range sortedKeys(n.Labels) {

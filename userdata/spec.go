@@ -69,6 +69,10 @@ const (
 	// NodeNamePlaceholder stands for the node name in Ignition output; the boot
 	// script replaces it with the hostname before kubeadm runs.
 	NodeNamePlaceholder = "__OPENSTRAP_NODE_NAME__"
+	// ProviderIDFromMetadata is Node.ProviderID as the OpenStack provider's
+	// templates set it: "openstack:///" and the instance ID cloud-init
+	// (Jinja) reads from the metadata, which is the Nova server's ID.
+	ProviderIDFromMetadata = "openstack:///{{ v1.instance_id }}"
 )
 
 // Network holds the cluster's address ranges.
@@ -95,6 +99,11 @@ type Node struct {
 	// ExternalCloudProvider sets cloud-provider=external on the kubelet (and
 	// kube-controller-manager), for the OpenStack cloud controller manager.
 	ExternalCloudProvider bool
+	// ProviderID is the kubelet's --provider-id, the Node's spec.providerID
+	// by which Cluster API and tools match Nodes to servers. Without it only
+	// a cloud controller manager sets one. ProviderIDFromMetadata has
+	// cloud-init fill in the server's ID (cloud-init only: Jinja).
+	ProviderID string
 	// CRISocket is the container runtime socket (kubeadm detects it when empty).
 	CRISocket string
 	// IgnorePreflightErrors lists kubeadm preflight checks to ignore.
@@ -497,6 +506,12 @@ func (n Node) validate(f string, controlPlane bool) error {
 	}
 	if err := validateArgs(f+".KubeletExtraArgs", n.KubeletExtraArgs); err != nil {
 		return err
+	}
+	if err := noControl(f+".ProviderID", n.ProviderID); err != nil {
+		return err
+	}
+	if v, ok := n.KubeletExtraArgs["provider-id"]; ok && n.ProviderID != "" && v != n.ProviderID {
+		return fieldErr(f+".KubeletExtraArgs", "provider-id conflicts with ProviderID: use one")
 	}
 	if _, ok := n.KubeletExtraArgs["node-labels"]; ok && len(n.Labels) > 0 {
 		return fieldErr(f+".KubeletExtraArgs", "node-labels conflicts with Labels: use one")
