@@ -45,7 +45,7 @@ func TestResumeFirstProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt, err := containerruntime.New(ctx, containerruntime.Options{Image: os.Getenv("OPENSTRAP_RESUME_IMAGE"), Engine: engine,
-		Dir: filepath.Join(dir, "runtime"), Log: testr.New(t)})
+		Dir: filepath.Join(dir, "runtime"), Log: testr.New(t), Command: testCommand()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestResume(t *testing.T) {
 	fields := strings.Fields(string(ready))
 	serverID, fipAddr := fields[0], fields[1]
 
-	rt, err := containerruntime.New(ctx, containerruntime.Options{Image: img, Engine: engine, Dir: filepath.Join(dir, "runtime"), Log: testr.New(t)})
+	rt, err := containerruntime.New(ctx, containerruntime.Options{Image: img, Engine: engine, Dir: filepath.Join(dir, "runtime"), Log: testr.New(t), Command: testCommand()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,9 +55,6 @@ func DefaultArgs(s ContainerSpec) []string {
 	return append(args, labelFlags(s.Labels)...)
 }
 
-// DefaultCommand is the container's command when Options.Command is nil.
-var DefaultCommand = []string{"/sbin/init"}
-
 // Options configure a Runtime.
 type Options struct {
 	// Image is the node image every server boots (required).
@@ -78,7 +75,8 @@ type Options struct {
 	// nodeimage.RunArgs fits with an adapter. The runtime adds one
 	// --network flag per port (ip and mac as Neutron allocated them).
 	Args func(ContainerSpec) []string
-	// Command is the container command (DefaultCommand when nil).
+	// Command is the container command; nil keeps the image's (the node
+	// image's openstrap-init guards host sysctls before it starts systemd).
 	Command []string
 	// StopTimeout is how long a stop or soft reboot waits for the guest
 	// to shut down before it is killed (30 s when zero).
@@ -148,9 +146,6 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	}
 	if opts.Args == nil {
 		opts.Args = DefaultArgs
-	}
-	if opts.Command == nil {
-		opts.Command = DefaultCommand
 	}
 	if opts.StopTimeout == 0 {
 		opts.StopTimeout = 30 * time.Second

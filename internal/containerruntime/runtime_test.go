@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -26,6 +27,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 
 	"github.com/openstrap/openstrap/internal/containerruntime"
+	"github.com/openstrap/openstrap/internal/nodeimage"
 	"github.com/openstrap/openstrap/internal/podman"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
@@ -67,6 +69,26 @@ type env struct {
 	cidrs  []string // tenant ranges the test used
 }
 
+// testArgs are the node image's own flags (nodeimage.RunArgs) when
+// OPENSTRAP_TEST_NODE_ARGS=nodeimage, else the runtime's defaults.
+func testArgs() func(containerruntime.ContainerSpec) []string {
+	if os.Getenv("OPENSTRAP_TEST_NODE_ARGS") != "nodeimage" {
+		return nil
+	}
+	return func(s containerruntime.ContainerSpec) []string {
+		return nodeimage.RunArgs(nodeimage.RunSpec{Name: s.Name, Hostname: s.Hostname, VarVolume: s.VarVolume, Seed: s.Seed, Labels: s.Labels})
+	}
+}
+
+// testCommand is /sbin/init for the test image (an imported root file
+// system has no command), the image's own for another.
+func testCommand() []string {
+	if os.Getenv("OPENSTRAP_TEST_NODE_IMAGE") != "" {
+		return nil
+	}
+	return []string{"/sbin/init"}
+}
+
 func newEnv(t *testing.T, cidr string) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -77,7 +99,7 @@ func newEnv(t *testing.T, cidr string) *env {
 	}
 	img := testImage(t, engine)
 	rt, err := containerruntime.New(ctx, containerruntime.Options{Image: img, Engine: engine, Dir: t.TempDir(), Log: testr.New(t),
-		StopTimeout: 10 * time.Second})
+		StopTimeout: 10 * time.Second, Args: testArgs(), Command: testCommand()})
 	if err != nil {
 		t.Fatal(err)
 	}
