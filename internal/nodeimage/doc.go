@@ -88,10 +88,12 @@
 //
 // No CNI add-on is needed: openstrap-cni.service writes a bridge CNI config
 // (bridge cni0 with host-local IPAM, masquerade, portmap) at boot with the
-// pod subnet 10.244.<last octet of the node's IPv4 address>.0/24, and
-// routes 10.244.N.0/24 via <node network>.N for every other address of a
-// node network no larger than a /24. Nodes of one cluster on one such
-// network therefore get distinct pod subnets and reach each other's pods
-// without an overlay. The kubeadm podSubnet (if any) is not used for pod
-// addresses.
+// pod subnet 10.244.<last octet of the node's IPv4 address>.0/24, and routes
+// 10.244.N.0/24 via <first three octets>.N for every other N on its link.
+// Nodes of one cluster whose addresses differ only in the last octet (one
+// /24 of a Neutron subnet) therefore get distinct pod subnets and reach each
+// other's pods without an overlay; nodes of a wider network that share a
+// last octet would collide. The kubeadm podSubnet is not used for pod
+// addresses (kube-proxy then masquerades Service traffic from pods, which
+// works).
 package nodeimage

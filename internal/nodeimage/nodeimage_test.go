@@ -54,13 +54,17 @@ func testEngine(t *testing.T, ctx context.Context) *podman.Engine {
 	return e
 }
 
-// TestBootKubeadmInit builds the node image, boots one node from a NoCloud
-// seed whose (Jinja) user data runs `kubeadm init`, and checks the node as a
-// user would: systemd running, cloud-init done with its final message on
-// the console, the Node Ready with kubelet v1.37.2 and the provider ID from
-// the seed, the control plane, kube-proxy and CoreDNS Running, the host's
-// kernel settings unchanged; then removes everything by ID.
-func TestBootKubeadmInit(t *testing.T) {
+// TestBootControlPlaneAndWorker builds the node image and boots two nodes
+// from NoCloud seeds, as a user's servers would: the first one's Jinja user
+// data runs `kubeadm init`, the second's `kubeadm join` with token discovery
+// and CA pin. It checks them as a user would: systemd running, cloud-init
+// done with its final message on the console (podman logs), both Nodes Ready
+// with kubelet v1.37.2 and the provider IDs from the seeds, the control plane,
+// kube-proxy and CoreDNS Running, a Deployment of pause pods Available, a pod
+// on the worker reachable from the control plane over the bridge CNI, the
+// host's kernel settings unchanged; then removes everything by ID and checks
+// that nothing is left.
+func TestBootControlPlaneAndWorker(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Minute)
 	defer cancel()
 	e := testEngine(t, ctx)
@@ -86,102 +90,18 @@ func TestBootKubeadmInit(t *testing.T) {
 	}
 
 	suffix := randHex(4)
-	name := "openstrap-nodeimage-test-" + suffix
-	instanceID := "0f3a1c2e-" + suffix + "-4c1d-9e2b-5a6f7d8e9c0b"
-	seed := t.TempDir()
-	writeSeed(t, seed, instanceID, name)
-
-	vol, err := e.CreateVolume(ctx, name+"-var", map[string]string{"openstrap.test": "nodeimage"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := RunArgs(RunSpec{Name: name, VarVolume: vol, Seed: seed, Labels: map[string]string{"openstrap.test": "nodeimage"}})
-	id, err := e.CreateContainer(ctx, append(args, img.Name)...)
-	if err != nil {
-		_ = e.RemoveVolume(ctx, vol)
-		t.Fatal(err)
-	}
-	removed := false
-	cleanup := func() {
-		if removed {
-			return
-		}
-		removed = true
-		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer ccancel()
-		if err := e.RemoveContainer(cctx, id); err != nil {
-			t.Errorf("remove container %s: %v", id, err)
-		}
-		if err := e.RemoveVolume(cctx, vol); err != nil {
-			t.Errorf("remove volume %s: %v", vol, err)
-		}
-	}
-	defer cleanup()
-
-	booted := time.Now()
-	if err := e.StartContainer(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	exec := func(cmd ...string) (string, error) {
-		out, err := e.Exec(ctx, id, cmd...)
-		return string(out), err
-	}
-	kubectl := func(args ...string) (string, error) {
-		return exec(append([]string{"kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"}, args...)...)
-	}
-
-	// cloud-init runs kubeadm init; wait until it has finished.
-	var status string
-	waitFor(t, ctx, 15*time.Minute, "cloud-init to finish", func() (bool, string) {
-		out, _ := exec("cloud-init", "status")
-		status = strings.TrimSpace(out)
-		return strings.Contains(status, "done") || strings.Contains(status, "error"), status
+	cp := bootNode(t, ctx, e, img, "openstrap-nodeimage-cp-"+suffix, func(instanceID string) string {
+		return initUserData
 	})
-	t.Logf("cloud-init finished after %s: %s", time.Since(booted).Round(time.Second), status)
-	if !strings.Contains(status, "status: done") {
-		out, _ := exec("sh", "-c", "cloud-init status --long; tail -n 60 /var/log/cloud-init-output.log")
-		t.Fatalf("cloud-init did not finish cleanly:\n%s", out)
-	}
-
-	var nodeReady time.Duration
-	waitFor(t, ctx, 5*time.Minute, "the Node to be Ready", func() (bool, string) {
-		out, err := kubectl("get", "nodes", "-o", "json")
-		if err != nil {
-			return false, err.Error()
-		}
-		var nl nodeList
-		if err := json.Unmarshal([]byte(out), &nl); err != nil {
-			return false, err.Error()
-		}
-		if len(nl.Items) != 1 {
-			return false, fmt.Sprintf("%d nodes", len(nl.Items))
-		}
-		n := nl.Items[0]
-		if !n.ready() {
-			return false, "NotReady"
-		}
-		nodeReady = time.Since(booted)
-		if n.Status.NodeInfo.KubeletVersion != KubernetesVersion {
-			t.Errorf("kubelet version %q, want %s", n.Status.NodeInfo.KubeletVersion, KubernetesVersion)
-		}
-		if want := "openstack:///" + instanceID; n.Spec.ProviderID != want {
-			t.Errorf("provider ID %q, want %q (from the Jinja user data)", n.Spec.ProviderID, want)
-		}
-		if n.Metadata.Name != name {
-			t.Errorf("node name %q, want %q (local-hostname)", n.Metadata.Name, name)
-		}
-		return true, ""
-	})
-	t.Logf("container start to Node Ready: %s", nodeReady.Round(time.Second))
+	defer cp.remove(t)
+	cp.waitCloudInit(t, ctx)
+	cp.waitReady(t, ctx, cp, 5*time.Minute)
+	t.Logf("control plane: container start to Node Ready: %s", cp.readyAfter.Round(time.Second))
 
 	wantPods := []string{"etcd-", "kube-apiserver-", "kube-controller-manager-", "kube-scheduler-", "kube-proxy-", "coredns-"}
 	waitFor(t, ctx, 5*time.Minute, "kube-system pods to run", func() (bool, string) {
-		out, err := kubectl("get", "pods", "-n", "kube-system", "-o", "json")
+		pl, err := cp.pods("kube-system")
 		if err != nil {
-			return false, err.Error()
-		}
-		var pl podList
-		if err := json.Unmarshal([]byte(out), &pl); err != nil {
 			return false, err.Error()
 		}
 		var missing []string
@@ -193,38 +113,86 @@ func TestBootKubeadmInit(t *testing.T) {
 		return len(missing) == 0, "not Running: " + strings.Join(missing, ", ") + "\n" + pl.summary()
 	})
 
-	out, err := exec("systemctl", "is-system-running")
-	if s := strings.TrimSpace(out); s != "running" {
-		failed, _ := exec("systemctl", "--failed", "--no-pager")
-		t.Errorf("systemctl is-system-running = %q (%v), want running:\n%s", s, err, failed)
-	}
-	logs, err := e.Run(ctx, "logs", id)
+	// The join command holds a bootstrap token: it goes into the worker's
+	// seed only, never into the test output.
+	join, err := cp.exec(ctx, "kubeadm", "token", "create", "--print-join-command")
 	if err != nil {
+		t.Fatalf("kubeadm token create failed")
+	}
+	endpoint, token, caHash, ok := parseJoin(join)
+	if !ok {
+		t.Fatalf("kubeadm token create printed no join command of the expected form")
+	}
+	worker := bootNode(t, ctx, e, img, "openstrap-nodeimage-worker-"+suffix, func(string) string {
+		return fmt.Sprintf(joinUserData, endpoint, token, caHash)
+	})
+	defer worker.remove(t)
+	worker.waitCloudInit(t, ctx)
+	worker.waitReady(t, ctx, cp, 5*time.Minute)
+	t.Logf("worker: container start to Node Ready: %s", worker.readyAfter.Round(time.Second))
+
+	// A Deployment of pause pods becomes Available; a pod pinned to the
+	// worker answers ping from the control plane (cross-node pod route).
+	if _, err := cp.kubectl(ctx, "create", "deployment", "pause", "--image=registry.k8s.io/pause:"+PauseVersion, "--replicas=2"); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(logs), "Cloud-init v.") || !strings.Contains(string(logs), "finished at") {
-		t.Errorf("cloud-init's final message is not in podman logs:\n%s", tail(string(logs), 40))
+	if _, err := cp.kubectl(ctx, "run", "pause-on-worker", "--image=registry.k8s.io/pause:"+PauseVersion,
+		"--overrides", `{"apiVersion":"v1","spec":{"nodeName":"`+worker.name+`"}}`); err != nil {
+		t.Fatal(err)
 	}
-	if preload, _ := exec("journalctl", "-u", "openstrap-preload-images", "--no-pager", "-o", "cat"); preload != "" {
-		t.Logf("preload: %s", lastLineWith(preload, "imported in"))
+	if out, err := cp.kubectl(ctx, "wait", "--for=condition=Available", "deployment/pause", "--timeout=180s"); err != nil {
+		t.Errorf("Deployment pause not Available: %v %s", err, out)
 	}
-	if st, err := e.Run(ctx, "stats", "--no-stream", "--format", "{{.MemUsage}}", id); err == nil {
-		t.Logf("memory of the control-plane container (podman stats, page cache included): %s", strings.TrimSpace(string(st)))
-	}
-	if ms, err := os.ReadFile("/sys/fs/cgroup/memory/libpod_parent/libpod-" + id + "/memory.stat"); err == nil {
-		t.Logf("memory of the control-plane container (cgroup v1 memory.stat): %s", memStat(string(ms)))
+	var podIP string
+	waitFor(t, ctx, 3*time.Minute, "the pod on the worker to run", func() (bool, string) {
+		out, err := cp.kubectl(ctx, "get", "pod", "pause-on-worker", "-o", "jsonpath={.status.phase} {.status.podIP}")
+		f := strings.Fields(out)
+		if err != nil || len(f) != 2 || f[0] != "Running" {
+			return false, out
+		}
+		podIP = f[1]
+		return true, ""
+	})
+	if out, err := cp.exec(ctx, "ping", "-c", "1", "-W", "3", podIP); err != nil {
+		t.Errorf("the control plane cannot reach the worker's pod %s: %v\n%s", podIP, err, out)
 	}
 
-	cleanup()
-	if out, err := e.Run(ctx, "ps", "-a", "-q", "--filter", "id="+id); err != nil || strings.TrimSpace(string(out)) != "" {
-		t.Errorf("container %s still listed after removal: %q %v", id, out, err)
+	for _, n := range []*testNode{cp, worker} {
+		out, err := n.exec(ctx, "systemctl", "is-system-running")
+		if s := strings.TrimSpace(out); s != "running" {
+			failed, _ := n.exec(ctx, "systemctl", "--failed", "--no-pager")
+			t.Errorf("%s: systemctl is-system-running = %q (%v), want running:\n%s", n.name, s, err, failed)
+		}
+		logs, err := e.Run(ctx, "logs", n.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(logs), "Cloud-init v.") || !strings.Contains(string(logs), "finished at") {
+			t.Errorf("%s: cloud-init's final message is not in podman logs:\n%s", n.name, tail(string(logs), 40))
+		}
+		if preload, _ := n.exec(ctx, "journalctl", "-u", "openstrap-preload-images", "--no-pager", "-o", "cat"); preload != "" {
+			t.Logf("%s preload: %s", n.name, lastLineWith(preload, "imported in"))
+		}
+		if st, err := e.Run(ctx, "stats", "--no-stream", "--format", "{{.MemUsage}}", n.id); err == nil {
+			t.Logf("%s memory (podman stats, page cache included): %s", n.name, strings.TrimSpace(string(st)))
+		}
+		if ms, err := os.ReadFile("/sys/fs/cgroup/memory/libpod_parent/libpod-" + n.id + "/memory.stat"); err == nil {
+			t.Logf("%s memory (cgroup v1 memory.stat): %s", n.name, memStat(string(ms)))
+		}
 	}
-	if out, err := e.Run(ctx, "volume", "ls", "-q", "--filter", "name="+vol); err != nil || strings.TrimSpace(string(out)) != "" {
-		t.Errorf("volume %s still listed after removal: %q %v", vol, out, err)
-	}
-	for _, h := range []string{"systemd", "memory", "cpu", "pids"} {
-		if _, err := os.Stat("/sys/fs/cgroup/" + h + "/libpod_parent/libpod-" + id); err == nil {
-			t.Errorf("cgroup of container %s left in the %s hierarchy", id, h)
+
+	for _, n := range []*testNode{worker, cp} {
+		n.remove(t)
+		if out, err := e.Run(ctx, "ps", "-a", "-q", "--filter", "id="+n.id); err != nil || strings.TrimSpace(string(out)) != "" {
+			t.Errorf("container %s still listed after removal: %q %v", n.id, out, err)
+		}
+		if out, err := e.Run(ctx, "volume", "ls", "-q", "--filter", "name="+n.vol); err != nil || strings.TrimSpace(string(out)) != "" {
+			t.Errorf("volume %s still listed after removal: %q %v", n.vol, out, err)
+		}
+		for _, h := range []string{"systemd", "memory", "cpu", "pids"} {
+			if _, err := os.Stat("/sys/fs/cgroup/" + h + "/libpod_parent/libpod-" + n.id); err == nil {
+				t.Errorf("cgroup of container %s left in the %s hierarchy", n.id, h)
+			}
 		}
 	}
 	if after := readSysctls(t); fmt.Sprint(after) != fmt.Sprint(before) {
@@ -232,13 +200,147 @@ func TestBootKubeadmInit(t *testing.T) {
 	}
 }
 
-// writeSeed writes a NoCloud seed whose Jinja user data runs kubeadm init
-// with the container's IP as control-plane endpoint, as a single-node user
-// would (control-plane taint removed so CoreDNS schedules).
-func writeSeed(t *testing.T, dir, instanceID, hostname string) {
+// testNode is one node container of the boot test.
+type testNode struct {
+	e             *podman.Engine
+	name, id, vol string
+	instanceID    string
+	started       time.Time
+	readyAfter    time.Duration
+	removed       bool
+}
+
+// bootNode writes a NoCloud seed (user data from userData(instanceID)),
+// creates the node's /var volume and container with RunArgs, and starts it.
+func bootNode(t *testing.T, ctx context.Context, e *podman.Engine, img Image, name string, userData func(instanceID string) string) *testNode {
 	t.Helper()
-	meta := fmt.Sprintf("instance-id: %s\nlocal-hostname: %s\n", instanceID, hostname)
-	user := `## template: jinja
+	n := &testNode{e: e, name: name, instanceID: "0f3a1c2e-" + randHex(2) + "-4c1d-9e2b-" + randHex(6)}
+	seed := t.TempDir()
+	meta := fmt.Sprintf("instance-id: %s\nlocal-hostname: %s\n", n.instanceID, name)
+	for f, data := range map[string]string{"meta-data": meta, "user-data": userData(n.instanceID)} {
+		if err := os.WriteFile(filepath.Join(seed, f), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	labels := map[string]string{"openstrap.test": "nodeimage"}
+	vol, err := e.CreateVolume(ctx, name+"-var", labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.vol = vol
+	args := RunArgs(RunSpec{Name: name, VarVolume: vol, Seed: seed, Labels: labels})
+	id, err := e.CreateContainer(ctx, append(args, img.Name)...)
+	if err != nil {
+		_ = e.RemoveVolume(ctx, vol)
+		t.Fatal(err)
+	}
+	n.id = id
+	n.started = time.Now()
+	if err := e.StartContainer(ctx, id); err != nil {
+		n.remove(t)
+		t.Fatal(err)
+	}
+	return n
+}
+
+// remove deletes the container and its volume by ID (once).
+func (n *testNode) remove(t *testing.T) {
+	if n.removed {
+		return
+	}
+	n.removed = true
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := n.e.RemoveContainer(ctx, n.id); err != nil {
+		t.Errorf("remove container %s: %v", n.id, err)
+	}
+	if err := n.e.RemoveVolume(ctx, n.vol); err != nil {
+		t.Errorf("remove volume %s: %v", n.vol, err)
+	}
+}
+
+func (n *testNode) exec(ctx context.Context, cmd ...string) (string, error) {
+	out, err := n.e.Exec(ctx, n.id, cmd...)
+	return string(out), err
+}
+
+func (n *testNode) kubectl(ctx context.Context, args ...string) (string, error) {
+	return n.exec(ctx, append([]string{"kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"}, args...)...)
+}
+
+func (n *testNode) pods(namespace string) (podList, error) {
+	var pl podList
+	out, err := n.kubectl(context.Background(), "get", "pods", "-n", namespace, "-o", "json")
+	if err != nil {
+		return pl, err
+	}
+	err = json.Unmarshal([]byte(out), &pl)
+	return pl, err
+}
+
+// waitCloudInit waits until cloud-init has finished and fails unless done.
+func (n *testNode) waitCloudInit(t *testing.T, ctx context.Context) {
+	t.Helper()
+	var status string
+	waitFor(t, ctx, 15*time.Minute, n.name+": cloud-init to finish", func() (bool, string) {
+		out, _ := n.exec(ctx, "cloud-init", "status")
+		status = strings.TrimSpace(out)
+		return strings.Contains(status, "done") || strings.Contains(status, "error"), status
+	})
+	t.Logf("%s: cloud-init finished after %s: %s", n.name, time.Since(n.started).Round(time.Second), status)
+	if !strings.Contains(status, "status: done") {
+		out, _ := n.exec(ctx, "sh", "-c", "cloud-init status --long; tail -n 60 /var/log/cloud-init-output.log")
+		t.Fatalf("%s: cloud-init did not finish cleanly:\n%s", n.name, out)
+	}
+}
+
+// waitReady waits until n's Node is Ready (asked through cp) and checks its
+// kubelet version, provider ID and name.
+func (n *testNode) waitReady(t *testing.T, ctx context.Context, cp *testNode, timeout time.Duration) {
+	t.Helper()
+	waitFor(t, ctx, timeout, n.name+": the Node to be Ready", func() (bool, string) {
+		out, err := cp.kubectl(ctx, "get", "node", n.name, "-o", "json")
+		if err != nil {
+			return false, out
+		}
+		var nd node
+		if err := json.Unmarshal([]byte(out), &nd); err != nil {
+			return false, err.Error()
+		}
+		if !nd.ready() {
+			return false, "NotReady"
+		}
+		n.readyAfter = time.Since(n.started)
+		if nd.Status.NodeInfo.KubeletVersion != KubernetesVersion {
+			t.Errorf("%s: kubelet version %q, want %s", n.name, nd.Status.NodeInfo.KubeletVersion, KubernetesVersion)
+		}
+		if want := "openstack:///" + n.instanceID; nd.Spec.ProviderID != want {
+			t.Errorf("%s: provider ID %q, want %q (from the Jinja user data)", n.name, nd.Spec.ProviderID, want)
+		}
+		return true, ""
+	})
+}
+
+// parseJoin reads `kubeadm join ENDPOINT --token T --discovery-token-ca-cert-hash H`.
+func parseJoin(s string) (endpoint, token, caHash string, ok bool) {
+	f := strings.Fields(s)
+	for i := 0; i+1 < len(f); i++ {
+		switch f[i] {
+		case "join":
+			endpoint = f[i+1]
+		case "--token":
+			token = f[i+1]
+		case "--discovery-token-ca-cert-hash":
+			caHash = f[i+1]
+		}
+	}
+	return endpoint, token, caHash, endpoint != "" && token != "" && caHash != ""
+}
+
+// initUserData runs kubeadm init with the node's IP as control-plane
+// endpoint, as a single-node user would (control-plane taint removed so
+// CoreDNS and the pause pods schedule there too).
+const initUserData = `## template: jinja
 #cloud-config
 write_files:
 - path: /run/kubeadm/kubeadm.yaml
@@ -264,12 +366,31 @@ runcmd:
 - kubectl --kubeconfig /etc/kubernetes/admin.conf taint nodes --all node-role.kubernetes.io/control-plane-
 - echo "instance {{ v1.instance_id }} initialised"
 `
-	for f, data := range map[string]string{"meta-data": meta, "user-data": user} {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+
+// joinUserData joins a worker as Cluster API's kubeadm bootstrap provider
+// renders it: a JoinConfiguration file with token discovery and CA pin.
+const joinUserData = `## template: jinja
+#cloud-config
+write_files:
+- path: /run/kubeadm/kubeadm-join-config.yaml
+  owner: root:root
+  permissions: "0640"
+  content: |
+    apiVersion: kubeadm.k8s.io/v1beta4
+    kind: JoinConfiguration
+    discovery:
+      bootstrapToken:
+        apiServerEndpoint: %s
+        token: %s
+        caCertHashes:
+        - %s
+    nodeRegistration:
+      kubeletExtraArgs:
+      - name: provider-id
+        value: openstack:///{{ ds.meta_data.instance_id }}
+runcmd:
+- kubeadm join --config /run/kubeadm/kubeadm-join-config.yaml
+`
 
 type nodeList struct{ Items []node }
 
