@@ -45,13 +45,23 @@ type ContainerSpec struct {
 // DefaultArgs are the podman create flags of a systemd node container when
 // Options.Args is nil: privileged (containerd and kubelet inside), a tty
 // (systemd and cloud-init write to /dev/console, which podman logs shows),
-// systemd mode with tmpfs /run and /tmp, /var on its volume, the seed. No
-// --cgroupns=private: on cgroup v1 hosts such a container's systemd escapes
-// to the name=systemd root and stopping one container removes its
-// siblings' cgroups (see the project's containers notes).
+// tmpfs /run and /tmp, systemd's stop signal, /var on its volume, the seed,
+// /lib/modules read-only when the host has it,
+// and a private cgroup namespace WITHOUT podman's systemd mode: on this
+// cgroup v1 host, --systemd=always mounts the whole name=systemd hierarchy
+// into a --cgroupns=private container, its systemd escapes to the
+// hierarchy's root, and a graceful stop of one container then removes its
+// siblings' cgroups (podman exec into them fails). With --systemd=false the
+// hierarchy is namespaced, and kubeadm init and kubelet still work (see the
+// project's containers notes).
 func DefaultArgs(s ContainerSpec) []string {
-	args := []string{"--name", s.Name, "--hostname", s.Hostname, "--privileged", "--systemd=always", "--tty",
-		"--tmpfs", "/run", "--tmpfs", "/tmp", "--volume", s.VarVolume + ":/var", "--volume", s.Seed + ":" + SeedDir + ":ro"}
+	args := []string{"--name", s.Name, "--hostname", s.Hostname, "--privileged", "--systemd=false", "--cgroupns=private",
+		"--tty", "--tmpfs", "/run", "--tmpfs", "/tmp", "--stop-signal", "SIGRTMIN+3",
+		"--volume", s.VarVolume + ":/var", "--volume", s.Seed + ":" + SeedDir + ":ro"}
+	if fi, err := os.Stat("/lib/modules"); err == nil && fi.IsDir() {
+		// kubeadm's preflight reads the kernel configuration there.
+		args = append(args, "--volume", "/lib/modules:/lib/modules:ro")
+	}
 	return append(args, labelFlags(s.Labels)...)
 }
 

@@ -57,10 +57,11 @@ func (e *Engine) RestartContainer(ctx context.Context, id string, timeout time.D
 	return err
 }
 
-// RemoveContainer force-removes a container and its anonymous volumes. A
-// container that is already gone is not an error.
+// RemoveContainer force-removes a container and its anonymous volumes,
+// killing it at once (as Nova's delete powers a VM off). A container that is
+// already gone is not an error.
 func (e *Engine) RemoveContainer(ctx context.Context, id string) error {
-	_, err := e.Run(ctx, "rm", "--force", "--volumes", "--time", "10", id)
+	_, err := e.Run(ctx, "rm", "--force", "--volumes", "--time", "0", id)
 	if err != nil && IsNotFound(err) {
 		return nil
 	}
