@@ -137,9 +137,6 @@ func startContainers(ctx context.Context, dir string, log logr.Logger) (*Runtime
 		Engine: eng,
 		Log:    log.WithName("containers"),
 		Dir:    filepath.Join(dir, "containers"),
-		Args: func(s containerruntime.ContainerSpec) []string {
-			return nodeimage.RunArgs(nodeimage.RunSpec{Name: s.Name, Hostname: s.Hostname, VarVolume: s.VarVolume, Seed: s.Seed, Labels: s.Labels})
-		},
 	})
 	if err != nil {
 		return nil, err
