@@ -212,9 +212,13 @@ func (s Init) build() (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.Timeouts.validate("Timeouts"); err != nil {
+		return nil, err
+	}
 	ic := &kubeadm.InitConfiguration{
 		NodeRegistration: nr,
 		LocalAPIEndpoint: kubeadm.APIEndpoint{AdvertiseAddress: s.Node.AdvertiseAddress, BindPort: s.Node.BindPort},
+		Timeouts:         s.Timeouts.kubeadm(),
 	}
 	for _, t := range s.BootstrapTokens {
 		bt := kubeadm.BootstrapToken{Token: t.Value(), Description: t.Description, Usages: t.Usages, Groups: t.Groups}
@@ -290,7 +294,7 @@ func (s Init) build() (*plan, error) {
 	}), nil
 }
 
-func joinPlan(role Role, version, endpoint string, token BootstrapToken, hashes []string, node Node, m Machine) (*plan, error) {
+func joinPlan(role Role, version, endpoint string, token BootstrapToken, hashes []string, node Node, timeouts Timeouts, m Machine) (*plan, error) {
 	apiVersion, err := KubeadmAPIVersion(version)
 	if err != nil {
 		return nil, err
@@ -304,6 +308,9 @@ func joinPlan(role Role, version, endpoint string, token BootstrapToken, hashes 
 	if err := m.validate("Machine"); err != nil {
 		return nil, err
 	}
+	if err := timeouts.validate("Timeouts"); err != nil {
+		return nil, err
+	}
 	hp, _ := hostPort(endpoint)
 	nr, tmpl, err := nodeRegistration("Node", node)
 	if err != nil {
@@ -314,6 +321,7 @@ func joinPlan(role Role, version, endpoint string, token BootstrapToken, hashes 
 		Discovery: kubeadm.Discovery{BootstrapToken: &kubeadm.BootstrapTokenDiscovery{
 			Token: token.Value(), APIServerEndpoint: hp, CACertHashes: hashes,
 		}},
+		Timeouts: timeouts.kubeadm(),
 	}
 	return &plan{
 		role: role, version: version, configPath: KubeadmJoinConfigPath,
@@ -336,7 +344,7 @@ func (s JoinControlPlane) build() (*plan, error) {
 			return nil, err
 		}
 	}
-	p, err := joinPlan(RoleControlPlane, s.KubernetesVersion, s.Endpoint, s.Token, s.CACertHashes, s.Node, s.Machine)
+	p, err := joinPlan(RoleControlPlane, s.KubernetesVersion, s.Endpoint, s.Token, s.CACertHashes, s.Node, s.Timeouts, s.Machine)
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +389,7 @@ func (s JoinWorker) build() (*plan, error) {
 			return nil, err
 		}
 	}
-	return joinPlan(RoleWorker, s.KubernetesVersion, s.Endpoint, s.Token, s.CACertHashes, s.Node, s.Machine)
+	return joinPlan(RoleWorker, s.KubernetesVersion, s.Endpoint, s.Token, s.CACertHashes, s.Node, s.Timeouts, s.Machine)
 }
 
 // finishPlan adds the kubeadm configuration, the install steps and the user's files.

@@ -9,10 +9,14 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/openstrap/openstrap/userdata/kubeadm"
 )
 
 // Format is the user data format a machine's image understands.
@@ -257,6 +261,54 @@ type ExternalEtcd struct {
 	KeyFile   string
 }
 
+// Timeouts are kubeadm's timeouts (v1beta4 `timeouts`; kubeadm's default
+// where zero). kubeadm v1.37 makes the first API call of `kubeadm init`
+// (the admin ClusterRoleBinding) before it waits for the control plane,
+// within KubernetesAPICall (default 1 minute), which a slow or busy machine
+// can miss. The v1beta3 API (Kubernetes before v1.31) carries only
+// ControlPlaneComponentHealthCheck (init) and Discovery (join).
+type Timeouts struct {
+	// ControlPlaneComponentHealthCheck bounds the wait for the static pods (4m).
+	ControlPlaneComponentHealthCheck time.Duration
+	// KubeletHealthCheck bounds the wait for the kubelet (4m).
+	KubeletHealthCheck time.Duration
+	// KubernetesAPICall bounds API calls (1m).
+	KubernetesAPICall time.Duration
+	// EtcdAPICall bounds etcd calls (2m).
+	EtcdAPICall time.Duration
+	// TLSBootstrap bounds the kubelet's TLS bootstrap on join (5m).
+	TLSBootstrap time.Duration
+	// Discovery bounds token discovery on join (5m).
+	Discovery time.Duration
+}
+
+func (t Timeouts) validate(f string) error {
+	for name, d := range map[string]time.Duration{"ControlPlaneComponentHealthCheck": t.ControlPlaneComponentHealthCheck,
+		"KubeletHealthCheck": t.KubeletHealthCheck, "KubernetesAPICall": t.KubernetesAPICall, "EtcdAPICall": t.EtcdAPICall,
+		"TLSBootstrap": t.TLSBootstrap, "Discovery": t.Discovery} {
+		if d < 0 {
+			return fieldErr(f+"."+name, "must not be negative")
+		}
+	}
+	return nil
+}
+
+// kubeadm returns the kubeadm form, nil when every field is zero.
+func (t Timeouts) kubeadm() *kubeadm.Timeouts {
+	if t == (Timeouts{}) {
+		return nil
+	}
+	d := func(x time.Duration) *metav1.Duration {
+		if x == 0 {
+			return nil
+		}
+		return kubeadm.Duration(x)
+	}
+	return &kubeadm.Timeouts{ControlPlaneComponentHealthCheck: d(t.ControlPlaneComponentHealthCheck),
+		KubeletHealthCheck: d(t.KubeletHealthCheck), KubernetesAPICall: d(t.KubernetesAPICall),
+		EtcdAPICall: d(t.EtcdAPICall), TLSBootstrap: d(t.TLSBootstrap), Discovery: d(t.Discovery)}
+}
+
 // Init is the first control-plane machine of a cluster (`kubeadm init`).
 type Init struct {
 	// Cluster is the cluster name (kubeadm's clusterName).
@@ -295,7 +347,9 @@ type Init struct {
 	ProxyMode string
 	// DisableKubeProxy skips the kube-proxy add-on (for CNIs that replace it).
 	DisableKubeProxy bool
-	Machine          Machine
+	// Timeouts are kubeadm's (default: kubeadm's own).
+	Timeouts Timeouts
+	Machine  Machine
 }
 
 // Role implements Spec.
@@ -324,7 +378,9 @@ type JoinControlPlane struct {
 	// user data.
 	CertificateKey string
 	Node           Node
-	Machine        Machine
+	// Timeouts are kubeadm's (default: kubeadm's own).
+	Timeouts Timeouts
+	Machine  Machine
 }
 
 // Role implements Spec.
@@ -344,7 +400,9 @@ type JoinWorker struct {
 	Token             BootstrapToken
 	CACertHashes      []string
 	Node              Node
-	Machine           Machine
+	// Timeouts are kubeadm's (default: kubeadm's own).
+	Timeouts Timeouts
+	Machine  Machine
 }
 
 // Role implements Spec.
