@@ -174,9 +174,10 @@ func (r *run) ensureLB(ctx context.Context, d *discovered, sub subRes, subCreate
 	switch {
 	case createdBare:
 		found = lbFound{} // nothing in it yet
-	case created:
+	case created, pendingChildren(found):
 		// The children came with the load balancer, if the cloud supports
-		// fully populated creates; read them back by tag.
+		// fully populated creates, or were pending when discovered (a
+		// non-waiting Ensure may have made them): read them back by tag.
 		err := parallel(ctx, 3, func(ctx context.Context, i int) error {
 			return r.do(ctx, neutronPolicy, func(ctx context.Context) (err error) {
 				tagged := q("tags", r.tag)
@@ -194,7 +195,7 @@ func (r *run) ensureLB(ctx context.Context, d *discovered, sub subRes, subCreate
 		if err != nil {
 			return st, created, r.fail("list", "load balancer children", name, lb.ID, "", err)
 		}
-		if pendingChildren(found) {
+		if (created && pendingChildren(found)) || stillCreating(found) {
 			// The load balancer is ACTIVE but the children of the single
 			// call are still PENDING_CREATE: they never settle (Debian 12's
 			// Octavia, Zed, casts the create to its worker before it
@@ -218,6 +219,28 @@ func (r *run) ensureLB(ctx context.Context, d *discovered, sub subRes, subCreate
 	}
 	err := r.ensureLBChildren(ctx, lb.ID, found, &st)
 	return st, created, err
+}
+
+// stillCreating reports whether a child of an ACTIVE load balancer is
+// still PENDING_CREATE: only the stuck single-call create leaves that (a
+// child Octavia is still creating keeps its load balancer PENDING_UPDATE).
+func stillCreating(f lbFound) bool {
+	for _, x := range f.listeners {
+		if x.ProvisioningStatus == "PENDING_CREATE" {
+			return true
+		}
+	}
+	for _, x := range f.pools {
+		if x.ProvisioningStatus == "PENDING_CREATE" {
+			return true
+		}
+	}
+	for _, x := range f.monitors {
+		if x.ProvisioningStatus == "PENDING_CREATE" {
+			return true
+		}
+	}
+	return false
 }
 
 // pendingChildren reports whether a child of a load balancer is PENDING_*.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/openstrap/openstrap/infra"
-	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
@@ -40,7 +39,6 @@ func untilDone(t *testing.T, ctx context.Context, fn func() error) (pending int,
 // load balancer that is PENDING_*, and calling again converges to what a
 // waiting Ensure builds; nothing is made twice.
 func TestWithoutWaitingReturnsWhileOctaviaWorks(t *testing.T) {
-	cloudtest.RequireSim(t, cloudtest.NeedsLatency)
 	t.Parallel()
 	const lbDelay = 1500 * time.Millisecond
 	e := newEnv(t, openstacktest.WithLoadBalancerDelay(lbDelay))

@@ -73,7 +73,6 @@ func Gaps() []Gap {
 		{"infra", "TestTransientFaultsAreRetried", NeedsFaults},
 		{"infra", "TestPermanentErrorsFailAtOnce", NeedsFaults},
 		{"infra", "TestOctaviaConflictWhilePendingIsRetried", NeedsFaults},
-		{"infra", "TestWithoutWaitingReturnsWhileOctaviaWorks", NeedsLatency}, // on real Octavia a member add without waiting got 409 "Pool ... is immutable": WithoutWaiting must treat it as pending (open bug, see the issue note)
 		{"infra", "BenchmarkEnsure", NeedsLatency},
 
 		// provider/openstacktest: contract tests.
