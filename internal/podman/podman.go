@@ -14,6 +14,13 @@
 //     package does not always pull in (apt-get install runc).
 //   - The host has no /lib/modules; kind and node images mount it, so Setup
 //     creates it empty when it is missing.
+//   - Node containers share the host's inotify limits (root's, not
+//     namespaced): systemd, containerd and kubelet in each node take
+//     instances, and at the kernel default fs.inotify.max_user_instances=128
+//     a few clusters on the host make kubelet exit ("Failed to start
+//     cAdvisor: inotify_init: too many open files"). Setup raises
+//     max_user_instances to 512 and max_user_watches to 524288 when lower,
+//     as kind's known issues advise (never lowers them).
 //
 // The containers.conf is written under the user cache directory
 // (openstrap/podman/containers.conf) and every command an Engine runs gets
@@ -33,6 +40,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -86,6 +94,11 @@ func Setup(ctx context.Context) (*Engine, error) {
 			return nil, fmt.Errorf("podman setup: creating empty %s (kind and node images mount it): %w", ModulesDir, err)
 		}
 	}
+	for path, min := range InotifyMinimums {
+		if err := raiseSysctl(path, min); err != nil {
+			return nil, fmt.Errorf("podman setup: node containers need %s >= %d: %w", path, min, err)
+		}
+	}
 	e := &Engine{bin: bin, confPath: conf}
 	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -97,6 +110,27 @@ func Setup(ctx context.Context) (*Engine, error) {
 		return nil, fmt.Errorf("podman setup: OCI runtime is %q with %s, want runc (is runc installed?)", rt, conf)
 	}
 	return e, nil
+}
+
+// InotifyMinimums are the host inotify limits Setup raises (never lowers).
+var InotifyMinimums = map[string]int{
+	"/proc/sys/fs/inotify/max_user_instances": 512,
+	"/proc/sys/fs/inotify/max_user_watches":   524288,
+}
+
+func raiseSysctl(path string, min int) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	cur, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if cur >= min {
+		return nil
+	}
+	return os.WriteFile(path, []byte(strconv.Itoa(min)), 0o644)
 }
 
 func writeIfDifferent(path string, data []byte) error {

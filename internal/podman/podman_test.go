@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -112,6 +113,12 @@ func TestSetupIsIdempotentAndConfigures(t *testing.T) {
 	}
 	if fi, err := os.Stat(ModulesDir); err != nil || !fi.IsDir() {
 		t.Fatalf("%s: %v", ModulesDir, err)
+	}
+	for path, min := range InotifyMinimums {
+		b, err := os.ReadFile(path)
+		if n, _ := strconv.Atoi(strings.TrimSpace(string(b))); err != nil || n < min {
+			t.Errorf("%s = %q (%v) after Setup, want >= %d", path, b, err, min)
+		}
 	}
 	found := false
 	for _, kv := range e.Env() {
