@@ -43,7 +43,8 @@
 // for it on every tenant bridge, so containers reach it, whether or not a
 // container of the VIP's network runs), and forwards each connection to the
 // first member that accepts it, with the members of the latest frontend
-// set.
+// set. TCP, HTTP and HTTPS listeners are forwarded as TCP; UDP, SCTP and
+// TERMINATED_HTTPS listeners are not served.
 // Inside each container a 127.x floating IP would be the container's own
 // loopback, so the runtime adds, in the container's network namespace
 // (nsenter), nat OUTPUT DNAT rules floatingIP:port → VIP:port in chains of

@@ -32,10 +32,24 @@ func newLBProxy(r *Runtime) *lbProxy {
 	return &lbProxy{r: r, listeners: map[string]*lbListener{}, conns: map[net.Conn]bool{}}
 }
 
+// forwarded reports whether the proxy serves a frontend: TCP listeners and
+// HTTP/HTTPS ones (passed through as TCP, as an amphora passes HTTPS); UDP,
+// SCTP and TERMINATED_HTTPS (TLS termination) are not served.
+func forwarded(f openstacktest.Frontend) bool {
+	switch f.Protocol {
+	case "TCP", "HTTP", "HTTPS":
+		return true
+	}
+	return false
+}
+
 // desired maps each listen address to its backends.
 func desiredListeners(fronts []openstacktest.Frontend) map[string][]string {
 	out := map[string][]string{}
 	for _, f := range fronts {
+		if !forwarded(f) {
+			continue
+		}
 		var backends []string
 		for _, b := range f.Backends {
 			backends = append(backends, net.JoinHostPort(b.Address, strconv.Itoa(b.Port)))

@@ -289,7 +289,7 @@ func netnsLBRules(fronts []openstacktest.Frontend) []byte {
 	b.WriteString("*nat\n:" + chainLB + " - [0:0]\n:" + chainLBMasq + " - [0:0]\n")
 	seen := map[string]bool{}
 	for _, f := range fronts {
-		if f.VIPAddress == "" || strings.Contains(f.VIPAddress, ":") {
+		if f.VIPAddress == "" || strings.Contains(f.VIPAddress, ":") || !forwarded(f) {
 			continue
 		}
 		for _, fip := range f.FloatingIPs {
