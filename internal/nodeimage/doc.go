@@ -45,7 +45,10 @@
 //
 // The images are imported into containerd (namespace k8s.io) at boot by
 // openstrap-preload-images.service (after containerd, before kubelet and
-// cloud-init's final stage), once per /var volume.
+// cloud-init's final stage), once per /var volume, without unpacking:
+// containerd's CRI unpacks an image when a container first needs it, so a
+// worker unpacks only pause, kube-proxy and what it runs. Measured: 5 s per
+// boot (13.5 s when every image was unpacked at import, 55-90 s under load).
 //
 // # Host quirks handled inside the image
 //

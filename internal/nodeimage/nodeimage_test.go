@@ -69,6 +69,7 @@ func TestBootControlPlaneAndWorker(t *testing.T) {
 	defer cancel()
 	e := testEngine(t, ctx)
 	before := readSysctls(t)
+	checkInotifyHeadroom(t, 2)
 
 	start := time.Now()
 	img, err := Build(ctx, WithLogger(testr.New(t)), WithEngine(e))
@@ -243,12 +244,16 @@ func bootNode(t *testing.T, ctx context.Context, e *podman.Engine, img Image, na
 	return n
 }
 
-// remove deletes the container and its volume by ID (once).
+// remove deletes the container and its volume by ID (once), first logging
+// what went on inside when the test failed.
 func (n *testNode) remove(t *testing.T) {
 	if n.removed {
 		return
 	}
 	n.removed = true
+	if t.Failed() {
+		n.diagnose(t)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if err := n.e.RemoveContainer(ctx, n.id); err != nil {
@@ -257,6 +262,15 @@ func (n *testNode) remove(t *testing.T) {
 	if err := n.e.RemoveVolume(ctx, n.vol); err != nil {
 		t.Errorf("remove volume %s: %v", n.vol, err)
 	}
+}
+
+// diagnose logs the node's unit states, containers and recent errors.
+func (n *testNode) diagnose(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, _ := n.exec(ctx, "sh", "-c", "systemctl --failed --no-pager; systemctl status --no-pager --lines=0 containerd kubelet openstrap-preload-images; "+
+		"crictl ps -a 2>&1 | head -20; journalctl --no-pager -p warning -n 40 -u containerd -u kubelet 2>&1 | grep -v 'Failed to set rlimit' | tail -25")
+	t.Logf("%s diagnostics:\n%s", n.name, out)
 }
 
 func (n *testNode) exec(ctx context.Context, cmd ...string) (string, error) {
@@ -301,7 +315,7 @@ func (n *testNode) waitReady(t *testing.T, ctx context.Context, cp *testNode, ti
 	waitFor(t, ctx, timeout, n.name+": the Node to be Ready", func() (bool, string) {
 		out, err := cp.kubectl(ctx, "get", "node", n.name, "-o", "json")
 		if err != nil {
-			return false, out
+			return false, fmt.Sprintf("%v %s", err, out)
 		}
 		var nd node
 		if err := json.Unmarshal([]byte(out), &nd); err != nil {
@@ -576,4 +590,38 @@ func memStat(s string) string {
 		}
 	}
 	return fmt.Sprintf("rss %d MiB, cache %d MiB", v["total_rss"]>>20, v["total_cache"]>>20)
+}
+
+// inotifyPerNode is about what one node uses of root's inotify instances
+// (systemd 5, kubelet up to 5, containerd's CRI, dbus, logind, and on a
+// control plane kube-controller-manager 7, kube-apiserver 3, ...), measured.
+const inotifyPerNode = 25
+
+// checkInotifyHeadroom fails the test when root's inotify instances cannot
+// take nodes more: every container on the host runs as root in the same
+// user namespace and shares fs.inotify.max_user_instances (128 by default).
+// A node beyond it gets "failed to create fsnotify watcher: too many open
+// files" from containerd's CRI plugin and never becomes Ready.
+func checkInotifyHeadroom(t *testing.T, nodes int) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/fs/inotify/max_user_instances")
+	if err != nil {
+		return
+	}
+	var max int
+	fmt.Sscan(strings.TrimSpace(string(b)), &max)
+	used := 0
+	procs, _ := filepath.Glob("/proc/[0-9]*/fd")
+	for _, fd := range procs {
+		ents, _ := os.ReadDir(fd)
+		for _, e := range ents {
+			if l, err := os.Readlink(filepath.Join(fd, e.Name())); err == nil && l == "anon_inode:inotify" {
+				used++
+			}
+		}
+	}
+	if need := nodes * inotifyPerNode; max-used < need {
+		t.Fatalf("root uses %d of fs.inotify.max_user_instances=%d; %d node(s) need about %d more. "+
+			"Raise it on the host (sysctl fs.inotify.max_user_instances=8192) or stop other node containers", used, max, nodes, need)
+	}
 }
