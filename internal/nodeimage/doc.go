@@ -75,6 +75,16 @@
 //   - cgroups: openstrap-init remounts the name=systemd hierarchy inside the
 //     container's cgroup namespace (see RunArgs).
 //
+// # Host requirement: inotify instances
+//
+// Every node container runs as root in the host's user namespace, so all of
+// them share root's fs.inotify.max_user_instances (128 by default). A node
+// uses about 10 (worker) to 25 (control plane) of them; past the limit
+// containerd's CRI plugin fails to start ("failed to create fsnotify
+// watcher: too many open files") and the node never becomes Ready. Hosts
+// running more than a few nodes need the limit raised (sysctl
+// fs.inotify.max_user_instances=8192); the image cannot do it.
+//
 // # cloud-init
 //
 // Debian's cloud-init with datasource_list [NoCloud, None] reads its seed
