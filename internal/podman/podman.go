@@ -114,7 +114,11 @@ func Setup(ctx context.Context) (*Engine, error) {
 
 // InotifyMinimums are the host inotify limits Setup raises (never lowers).
 var InotifyMinimums = map[string]int{
-	"/proc/sys/fs/inotify/max_user_instances": 512,
+	// Every node container shares root's instances (10-25 each, more while
+	// systemd boots); 512 ran out with a few clusters' nodes on one host
+	// ("Failed to create inotify object: Too many open files" from a node's
+	// systemd, which then never finished booting). 8192 as nodeimage says.
+	"/proc/sys/fs/inotify/max_user_instances": 8192,
 	"/proc/sys/fs/inotify/max_user_watches":   524288,
 }
 
