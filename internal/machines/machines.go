@@ -57,6 +57,9 @@ type Runtime struct {
 	Fallback string
 	// Image is the node image containers boot ("" for other kinds).
 	Image string
+	// Instance is the label value (containerruntime.LabelInstance) of the
+	// containers and networks a container runtime made ("" otherwise).
+	Instance string
 
 	hooks  openstacktest.ServerHooks
 	resume func(context.Context) error
@@ -141,5 +144,5 @@ func startContainers(ctx context.Context, dir string, log logr.Logger) (*Runtime
 	if err != nil {
 		return nil, err
 	}
-	return &Runtime{Kind: Containers, Image: img.Name, hooks: rt.Hooks(), resume: rt.Resume, close: rt.Close}, nil
+	return &Runtime{Kind: Containers, Image: img.Name, Instance: rt.Instance(), hooks: rt.Hooks(), resume: rt.Resume, close: rt.Close}, nil
 }
