@@ -56,8 +56,9 @@
 // Close removes everything the runtime created, by ID: containers (with
 // their volumes), networks, host routes, iptables chains and rules, VIP
 // addresses, seeds. Resume re-adopts the containers and networks of a
-// runtime with the same instance (by labels) after a process restart; a
-// server deleted while no runtime ran keeps its container until Close.
+// runtime with the same instance (by labels) after a process restart; the
+// container of a server deleted while no runtime ran is removed when the
+// runtime is attached to the simulator.
 //
 // Limits: two runtimes (or other podman networks) cannot use overlapping
 // subnets at the same time (podman refuses the second network: the server

@@ -69,6 +69,8 @@ func TestResumeFirstProcess(t *testing.T) {
 	}
 	e.netID, e.subnet = n.ID, sub.ID
 	srv := e.createServer("resumed", userData, "")
+	gone := e.createServer("gone", "#cloud-config\n", "")
+	e.waitStatus(gone.ID, "ACTIVE")
 	e.waitStatus(srv.ID, "ACTIVE")
 	e.waitConsole(srv.ID, cloudInitDone, 1, 3*time.Minute)
 	got, _ := servers.Get(ctx, cloud.Compute, srv.ID).Extract()
@@ -117,7 +119,7 @@ func TestResumeFirstProcess(t *testing.T) {
 	fipAddr := net.JoinHostPort(fip.FloatingIP, "8080")
 	eventually(t, "the FIP in the first process", 30*time.Second, func() error { _, err := dial(fipAddr); return err })
 	time.Sleep(time.Second) // let the console follower record what it forwarded
-	if err := os.WriteFile(filepath.Join(dir, "ready"), []byte(srv.ID+" "+fipAddr), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "ready"), []byte(srv.ID+" "+fipAddr+" "+gone.ID), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	select {} // killed by TestResume
@@ -127,7 +129,8 @@ func TestResumeFirstProcess(t *testing.T) {
 // cleanup), then a new simulator on the same state dir and a new runtime on
 // the same directory Resume: the container is adopted (not recreated), its
 // console is not repeated, the load balancer answers again, stop/start
-// work, and delete plus Close leave nothing.
+// work, the container of a server deleted while no runtime ran goes, and
+// delete plus Close leave nothing.
 func TestResume(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -157,7 +160,24 @@ func TestResume(t *testing.T) {
 	child.Process.Signal(syscall.SIGKILL)
 	child.Wait()
 	fields := strings.Fields(string(ready))
-	serverID, fipAddr := fields[0], fields[1]
+	serverID, fipAddr, goneID := fields[0], fields[1], fields[2]
+
+	// While no runtime runs, one server is deleted.
+	{
+		sim, err := openstacktest.NewServer(openstacktest.WithStateDir(filepath.Join(dir, "sim")), openstacktest.WithBootDelay(20*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cloud, err := sim.Cloud(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := servers.Delete(ctx, cloud.Compute, goneID).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		(&env{t: t, ctx: ctx, cloud: cloud}).waitStatus(goneID, "DELETED")
+		sim.Close()
+	}
 
 	rt, err := containerruntime.New(ctx, containerruntime.Options{Image: img, Engine: engine, Dir: filepath.Join(dir, "runtime"), Log: testr.New(t), Command: testCommand()})
 	if err != nil {
@@ -171,9 +191,9 @@ func TestResume(t *testing.T) {
 		e.assertNothingLeft()
 	})
 	labels := map[string]string{containerruntime.LabelInstance: rt.Instance()}
-	before, err := engine.ListContainers(ctx, labels)
+	before, err := engine.ListContainers(ctx, map[string]string{containerruntime.LabelInstance: rt.Instance(), containerruntime.LabelServer: serverID})
 	if err != nil || len(before) != 1 {
-		t.Fatalf("containers of the killed runtime: %+v %v", before, err)
+		t.Fatalf("container of the killed runtime's server: %+v %v", before, err)
 	}
 	if err := rt.Resume(ctx); err != nil {
 		t.Fatal(err)
@@ -186,6 +206,13 @@ func TestResume(t *testing.T) {
 	if got := rt.ContainerID(serverID); got != before[0].ID {
 		t.Fatalf("adopted container %q, want %s", got, before[0].ID)
 	}
+	eventually(t, "the container of the server deleted meanwhile removed", 30*time.Second, func() error {
+		cs, err := engine.ListContainers(ctx, labels)
+		if err == nil && len(cs) != 1 {
+			err = fmt.Errorf("%d containers, want the resumed server's only", len(cs))
+		}
+		return err
+	})
 	eventually(t, "the FIP after the restart", 30*time.Second, func() error {
 		got, err := dial(fipAddr)
 		if err == nil && got != "hello-from-resumed" {

@@ -196,7 +196,41 @@ func (r *Runtime) Hooks() openstacktest.ServerHooks {
 func (r *Runtime) attach(sim *openstacktest.Server) {
 	r.mu.Lock()
 	r.sim = sim
+	adopted := len(r.machines) > 0
 	r.mu.Unlock()
+	if adopted {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.pruneDeleted(r.ctx, sim)
+		}()
+	}
+}
+
+// pruneDeleted removes the containers of adopted servers the simulator no
+// longer has (deleted while no runtime ran).
+func (r *Runtime) pruneDeleted(ctx context.Context, sim *openstacktest.Server) {
+	live := map[string]bool{}
+	for _, res := range sim.Snapshot() {
+		if res.Service == "compute" && res.Kind == "server" {
+			live[res.ID] = true
+		}
+	}
+	r.mu.Lock()
+	var gone []*machine
+	for id, m := range r.machines {
+		if !live[id] {
+			r.deleted[id] = true
+			gone = append(gone, m)
+		}
+	}
+	r.mu.Unlock()
+	for _, m := range gone {
+		r.log.Info("removing the container of a server deleted while the runtime was down", "server", m.serverID, "container", m.containerID)
+		if err := r.removeMachine(ctx, m); err != nil {
+			r.log.Error(err, "removing the container of a deleted server", "server", m.serverID)
+		}
+	}
 }
 
 // ContainerID is the container of a server ("" when it has none).
@@ -503,7 +537,8 @@ func (r *Runtime) Close(ctx context.Context) error {
 // Resume re-adopts the containers and networks of this runtime's instance
 // after a process restart (found by their labels): running containers get
 // their network namespace set up again and their console followed (lines
-// already forwarded are not repeated).
+// already forwarded are not repeated). Containers of servers the simulator
+// no longer has are removed once the runtime is attached to it.
 func (r *Runtime) Resume(ctx context.Context) error {
 	nets, err := r.opts.Engine.ListNetworks(ctx, r.labels(""))
 	if err != nil {
@@ -577,6 +612,12 @@ func (r *Runtime) Resume(ctx context.Context) error {
 			}
 			m.mu.Unlock()
 		}
+	}
+	r.mu.Lock()
+	sim := r.sim
+	r.mu.Unlock()
+	if sim != nil {
+		r.pruneDeleted(ctx, sim)
 	}
 	return errors.Join(errs...)
 }

@@ -106,13 +106,14 @@ func NewServer(opts ...Option) (*Server, error) {
 	s.hs.Start()
 	s.URL = s.hs.URL
 
-	if o.hooks.Attach != nil {
-		o.hooks.Attach(s)
-	}
 	if o.hooks.OnLoadBalancers != nil {
 		s.lbHook.signal = make(chan struct{}, 1)
 		s.wg.Add(1)
 		go s.deliverFrontends()
+	}
+	// Attach may use the Server at once (even from a goroutine).
+	if o.hooks.Attach != nil {
+		o.hooks.Attach(s)
 	}
 	s.wg.Add(1)
 	go s.tick()
