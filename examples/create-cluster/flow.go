@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/openstrap/openstrap/bootstrap"
 	"github.com/openstrap/openstrap/infra"
+	"github.com/openstrap/openstrap/internal/machines"
 	"github.com/openstrap/openstrap/internal/retry"
 	"github.com/openstrap/openstrap/internal/simhost"
 	"github.com/openstrap/openstrap/internal/tools"
@@ -39,8 +41,10 @@ type config struct {
 	ControlPlanes, Workers                 int
 	DryRun                                 bool
 	JoinTimeout                            time.Duration
-	Out                                    io.Writer
-	Log                                    logr.Logger
+	// Machines is how the simulator boots servers (--machines).
+	Machines machines.Kind
+	Out      io.Writer
+	Log      logr.Logger
 
 	// simCommand starts the background simulator: the binary and its
 	// arguments before the directory. Default: a copy of this binary.
@@ -84,6 +88,22 @@ type flow struct {
 	targetCS   kubernetes.Interface
 	kubeconfig []byte
 	created    map[string]*provider.Machine
+	// runtime is how the simulator boots servers (zero on a real cloud).
+	runtime simhost.Machines
+}
+
+// machinesLine is the progress line that says how the simulated servers
+// boot and, when auto fell back to processes, why.
+func machinesLine(m simhost.Machines, asked machines.Kind) string {
+	switch {
+	case m.Kind == machines.Containers:
+		return fmt.Sprintf("servers boot as containers (podman, node image %s): cloud-init runs kubeadm, kubelet registers the Nodes", m.Image)
+	case m.Fallback != "":
+		return fmt.Sprintf("servers boot as processes, not containers (openstrap acts out kubeadm; no kubelet runs): %s", m.Fallback)
+	case asked == m.Kind:
+		return fmt.Sprintf("servers boot as %s (--machines %s; openstrap acts out kubeadm, no kubelet runs)", m.Kind, asked)
+	}
+	return fmt.Sprintf("servers boot as %s, as when this cluster was created", m.Kind)
 }
 
 func run(ctx context.Context, cfg *config) (*summary, error) {
@@ -139,17 +159,30 @@ func (f *flow) connect(ctx context.Context) error {
 	var opts []provider.Option
 	if cfg.Cloud == "" {
 		simDir := filepath.Join(cfg.Dir, "cloud")
+		if err := simhost.CheckKind(simDir, cfg.Machines); err != nil {
+			return fmt.Errorf("--machines %s: %w", cfg.Machines, err)
+		}
 		cmd, err := f.simCommand()
 		if err != nil {
 			return err
 		}
 		t := time.Now()
-		clouds, err := simhost.Start(ctx, simDir, cmd[0], append(cmd[1:], simDir)...)
+		if _, err := simhost.ReadMachines(simDir); err != nil && cfg.Machines != machines.Processes && !simhost.Running(ctx, simDir) {
+			f.say("starting the simulated OpenStack (--machines %s; the first container run builds the node image: minutes, progress in %s)",
+				cfg.Machines, simhost.Paths{Dir: simDir}.Log())
+		}
+		clouds, err := simhost.Start(ctx, simDir, cmd[0], append(cmd[1:], simhost.ServeArgs(simDir, cfg.Machines)...)...)
 		if err != nil {
 			return fmt.Errorf("start the simulated OpenStack: %w", err)
 		}
 		fmt.Fprintf(cfg.Out, "      simulated OpenStack running (clouds.yaml %s, log %s) in %v\n",
 			clouds, simhost.Paths{Dir: simDir}.Log(), time.Since(t).Round(time.Millisecond))
+		rec, err := simhost.ReadMachines(simDir)
+		if err != nil {
+			return fmt.Errorf("the simulated OpenStack's machine runtime: %w", err)
+		}
+		f.runtime = rec
+		f.say("%s", machinesLine(rec, cfg.Machines))
 		opts = append(opts, provider.WithCloudsYAML(clouds), provider.WithCloud(simhost.CloudName))
 		setDefault(&cfg.Image, openstacktest.ImageName)
 		setDefault(&cfg.Flavor, "m1.medium")
@@ -289,13 +322,13 @@ func (f *flow) install(ctx context.Context) error {
 		name := fmt.Sprintf("%s-control-plane-%d", f.cfg.Name, i)
 		var spec userdata.Spec = userdata.Init{Cluster: f.cfg.Name, KubernetesVersion: f.cfg.KubernetesVersion,
 			Endpoint: endpoint, PKI: f.pki, BootstrapTokens: []userdata.BootstrapToken{f.token},
-			Node: userdata.Node{ExternalCloudProvider: true}}
+			Node: f.node()}
 		if i > 0 {
 			// Further control planes join with the cluster's certificates
 			// in their user data (see userdata.JoinControlPlane).
 			spec = userdata.JoinControlPlane{Cluster: f.cfg.Name, KubernetesVersion: f.cfg.KubernetesVersion,
 				Endpoint: endpoint, Token: f.token, CACertHashes: []string{f.pki.CACertHash()}, PKI: f.pki,
-				Node: userdata.Node{ExternalCloudProvider: true}}
+				Node: f.node()}
 		}
 		data, err := userdata.Render(spec)
 		if err != nil {
@@ -308,7 +341,7 @@ func (f *flow) install(ctx context.Context) error {
 		name := fmt.Sprintf("%s-worker-%d", f.cfg.Name, i)
 		join := userdata.JoinWorker{Cluster: f.cfg.Name, KubernetesVersion: f.cfg.KubernetesVersion,
 			Endpoint: endpoint, Token: f.token, CACertHashes: []string{f.pki.CACertHash()},
-			Node: userdata.Node{ExternalCloudProvider: true}}
+			Node: f.node()}
 		if f.cfg.mutateWorker != nil {
 			f.cfg.mutateWorker(i, &join)
 		}
@@ -372,6 +405,25 @@ func (f *flow) install(ctx context.Context) error {
 	}
 	f.say("installed %d objects (Cluster, %d Machines with infrastructure and bootstrap data, PKI and kubeconfig Secrets)", len(objects), len(objs))
 	return nil
+}
+
+// node is how machines register as Nodes. On a real cloud the kubelet and
+// kube-controller-manager defer to the OpenStack cloud controller manager
+// (an add-on), which sets each Node's addresses and provider ID and removes
+// its "uninitialized" taint. The simulated cloud has no such controller:
+// there the kubelet keeps its own addresses and, on container machines, is
+// given the provider ID itself (openstack:///<instance ID from cloud-init's
+// metadata>), as the OpenStack provider's templates do; the process runtime
+// sets it when it registers the Node.
+func (f *flow) node() userdata.Node {
+	if f.cfg.Cloud != "" {
+		return userdata.Node{ExternalCloudProvider: true}
+	}
+	var n userdata.Node
+	if f.runtime.Kind == machines.Containers {
+		n.KubeletExtraArgs = map[string]string{"provider-id": provider.ProviderIDPrefix + "{{ ds.meta_data.instance_id }}"}
+	}
+	return n
 }
 
 // loadSecrets reads the cluster's PKI and bootstrap token from the state
@@ -592,7 +644,9 @@ func (f *flow) workers(ctx context.Context) error {
 }
 
 // waitNodes waits up to the join timeout for the named machines to become
-// Nodes of the target cluster and returns those that did not.
+// Ready Nodes of the target cluster and returns those that did not. On
+// container machines kubelet registers each Node and reports it Ready once
+// the node image's bridge CNI config is in place (no CNI add-on is needed).
 func (f *flow) waitNodes(ctx context.Context, names []string) map[string]bool {
 	pending := map[string]bool{}
 	for _, n := range names {
@@ -602,14 +656,29 @@ func (f *flow) waitNodes(ctx context.Context, names []string) map[string]bool {
 	_ = retry.Until(ctx, retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: f.cfg.JoinTimeout},
 		func(ctx context.Context) (bool, error) {
 			for n := range pending {
-				if _, err := f.targetCS.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{}); err == nil {
-					f.say("node %s joined after %v", n, time.Since(t).Round(time.Millisecond))
-					delete(pending, n)
+				node, err := f.targetCS.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{})
+				if err != nil || !nodeReady(node) {
+					continue
 				}
+				kubelet := "no kubelet"
+				if v := node.Status.NodeInfo.KubeletVersion; v != "" {
+					kubelet = "kubelet " + v
+				}
+				f.say("node %s joined and is Ready after %v (%s)", n, time.Since(t).Round(time.Millisecond), kubelet)
+				delete(pending, n)
 			}
 			return len(pending) == 0, nil
 		})
 	return pending
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 // notJoined records and prints why each pending machine is not a Node: its
@@ -618,9 +687,13 @@ func (f *flow) waitNodes(ctx context.Context, names []string) map[string]bool {
 func (f *flow) notJoined(ctx context.Context, pending map[string]bool) []string {
 	var out []string
 	for _, n := range sortedKeys(pending) {
-		reason := "no Node registered in time"
+		what := "no Node registered"
+		if node, err := f.targetCS.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{}); err == nil && !nodeReady(node) {
+			what = "its Node is not Ready"
+		}
+		reason := what + " in time"
 		if m, err := f.machines.Get(ctx, f.cfg.Name, n); err == nil {
-			reason = fmt.Sprintf("server %s is %s but no Node registered within %v", m.ServerID, m.Status, f.cfg.JoinTimeout)
+			reason = fmt.Sprintf("server %s is %s but %s within %v", m.ServerID, m.Status, what, f.cfg.JoinTimeout)
 			if m.Fault != "" {
 				reason += ": " + m.Fault
 			}

@@ -10,8 +10,12 @@
 //  7. the worker machines, which join with a bootstrap token.
 //
 // With no --cloud (and no OS_CLOUD) it runs on a simulated OpenStack in a
-// background process, whose machines boot real kube-apiservers, so the whole
-// flow runs on one machine without Docker or a cloud account. What it starts
+// background process, so the whole flow runs on one machine without a cloud
+// account. Its servers boot as podman containers from a node image built
+// here (systemd, cloud-init, containerd, kubeadm and kubelet run for real)
+// when podman works on the machine; otherwise (or with --machines processes)
+// openstrap's process runtime acts out the boot with real kube-apiservers
+// and no kubelet, and create-cluster says why it fell back. What it starts
 // outlives it; run it again to resume, and delete-cluster to tear down.
 package main
 
@@ -31,6 +35,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/openstrap/openstrap/internal/machines"
 	"github.com/openstrap/openstrap/internal/simhost"
 )
 
@@ -40,7 +45,7 @@ const serveSimCommand = simhost.ServeCommand
 
 func main() {
 	if len(os.Args) > 2 && os.Args[1] == serveSimCommand {
-		os.Exit(serveSim(os.Args[2]))
+		os.Exit(serveSim(os.Args[2:]))
 	}
 	cfg, err := parseFlags(os.Args[1:], os.Stdout)
 	if err != nil {
@@ -60,14 +65,20 @@ func main() {
 	}
 }
 
-// serveSim runs the simulated cloud until SIGTERM or SIGINT.
-func serveSim(dir string) int {
+// serveSim runs the simulated cloud (simhost.ServeArgs) until SIGTERM or
+// SIGINT.
+func serveSim(args []string) int {
+	dir, kind, err := simhost.ParseServeArgs(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "simulator:", err)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := funcr.New(func(prefix, args string) {
 		fmt.Fprintln(os.Stderr, time.Now().UTC().Format(time.RFC3339), prefix, args)
-	}, funcr.Options{})
-	if err := simhost.Serve(ctx, dir, log); err != nil {
+	}, funcr.Options{Verbosity: 1})
+	if err := simhost.Serve(ctx, dir, kind, log); err != nil {
 		fmt.Fprintln(os.Stderr, "simulator:", err)
 		return 1
 	}
@@ -93,6 +104,7 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.IntVar(&cfg.ControlPlanes, "control-plane-count", 1, "control-plane machines")
 	fs.IntVar(&cfg.Workers, "worker-count", 2, "worker machines")
 	fs.StringVar(&cfg.Bootstrap, "bootstrap", "local", "bootstrap cluster: local (kube-apiserver and etcd processes, no Docker), kind, or kubeconfig=PATH")
+	kind := fs.String("machines", string(machines.Auto), "how the simulated cloud boots servers: containers (podman node containers running systemd, cloud-init, kubeadm and kubelet), processes (openstrap acts out the boot: API servers only, no kubelet), or auto (containers when podman works here, else processes); kept for the cluster's life")
 	fs.StringVar(&cfg.Addons, "addons", "", "add-on manifests (a YAML file or a directory of them) to apply to the new cluster in step 5")
 	fs.BoolVar(&cfg.DryRun, "dry-run", false, "print what every step would do, change nothing")
 	fs.DurationVar(&cfg.JoinTimeout, "join-timeout", 5*time.Minute, "how long to wait for the control plane and for workers to join")
@@ -104,6 +116,11 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	k, err := machines.ParseKind(*kind)
+	if err != nil || k == machines.None {
+		return nil, fmt.Errorf("--machines %q: want auto, containers or processes", *kind)
+	}
+	cfg.Machines = k
 	if cfg.Dir == "" {
 		cfg.Dir = filepath.Join(cache, "openstrap", "create-cluster", cfg.Name)
 	}

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -21,14 +24,19 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/openstrap/openstrap/infra"
+	"github.com/openstrap/openstrap/internal/containerruntime"
+	"github.com/openstrap/openstrap/internal/machines"
+	"github.com/openstrap/openstrap/internal/podman"
 	"github.com/openstrap/openstrap/internal/simhost"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/userdata"
@@ -38,17 +46,23 @@ import (
 // does.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == serveSimCommand {
-		os.Exit(serveSim(os.Args[2]))
+		os.Exit(serveSim(os.Args[2:]))
 	}
 	ctrllog.SetLogger(logr.Discard())
 	os.Exit(m.Run())
 }
 
-func testConfig(t *testing.T, dir string) *config {
+func testConfig(t *testing.T, dir string, kind machines.Kind) *config {
 	t.Helper()
-	return &config{Name: "e2e", Dir: dir, KubernetesVersion: "v1.37.2", NodeCIDR: "10.6.0.0/24",
-		ControlPlanes: 1, Workers: 2, Bootstrap: "local", JoinTimeout: 2 * time.Minute,
+	return &config{Name: "e2e", Dir: dir, KubernetesVersion: "v1.37.2", NodeCIDR: testNodeCIDR(),
+		ControlPlanes: 1, Workers: 2, Bootstrap: "local", JoinTimeout: 2 * time.Minute, Machines: kind,
 		Out: testWriter{t}, Log: logr.Discard(), simCommand: []string{os.Args[0], serveSimCommand}}
+}
+
+// testNodeCIDR is a /24 that other tests' container networks on this host
+// are unlikely to hold (podman refuses overlapping subnets).
+func testNodeCIDR() string {
+	return fmt.Sprintf("10.%d.%d.0/24", 100+rand.IntN(100), rand.IntN(250))
 }
 
 type testWriter struct{ t *testing.T }
@@ -58,24 +72,52 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestCreateCluster runs the seven steps on the embedded defaults and checks
-// each step's outcome, then tears everything down with delete-cluster.
+// capture makes cfg's output also go to the returned builder.
+func capture(cfg *config) *strings.Builder {
+	var b strings.Builder
+	cfg.Out = io.MultiWriter(cfg.Out, &b)
+	return &b
+}
+
+// TestCreateCluster runs the seven steps with container machines (podman
+// node containers running systemd, cloud-init, kubeadm and kubelet) and
+// checks each step's outcome: the control plane answers through the load
+// balancer's floating IP, the objects are pivoted into the new cluster, the
+// workers are real Nodes, Ready, with kubelet v1.37.2 and the servers'
+// provider IDs. It then stops the simulator (the containers keep running),
+// runs again (the restarted simulator adopts them: same containers, nothing
+// changed on the cloud), stops it again and tears everything down with
+// delete-cluster, which must leave no container, podman network or volume
+// of the cluster. Needs root and podman (make test installs it).
 func TestCreateCluster(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
+	engine, err := podman.Setup(ctx)
+	if err != nil {
+		t.Fatalf("TestCreateCluster boots container machines: podman must work on this machine (make test installs it; run as root): %v", err)
+	}
 	dir := t.TempDir()
-	cfg := testConfig(t, dir)
-	cfg.ControlPlanes = 2
+	cfg := testConfig(t, dir, machines.Containers)
+	cfg.JoinTimeout = 10 * time.Minute
+	// As for a user: the flow copies its binary (here the test binary, whose
+	// TestMain serves) into the state directory, where delete-cluster
+	// restarts the stopped simulator from.
+	cfg.simCommand = nil
+	out := capture(cfg)
 	t.Cleanup(func() { cleanup(t, dir) })
 	sum, err := run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(out.String(), "servers boot as containers (podman, node image ") {
+		t.Errorf("output lacks the container runtime line:\n%s", out)
+	}
 	// Step 1: the endpoint is the load balancer's floating IP.
 	if !strings.HasPrefix(sum.Endpoint, "https://127.") || !strings.HasSuffix(sum.Endpoint, ":6443") {
 		t.Errorf("endpoint = %q, want the floating IP on 6443", sum.Endpoint)
 	}
-	// Steps 4 and 7: the admin kubeconfig reaches the cluster, every machine is a Node.
+	// Steps 4 and 7: the admin kubeconfig reaches the cluster through the
+	// floating IP; every machine is a Node that kubelet registered.
 	kc, err := os.ReadFile(sum.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
@@ -84,8 +126,150 @@ func TestCreateCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if rc.Host != sum.Endpoint {
+		t.Errorf("kubeconfig server = %s, want the endpoint %s", rc.Host, sum.Endpoint)
+	}
 	cs := kubernetes.NewForConfigOrDie(rc)
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]*provider.Machine{}
+	for _, m := range sum.Machines {
+		want[m.Name] = m
+	}
+	var names []string
+	for _, n := range nodes.Items {
+		names = append(names, n.Name)
+		m := want[n.Name]
+		if m == nil {
+			continue
+		}
+		if !nodeReady(&n) {
+			t.Errorf("node %s is not Ready: %+v", n.Name, n.Status.Conditions)
+		}
+		if got := n.Status.NodeInfo.KubeletVersion; got != "v1.37.2" {
+			t.Errorf("node %s kubelet %q, want v1.37.2 (a real kubelet)", n.Name, got)
+		}
+		if n.Spec.ProviderID != m.ProviderID {
+			t.Errorf("node %s providerID %q, want its server's %q", n.Name, n.Spec.ProviderID, m.ProviderID)
+		}
+		var ips []string
+		for _, a := range n.Status.Addresses {
+			if a.Type == corev1.NodeInternalIP {
+				ips = append(ips, a.Address)
+			}
+		}
+		if !slices.Contains(ips, m.InternalAddress) {
+			t.Errorf("node %s internal IPs %v, want its port's %s", n.Name, ips, m.InternalAddress)
+		}
+	}
+	sort.Strings(names)
+	if diff := cmp.Diff([]string{"e2e-control-plane-0", "e2e-worker-0", "e2e-worker-1"}, names); diff != "" {
+		t.Errorf("nodes (-want +got):\n%s", diff)
+	}
+	// Step 6: the management objects live in the target, not in the bootstrap cluster.
+	checkPivoted(t, ctx, dir, rc, 3)
+
+	// The servers are this runtime's containers (found by the server ID label).
+	instance := ""
+	containerIDs := map[string]string{}
+	for _, m := range sum.Machines {
+		cs, err := engine.ListContainers(ctx, map[string]string{containerruntime.LabelServer: m.ServerID})
+		if err != nil || len(cs) != 1 || cs[0].State != "running" {
+			t.Fatalf("container of server %s (%s): %+v, %v; want one running", m.Name, m.ServerID, cs, err)
+		}
+		containerIDs[m.Name] = cs[0].ID
+		instance = cs[0].Labels[containerruntime.LabelInstance]
+	}
+	if instance == "" {
+		t.Fatal("the containers carry no runtime instance label")
+	}
+
+	// The simulator stops; the containers keep running. Running again
+	// restarts it, which adopts them: the same containers, the cloud as it
+	// was, the cluster still answers.
+	simDir := filepath.Join(dir, "cloud")
+	before := cloudResources(t, ctx, dir)
+	if err := simhost.Stop(ctx, simDir); err != nil {
+		t.Fatal(err)
+	}
+	for name, id := range containerIDs {
+		c, err := engine.InspectContainer(ctx, id)
+		if err != nil || !c.State.Running {
+			t.Errorf("container of %s after the simulator stopped: %+v, %v; want it running", name, c, err)
+		}
+	}
+	again := testConfig(t, dir, machines.Auto)
+	again.NodeCIDR, again.simCommand = cfg.NodeCIDR, nil
+	if _, err := run(ctx, again); err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	if diff := cmp.Diff(before, cloudResources(t, ctx, dir)); diff != "" {
+		t.Errorf("second run changed the cloud (-before +after):\n%s", diff)
+	}
+	for _, m := range sum.Machines {
+		cs, err := engine.ListContainers(ctx, map[string]string{containerruntime.LabelServer: m.ServerID})
+		if err != nil || len(cs) != 1 || cs[0].ID != containerIDs[m.Name] {
+			t.Errorf("container of %s after the restart: %+v, %v; want the same %s", m.Name, cs, err, containerIDs[m.Name])
+		}
+	}
+
+	// delete-cluster restarts the stopped simulator, deletes the machines
+	// and infrastructure, stops it for good and removes the directory:
+	// nothing of the cluster is left in podman.
+	if err := simhost.Stop(ctx, simDir); err != nil {
+		t.Fatal(err)
+	}
+	deleted := runDeleteCluster(t, dir)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("state directory still there after delete-cluster:\n%s", deleted)
+	}
+	labels := map[string]string{containerruntime.LabelInstance: instance}
+	if cs, err := engine.ListContainers(ctx, labels); err != nil || len(cs) != 0 {
+		t.Errorf("containers left after delete-cluster: %+v, %v", cs, err)
+	}
+	if ns, err := engine.ListNetworks(ctx, labels); err != nil || len(ns) != 0 {
+		t.Errorf("podman networks left after delete-cluster: %+v, %v", ns, err)
+	}
+	if vs, err := engine.ListVolumes(ctx, labels); err != nil || len(vs) != 0 {
+		t.Errorf("volumes left after delete-cluster: %v, %v", vs, err)
+	}
+}
+
+// TestFallbackToProcesses runs the seven steps with --machines auto where
+// podman is not on PATH: create-cluster must say that the servers boot as
+// processes and why, and the flow (2 control planes, 2 workers) must still
+// work on the process runtime; delete-cluster leaves nothing.
+func TestFallbackToProcesses(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	t.Setenv("PATH", pathWithout(t, "podman"))
+	if _, err := exec.LookPath("podman"); err == nil {
+		t.Fatal("podman still on PATH")
+	}
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, machines.Auto)
+	cfg.ControlPlanes = 2
+	out := capture(cfg)
+	t.Cleanup(func() { cleanup(t, dir) })
+	sum, err := run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "servers boot as processes, not containers (openstrap acts out kubeadm; no kubelet runs): no container engine works on this machine: podman is not installed"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks the fallback line %q:\n%s", want, out)
+	}
+	kc, err := os.ReadFile(sum.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := clientcmd.RESTConfigFromKubeConfig(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := kubernetes.NewForConfigOrDie(rc).CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,19 +281,55 @@ func TestCreateCluster(t *testing.T) {
 	if diff := cmp.Diff([]string{"e2e-control-plane-0", "e2e-control-plane-1", "e2e-worker-0", "e2e-worker-1"}, names); diff != "" {
 		t.Errorf("nodes (-want +got):\n%s", diff)
 	}
-	// Step 6: the management objects live in the target, not in the bootstrap cluster.
+	checkPivoted(t, ctx, dir, rc, 4)
+	deleted := runDeleteCluster(t, dir)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("state directory still there after delete-cluster:\n%s", deleted)
+	}
+}
+
+// pathWithout returns a PATH of one directory holding links to every
+// program on PATH but name.
+func pathWithout(t *testing.T, name string) string {
+	t.Helper()
+	bin := t.TempDir()
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			dst := filepath.Join(bin, e.Name())
+			if e.Name() == name || e.IsDir() {
+				continue
+			}
+			if _, err := os.Lstat(dst); err == nil {
+				continue // the first on PATH wins
+			}
+			if err := os.Symlink(filepath.Join(d, e.Name()), dst); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return bin
+}
+
+// checkPivoted checks that the management objects live in the target
+// cluster, not in the bootstrap cluster, with every Machine's node set.
+func checkPivoted(t *testing.T, ctx context.Context, dir string, rc *rest.Config, machines int) {
+	t.Helper()
 	tc, err := newClient(rc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var machines clusterv1.MachineList
-	if err := tc.List(ctx, &machines, client.InNamespace(namespace)); err != nil {
+	var ms clusterv1.MachineList
+	if err := tc.List(ctx, &ms, client.InNamespace(namespace)); err != nil {
 		t.Fatal(err)
 	}
-	if len(machines.Items) != 4 {
-		t.Errorf("target holds %d Machines, want 4", len(machines.Items))
+	if len(ms.Items) != machines {
+		t.Errorf("target holds %d Machines, want %d", len(ms.Items), machines)
 	}
-	for _, m := range machines.Items {
+	for _, m := range ms.Items {
 		if m.Status.NodeRef.Name != m.Name {
 			t.Errorf("Machine %s nodeRef = %q, want its node", m.Name, m.Status.NodeRef.Name)
 		}
@@ -129,22 +349,6 @@ func TestCreateCluster(t *testing.T) {
 	if len(left.Items) != 0 {
 		t.Errorf("bootstrap cluster still holds %d Clusters after the pivot", len(left.Items))
 	}
-	// Running again changes nothing and finishes.
-	before := cloudResources(t, ctx, dir)
-	again := testConfig(t, dir)
-	again.ControlPlanes = 2
-	if _, err := run(ctx, again); err != nil {
-		t.Fatalf("second run: %v", err)
-	}
-	if diff := cmp.Diff(before, cloudResources(t, ctx, dir)); diff != "" {
-		t.Errorf("second run changed the cloud (-before +after):\n%s", diff)
-	}
-
-	// delete-cluster leaves nothing of the cluster and removes the directory.
-	out := runDeleteCluster(t, dir)
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Fatalf("state directory still there after delete-cluster:\n%s", out)
-	}
 }
 
 // TestDryRun prints every step's plan and creates nothing in the cloud.
@@ -153,7 +357,7 @@ func TestDryRun(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	t.Cleanup(func() { cleanup(t, dir) })
-	cfg := testConfig(t, dir)
+	cfg := testConfig(t, dir, machines.Processes)
 	var out strings.Builder
 	cfg.Out = &out
 	cfg.DryRun = true
@@ -181,7 +385,7 @@ func TestWorkerJoinFailuresReported(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	t.Cleanup(func() { cleanup(t, dir) })
-	cfg := testConfig(t, dir)
+	cfg := testConfig(t, dir, machines.Processes)
 	cfg.Workers = 3
 	cfg.JoinTimeout = 20 * time.Second
 	other, err := userdata.NewClusterPKI()
@@ -229,9 +433,12 @@ func TestResumeAfterInterrupt(t *testing.T) {
 	dir := t.TempDir()
 	t.Cleanup(func() { cleanup(t, dir) })
 	var want []string
+	cidr := testNodeCIDR()
 	for step := 2; step <= 7; step++ {
-		cfg := testConfig(t, dir)
+		cfg := testConfig(t, dir, machines.Processes)
+		cfg.NodeCIDR = cidr
 		cfg.Out = io.Discard
+		out := capture(cfg)
 		sctx, scancel := context.WithCancel(ctx)
 		cfg.beforeStep = func(s int) {
 			if s == step {
@@ -242,7 +449,12 @@ func TestResumeAfterInterrupt(t *testing.T) {
 			t.Fatalf("interrupt before step %d: run = %v, want it cancelled", step, err)
 		}
 		scancel()
-		cfg = testConfig(t, dir)
+		// Asked for, the process runtime is named (not a fallback).
+		if line := "servers boot as processes (--machines processes; openstrap acts out kubeadm, no kubelet runs)"; !strings.Contains(out.String(), line) {
+			t.Fatalf("output lacks %q:\n%s", line, out)
+		}
+		cfg = testConfig(t, dir, machines.Processes)
+		cfg.NodeCIDR = cidr
 		cfg.Out = io.Discard
 		if _, err := run(ctx, cfg); err != nil {
 			t.Fatalf("resume after an interrupt before step %d: %v", step, err)
@@ -352,14 +564,22 @@ func runDeleteCluster(t *testing.T, dir string) string {
 	return string(out)
 }
 
-// cleanup stops what a failed test left running.
+// cleanup stops what a failed test left running. A simulator with
+// container machines is started again if it stopped (it adopts its
+// containers) and stopped for good, which removes them.
 func cleanup(t *testing.T, dir string) {
 	if _, err := os.Stat(dir); err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := simhost.Stop(ctx, filepath.Join(dir, "cloud")); err != nil {
+	simDir := filepath.Join(dir, "cloud")
+	if rec, err := simhost.ReadMachines(simDir); err == nil && rec.Kind == machines.Containers {
+		if _, err := simhost.Start(ctx, simDir, os.Args[0], append([]string{serveSimCommand}, simhost.ServeArgs(simDir, "")...)...); err != nil {
+			t.Logf("restart the simulator to remove its containers: %v", err)
+		}
+	}
+	if err := simhost.StopAndRemove(ctx, simDir); err != nil {
 		t.Logf("stop simulator: %v", err)
 	}
 	// The bootstrap cluster's processes; kube-apiserver may hang in its

@@ -1,7 +1,9 @@
 // Command delete-cluster tears down a cluster made by create-cluster, in
 // dependency order: its machines, then its network infrastructure, then the
 // local bootstrap cluster and, on the embedded defaults, the simulated cloud
-// and the state directory. It is idempotent and lists what it could not
+// (restarted if it was stopped, so that it finds its machines; stopped for
+// good, its machine runtime removing every container, podman network and
+// volume it made) and the state directory. It is idempotent and lists what it could not
 // delete.
 package main
 
@@ -101,10 +103,12 @@ func run(ctx context.Context, cfg *config) error {
 		return fmt.Errorf("%d thing(s) left; fix them and run delete-cluster again", len(failed))
 	}
 	if cfg.Cloud == "" && exists(simDir) {
-		if err := simhost.Stop(ctx, simDir); err != nil {
+		// For good: its machine runtime removes what it made (containers
+		// and their volumes, podman networks, routes, iptables chains).
+		if err := simhost.StopAndRemove(ctx, simDir); err != nil {
 			return fmt.Errorf("stop the simulated OpenStack: %w", err)
 		}
-		fmt.Fprintln(cfg.Out, "  stopped the simulated OpenStack")
+		fmt.Fprintln(cfg.Out, "  stopped the simulated OpenStack and removed what its machine runtime made")
 	}
 	if err := os.RemoveAll(cfg.Dir); err != nil {
 		return err
@@ -126,7 +130,9 @@ func connect(ctx context.Context, cfg *config, simDir string) (*provider.Cloud, 
 	if cmd == nil {
 		cmd = []string{simhost.Binary(cfg.Dir), simhost.ServeCommand}
 	}
-	clouds, err := simhost.Start(ctx, simDir, cmd[0], append(cmd[1:], simDir)...)
+	// Restarted with the machine runtime it recorded, it adopts the
+	// machines its last run left (containers keep running while it is down).
+	clouds, err := simhost.Start(ctx, simDir, cmd[0], append(cmd[1:], simhost.ServeArgs(simDir, "")...)...)
 	if err != nil {
 		return nil, err
 	}

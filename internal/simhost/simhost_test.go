@@ -2,6 +2,7 @@ package simhost
 
 import (
 	"context"
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 
+	"github.com/openstrap/openstrap/internal/machines"
 	"github.com/openstrap/openstrap/provider"
 )
 
@@ -24,7 +26,7 @@ func TestMain(m *testing.M) {
 			waitSignal()
 			cancel()
 		}()
-		if err := Serve(ctx, dir, logr.Discard()); err != nil {
+		if err := Serve(ctx, dir, machines.Processes, logr.Discard()); err != nil {
 			os.Exit(1)
 		}
 		os.Exit(0)
@@ -78,5 +80,36 @@ func TestStartStopRestart(t *testing.T) {
 	got, err := networks.Get(ctx, connect().Network, net.ID).Extract()
 	if err != nil || got.Name != "kept" {
 		t.Fatalf("network after restart = %+v, %v; want it kept", got, err)
+	}
+	// The runtime chosen first is recorded and kept.
+	rec, err := ReadMachines(dir)
+	if err != nil || rec.Kind != machines.Processes {
+		t.Fatalf("recorded machines = %+v, %v; want processes", rec, err)
+	}
+	if err := CheckKind(dir, machines.Containers); !errors.Is(err, ErrKindMismatch) {
+		t.Errorf("CheckKind(containers) on a processes directory = %v, want ErrKindMismatch", err)
+	}
+	for _, k := range []machines.Kind{"", machines.Auto, machines.Processes} {
+		if err := CheckKind(dir, k); err != nil {
+			t.Errorf("CheckKind(%q) = %v", k, err)
+		}
+	}
+	if err := StopAndRemove(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	if Running(ctx, dir) {
+		t.Fatal("Running = true after StopAndRemove")
+	}
+}
+
+func TestServeArgs(t *testing.T) {
+	for _, k := range []machines.Kind{"", machines.Containers, machines.Auto} {
+		dir, kind, err := ParseServeArgs(ServeArgs("/some/dir", k))
+		if err != nil || dir != "/some/dir" || kind != k {
+			t.Errorf("ParseServeArgs(ServeArgs(%q)) = %q, %q, %v", k, dir, kind, err)
+		}
+	}
+	if _, _, err := ParseServeArgs([]string{"--machines", "vms", "/d"}); err == nil {
+		t.Error("ParseServeArgs accepted --machines vms")
 	}
 }
