@@ -158,6 +158,8 @@ func TestRunErrors(t *testing.T) {
 		{"unknown flag", []string{"--nope"}, exitUsage, "flag provided but not defined"},
 		{"bad seed", []string{"--seed", "x"}, exitUsage, `--seed "x"`},
 		{"extra argument", []string{"serve"}, exitUsage, "unexpected arguments"},
+		{"unknown machine runtime", []string{"--machines", "vms"}, exitUsage, `--machines "vms": use none, processes or containers`},
+		{"auto is for create-cluster", []string{"--machines", "auto"}, exitUsage, `--machines "auto"`},
 		{"bad listen address", []string{"--listen", "256.0.0.1:1"}, exitFailure, "listen on 256.0.0.1:1"},
 		{"bad pool", []string{"--fip-pool", "nope"}, exitFailure, "WithFloatingIPPool"},
 		{"unwritable clouds.yaml", []string{"--listen", "127.0.0.1:0", "--clouds-yaml", "/nonexistent/dir/clouds.yaml"}, exitFailure, "write clouds.yaml /nonexistent/dir/clouds.yaml"},
