@@ -297,9 +297,6 @@ func (r *Runtime) spawn(ctx context.Context, ev openstacktest.BootEvent) (err er
 	if m.containerID != "" {
 		return r.startLocked(ctx, m, log)
 	}
-	if len(ev.Ports) == 0 || len(ev.Ports[0].FixedIPs) == 0 {
-		return fmt.Errorf("server %s has no port with a fixed IP: the container runtime needs one", ev.ServerID)
-	}
 	seed, err := r.writeSeed(ev)
 	if err != nil {
 		return err
@@ -321,25 +318,28 @@ func (r *Runtime) spawn(ctx context.Context, ev openstacktest.BootEvent) (err er
 		}
 	}()
 	for _, p := range ev.Ports {
-		var fip *openstacktest.BootFixedIP
+		var fixed *openstacktest.BootFixedIP
 		for i := range p.FixedIPs {
 			if !strings.Contains(p.FixedIPs[i].Address, ":") {
-				fip = &p.FixedIPs[i]
+				fixed = &p.FixedIPs[i]
 				break
 			}
 		}
-		if fip == nil {
-			continue
+		if fixed == nil {
+			continue // IPv6-only ports are not connected
 		}
-		n, err := r.acquireNetwork(ctx, p.NetworkID, p.NetworkName, fip.CIDR, fip.GatewayIP)
+		n, err := r.acquireNetwork(ctx, p.NetworkID, p.NetworkName, fixed.CIDR, fixed.GatewayIP)
 		if err != nil {
 			return err
 		}
 		nets = append(nets, p.NetworkID)
 		if m.gateway == "" {
-			m.gateway = fip.GatewayIP
+			m.gateway = fixed.GatewayIP
 		}
-		args = append(args, "--network", fmt.Sprintf("%s:ip=%s,mac=%s", n.name, fip.Address, p.MACAddress))
+		args = append(args, "--network", fmt.Sprintf("%s:ip=%s,mac=%s", n.name, fixed.Address, p.MACAddress))
+	}
+	if len(nets) == 0 {
+		args = append(args, "--network", "none") // networks "none", as Nova boots it
 	}
 	args = append(args, r.opts.Image)
 	args = append(args, r.opts.Command...)

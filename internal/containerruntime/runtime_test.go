@@ -566,3 +566,24 @@ func waitLB(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, id 
 		}
 	}
 }
+
+// TestServerWithoutNetwork: a server booted with networks "none" runs in a
+// container with only a loopback interface, as Nova boots it.
+func TestServerWithoutNetwork(t *testing.T) {
+	e := newEnv(t, "10.231.42.0/24")
+	e.cloud.Compute.Microversion = "2.37"
+	s, err := servers.Create(e.ctx, e.cloud.Compute, servers.CreateOpts{Name: "isolated", ImageRef: e.imageID(), FlavorRef: "2",
+		UserData: []byte("#cloud-config\n"), Networks: "none"}, nil).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(s.ID, "ACTIVE")
+	cid := e.rt.ContainerID(s.ID)
+	if cid == "" || !e.running(cid) {
+		t.Fatalf("container %q not running", cid)
+	}
+	if got := e.exec(cid, "ip", "-o", "link"); strings.Count(got, "\n") != 1 || !strings.Contains(got, "lo:") {
+		t.Errorf("interfaces of a server without networks:\n%s", got)
+	}
+	e.waitConsole(s.ID, cloudInitDone, 1, 3*time.Minute)
+}
