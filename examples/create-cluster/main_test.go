@@ -37,6 +37,7 @@ import (
 	"github.com/openstrap/openstrap/internal/containerruntime"
 	"github.com/openstrap/openstrap/internal/machines"
 	"github.com/openstrap/openstrap/internal/podman"
+	"github.com/openstrap/openstrap/internal/retry"
 	"github.com/openstrap/openstrap/internal/simhost"
 	"github.com/openstrap/openstrap/provider"
 	"github.com/openstrap/openstrap/userdata"
@@ -82,9 +83,11 @@ func capture(cfg *config) *strings.Builder {
 // TestCreateCluster runs the seven steps with container machines (podman
 // node containers running systemd, cloud-init, kubeadm and kubelet) and
 // checks each step's outcome: the control plane answers through the load
-// balancer's floating IP, the objects are pivoted into the new cluster, the
-// workers are real Nodes, Ready, with kubelet v1.37.2 and the servers'
-// provider IDs. It then stops the simulator (the containers keep running),
+// balancer's floating IP, a second control plane joins, the objects are
+// pivoted into the new cluster, every machine (workers included) is a real
+// Node, Ready, with kubelet v1.37.2 and its server's provider ID and address,
+// and CoreDNS runs on a pod address (the node image's bridge CNI: no CNI
+// add-on). It then stops the simulator (the containers keep running),
 // runs again (the restarted simulator adopts them: same containers, nothing
 // changed on the cloud), stops it again and tears everything down with
 // delete-cluster, which must leave no container, podman network or volume
@@ -98,6 +101,7 @@ func TestCreateCluster(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cfg := testConfig(t, dir, machines.Containers)
+	cfg.ControlPlanes = 2 // the second joins with real kubeadm join --control-plane
 	cfg.JoinTimeout = 10 * time.Minute
 	// As for a user: the flow copies its binary (here the test binary, whose
 	// TestMain serves) into the state directory, where delete-cluster
@@ -165,11 +169,29 @@ func TestCreateCluster(t *testing.T) {
 		}
 	}
 	sort.Strings(names)
-	if diff := cmp.Diff([]string{"e2e-control-plane-0", "e2e-worker-0", "e2e-worker-1"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"e2e-control-plane-0", "e2e-control-plane-1", "e2e-worker-0", "e2e-worker-1"}, names); diff != "" {
 		t.Errorf("nodes (-want +got):\n%s", diff)
 	}
+	// No CNI add-on: CoreDNS gets a pod address from the node image's bridge CNI.
+	var dns string
+	err = retry.Until(ctx, retry.Policy{Initial: time.Second, Max: 5 * time.Second, MaxElapsed: 5 * time.Minute}, func(ctx context.Context) (bool, error) {
+		pods, err := cs.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "k8s-app=kube-dns"})
+		if err != nil {
+			return false, nil
+		}
+		for _, p := range pods.Items {
+			dns = fmt.Sprintf("%s %s %s", p.Name, p.Status.Phase, p.Status.PodIP)
+			if p.Status.Phase == corev1.PodRunning && strings.HasPrefix(p.Status.PodIP, "10.244.") {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Errorf("no CoreDNS pod Running on a pod address (last: %q): %v", dns, err)
+	}
 	// Step 6: the management objects live in the target, not in the bootstrap cluster.
-	checkPivoted(t, ctx, dir, rc, 3)
+	checkPivoted(t, ctx, dir, rc, 4)
 
 	// The servers are this runtime's containers (found by the server ID label).
 	instance := ""
@@ -201,7 +223,7 @@ func TestCreateCluster(t *testing.T) {
 		}
 	}
 	again := testConfig(t, dir, machines.Auto)
-	again.NodeCIDR, again.simCommand = cfg.NodeCIDR, nil
+	again.NodeCIDR, again.simCommand, again.ControlPlanes = cfg.NodeCIDR, nil, cfg.ControlPlanes
 	if _, err := run(ctx, again); err != nil {
 		t.Fatalf("second run: %v", err)
 	}
