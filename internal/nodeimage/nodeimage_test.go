@@ -96,7 +96,7 @@ func TestBootControlPlaneAndWorker(t *testing.T) {
 	})
 	defer cp.remove(t)
 	cp.waitCloudInit(t, ctx)
-	cp.waitReady(t, ctx, cp, 5*time.Minute)
+	cp.waitReady(t, ctx, cp, 10*time.Minute)
 	t.Logf("control plane: container start to Node Ready: %s", cp.readyAfter.Round(time.Second))
 
 	wantPods := []string{"etcd-", "kube-apiserver-", "kube-controller-manager-", "kube-scheduler-", "kube-proxy-", "coredns-"}
@@ -129,7 +129,7 @@ func TestBootControlPlaneAndWorker(t *testing.T) {
 	})
 	defer worker.remove(t)
 	worker.waitCloudInit(t, ctx)
-	worker.waitReady(t, ctx, cp, 5*time.Minute)
+	worker.waitReady(t, ctx, cp, 10*time.Minute)
 	t.Logf("worker: container start to Node Ready: %s", worker.readyAfter.Round(time.Second))
 
 	// A Deployment of pause pods becomes Available; a pod pinned to the
@@ -353,7 +353,9 @@ func parseJoin(s string) (endpoint, token, caHash string, ok bool) {
 
 // initUserData runs kubeadm init with the node's IP as control-plane
 // endpoint, as a single-node user would (control-plane taint removed so
-// CoreDNS and the pause pods schedule there too).
+// CoreDNS and the pause pods schedule there too). Generous kubeadm timeouts:
+// on a loaded 2-core host the API server may take minutes; a failed command
+// fails cloud-init (set -e).
 const initUserData = `## template: jinja
 #cloud-config
 write_files:
@@ -367,6 +369,10 @@ write_files:
       kubeletExtraArgs:
       - name: provider-id
         value: openstack:///{{ ds.meta_data.instance_id }}
+    timeouts:
+      controlPlaneComponentHealthCheck: 10m0s
+      kubeletHealthCheck: 10m0s
+      kubernetesAPICall: 3m0s
     ---
     apiVersion: kubeadm.k8s.io/v1beta4
     kind: ClusterConfiguration
@@ -375,6 +381,7 @@ write_files:
     networking:
       podSubnet: 10.244.0.0/16
 runcmd:
+- set -e
 - 'ip=$(ip -4 -o route get 1.1.1.1 | sed -n "s/.* src \([0-9.]*\).*/\1/p"); sed -i "s/__IP__/$ip/" /run/kubeadm/kubeadm.yaml'
 - kubeadm init --config /run/kubeadm/kubeadm.yaml
 - kubectl --kubeconfig /etc/kubernetes/admin.conf taint nodes --all node-role.kubernetes.io/control-plane-
@@ -402,7 +409,13 @@ write_files:
       kubeletExtraArgs:
       - name: provider-id
         value: openstack:///{{ ds.meta_data.instance_id }}
+    timeouts:
+      discovery: 10m0s
+      tlsBootstrap: 10m0s
+      kubeletHealthCheck: 10m0s
+      kubernetesAPICall: 3m0s
 runcmd:
+- set -e
 - kubeadm join --config /run/kubeadm/kubeadm-join-config.yaml
 `
 
@@ -597,8 +610,8 @@ func memStat(s string) string {
 // control plane kube-controller-manager 7, kube-apiserver 3, ...), measured.
 const inotifyPerNode = 25
 
-// checkInotifyHeadroom fails the test when root's inotify instances cannot
-// take nodes more: every container on the host runs as root in the same
+// checkInotifyHeadroom warns when root's inotify instances may not take
+// nodes more: every container on the host runs as root in the same
 // user namespace and shares fs.inotify.max_user_instances (128 by default).
 // A node beyond it gets "failed to create fsnotify watcher: too many open
 // files" from containerd's CRI plugin and never becomes Ready.
@@ -620,8 +633,10 @@ func checkInotifyHeadroom(t *testing.T, nodes int) {
 			}
 		}
 	}
+	// Descriptors shared by forked processes are counted once per process,
+	// so this overcounts: a warning, the node's diagnostics say the rest.
 	if need := nodes * inotifyPerNode; max-used < need {
-		t.Fatalf("root uses %d of fs.inotify.max_user_instances=%d; %d node(s) need about %d more. "+
-			"Raise it on the host (sysctl fs.inotify.max_user_instances=8192) or stop other node containers", used, max, nodes, need)
+		t.Logf("WARNING: root holds about %d inotify descriptors, fs.inotify.max_user_instances=%d; %d node(s) need about %d more. "+
+			"If a node's containerd reports \"too many open files\", raise it on the host (sysctl fs.inotify.max_user_instances=8192) or stop other node containers", used, max, nodes, need)
 	}
 }
