@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr/testr"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/quotasets"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -821,6 +822,16 @@ func bootLarge(b *testing.B, controlPlanes, workers int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Minute)
 	defer cancel()
 	c := startCloud(b, ctx, "big")
+	// A fresh simulated project allows 10 instances, 20 cores.
+	admin, err := c.sim.AdminCloud(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := quotasets.Update(ctx, admin.Compute, openstacktest.MemberProjectID, quotasets.UpdateOpts{
+		Instances: ptr.To(controlPlanes + workers + 5), Cores: ptr.To(4 * (controlPlanes + workers)),
+		RAM: ptr.To(8192 * (controlPlanes + workers))}).Extract(); err != nil {
+		b.Fatalf("raise the compute quota: %v", err)
+	}
 	cl := c.newCluster()
 	var names []string
 	t0 := time.Now()
