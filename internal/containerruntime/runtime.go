@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/openstrap/openstrap/internal/nodeimage"
 	"github.com/openstrap/openstrap/internal/podman"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
@@ -28,7 +29,7 @@ const (
 )
 
 // SeedDir is where cloud-init's NoCloud datasource reads its seed.
-const SeedDir = "/var/lib/cloud/seed/nocloud"
+const SeedDir = nodeimage.SeedDir
 
 // ContainerSpec is what Options.Args turns into podman create flags.
 type ContainerSpec struct {
@@ -43,26 +44,10 @@ type ContainerSpec struct {
 }
 
 // DefaultArgs are the podman create flags of a systemd node container when
-// Options.Args is nil: privileged (containerd and kubelet inside), a tty
-// (systemd and cloud-init write to /dev/console, which podman logs shows),
-// tmpfs /run and /tmp, systemd's stop signal, /var on its volume, the seed,
-// /lib/modules read-only when the host has it,
-// and a private cgroup namespace WITHOUT podman's systemd mode: on this
-// cgroup v1 host, --systemd=always mounts the whole name=systemd hierarchy
-// into a --cgroupns=private container, its systemd escapes to the
-// hierarchy's root, and a graceful stop of one container then removes its
-// siblings' cgroups (podman exec into them fails). With --systemd=false the
-// hierarchy is namespaced, and kubeadm init and kubelet still work (see the
-// project's containers notes).
+// Options.Args is nil: the node image's (nodeimage.RunArgs, which says why
+// each is there).
 func DefaultArgs(s ContainerSpec) []string {
-	args := []string{"--name", s.Name, "--hostname", s.Hostname, "--privileged", "--systemd=false", "--cgroupns=private",
-		"--tty", "--tmpfs", "/run", "--tmpfs", "/tmp", "--stop-signal", "SIGRTMIN+3",
-		"--volume", s.VarVolume + ":/var", "--volume", s.Seed + ":" + SeedDir + ":ro"}
-	if fi, err := os.Stat("/lib/modules"); err == nil && fi.IsDir() {
-		// kubeadm's preflight reads the kernel configuration there.
-		args = append(args, "--volume", "/lib/modules:/lib/modules:ro")
-	}
-	return append(args, labelFlags(s.Labels)...)
+	return nodeimage.RunArgs(nodeimage.RunSpec{Name: s.Name, Hostname: s.Hostname, VarVolume: s.VarVolume, Seed: s.Seed, Labels: s.Labels})
 }
 
 // Options configure a Runtime.
@@ -620,17 +605,4 @@ func (r *Runtime) Resume(ctx context.Context) error {
 		r.pruneDeleted(ctx, sim)
 	}
 	return errors.Join(errs...)
-}
-
-func labelFlags(labels map[string]string) []string {
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var out []string
-	for _, k := range keys {
-		out = append(out, "--label", k+"="+labels[k])
-	}
-	return out
 }

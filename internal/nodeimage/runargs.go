@@ -35,14 +35,16 @@ type RunSpec struct {
 //
 //   - --privileged: systemd, containerd and runc inside manage cgroups,
 //     mounts and network namespaces.
-//   - --systemd=always, --tmpfs /run, --tmpfs /tmp: systemd as PID 1. The
-//     image's command is /usr/local/sbin/openstrap-init (which execs
-//     systemd), so podman's detection by command name does not apply.
+//   - --systemd=false, --tmpfs /run, --tmpfs /tmp, --stop-signal
+//     SIGRTMIN+3: systemd as PID 1 (the image's command,
+//     /usr/local/sbin/openstrap-init, execs it) without podman's systemd
+//     mode: on a cgroup v1 host that mode mounts the whole name=systemd
+//     hierarchy, the node's systemd escapes to its root, and a graceful
+//     stop of one node then removes its siblings' cgroups.
 //   - --cgroupns=private: the node sees its own cgroups as the root, so
-//     kubelet finds the kubepods.slice systemd makes for it. (openstrap-init
-//     remounts the name=systemd hierarchy, which podman's systemd mode on a
-//     cgroup v1 host mounts whole; with the host's cgroup namespace kubelet
-//     fails: "cgroup [kubepods] has some missing paths".)
+//     kubelet finds the kubepods.slice systemd makes for it (with the host's
+//     cgroup namespace kubelet fails: "cgroup [kubepods] has some missing
+//     paths").
 //   - --tty: systemd and cloud-init write to /dev/console, which podman
 //     creates only for a terminal; `podman logs` then shows the console
 //     (boot messages, cloud-init's output and its final message).
@@ -63,9 +65,10 @@ func RunArgs(s RunSpec) []string {
 		"--name", s.Name,
 		"--hostname", host,
 		"--privileged",
-		"--systemd=always",
+		"--systemd=false",
 		"--cgroupns=private",
 		"--tty",
+		"--stop-signal", "SIGRTMIN+3",
 		"--tmpfs", "/run",
 		"--tmpfs", "/tmp",
 		"--volume", s.VarVolume + ":/var",
