@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -697,8 +698,8 @@ func (f *flow) notJoined(ctx context.Context, pending map[string]bool) []string 
 			if m.Fault != "" {
 				reason += ": " + m.Fault
 			}
-			if out, err := servers.ShowConsoleOutput(ctx, f.cloud.Compute, m.ServerID, servers.ShowConsoleOutputOpts{Length: 3}).Extract(); err == nil && strings.TrimSpace(out) != "" {
-				reason += "; console: " + strings.ReplaceAll(strings.TrimSpace(out), "\n", " | ")
+			if out, err := servers.ShowConsoleOutput(ctx, f.cloud.Compute, m.ServerID, servers.ShowConsoleOutputOpts{Length: 200}).Extract(); err == nil && strings.TrimSpace(out) != "" {
+				reason += "; console: " + consoleReason(out)
 			}
 		}
 		f.sum.NotJoined[n] = reason
@@ -706,6 +707,29 @@ func (f *flow) notJoined(ctx context.Context, pending map[string]bool) []string 
 		out = append(out, n+": "+reason)
 	}
 	return out
+}
+
+var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
+
+// consoleReason is the end of a console log on one line: its last 3 lines,
+// after the last 2 earlier lines that mention an error (where a real
+// machine's kubeadm says why it failed, before cloud-init's and systemd's
+// closing lines).
+func consoleReason(console string) string {
+	var lines []string
+	for _, l := range strings.Split(ansiEscape.ReplaceAllString(console, ""), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	tail := lines[max(0, len(lines)-3):]
+	var errs []string
+	for _, l := range lines[:len(lines)-len(tail)] {
+		if strings.Contains(strings.ToLower(l), "error") {
+			errs = append(errs, l)
+		}
+	}
+	return strings.Join(append(errs[max(0, len(errs)-2):], tail...), " | ")
 }
 
 func (f *flow) dryRun(ctx context.Context) error {
