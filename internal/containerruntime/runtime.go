@@ -389,54 +389,48 @@ func (r *Runtime) machine(id string) *machine {
 	return r.machines[id]
 }
 
-// stop stops a server's container (os-stop).
-func (r *Runtime) stop(ctx context.Context, ev openstacktest.BootEvent) error {
-	m := r.machine(ev.ServerID)
+// withContainer runs fn with the server's machine locked, failing when the
+// server has no container.
+func (r *Runtime) withContainer(serverID string, fn func(m *machine) error) error {
+	m := r.machine(serverID)
 	if m == nil {
-		return fmt.Errorf("server %s has no container", ev.ServerID)
+		return fmt.Errorf("server %s has no container", serverID)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.containerID == "" || m.removed {
-		return fmt.Errorf("server %s has no container", ev.ServerID)
+		return fmt.Errorf("server %s has no container", serverID)
 	}
-	return r.opts.Engine.StopContainer(ctx, m.containerID, r.opts.StopTimeout)
+	return fn(m)
+}
+
+// stop stops a server's container (os-stop).
+func (r *Runtime) stop(ctx context.Context, ev openstacktest.BootEvent) error {
+	return r.withContainer(ev.ServerID, func(m *machine) error {
+		return r.opts.Engine.StopContainer(ctx, m.containerID, r.opts.StopTimeout)
+	})
 }
 
 // start starts a server's container (os-start).
 func (r *Runtime) start(ctx context.Context, ev openstacktest.BootEvent) error {
-	m := r.machine(ev.ServerID)
-	if m == nil {
-		return fmt.Errorf("server %s has no container", ev.ServerID)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.containerID == "" || m.removed {
-		return fmt.Errorf("server %s has no container", ev.ServerID)
-	}
-	return r.startLocked(ctx, m, r.log.WithValues("server", ev.ServerID))
+	return r.withContainer(ev.ServerID, func(m *machine) error {
+		return r.startLocked(ctx, m, r.log.WithValues("server", ev.ServerID))
+	})
 }
 
 // reboot restarts a server's container: a soft reboot lets systemd shut
 // down (StopTimeout), a hard one kills it.
 func (r *Runtime) reboot(ctx context.Context, ev openstacktest.BootEvent, hard bool) error {
-	m := r.machine(ev.ServerID)
-	if m == nil {
-		return fmt.Errorf("server %s has no container", ev.ServerID)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.containerID == "" || m.removed {
-		return fmt.Errorf("server %s has no container", ev.ServerID)
-	}
-	timeout := r.opts.StopTimeout
-	if hard {
-		timeout = 0
-	}
-	if err := r.opts.Engine.RestartContainer(ctx, m.containerID, timeout); err != nil {
-		return err
-	}
-	return r.afterStart(ctx, m, r.log.WithValues("server", ev.ServerID))
+	return r.withContainer(ev.ServerID, func(m *machine) error {
+		timeout := r.opts.StopTimeout
+		if hard {
+			timeout = 0
+		}
+		if err := r.opts.Engine.RestartContainer(ctx, m.containerID, timeout); err != nil {
+			return err
+		}
+		return r.afterStart(ctx, m, r.log.WithValues("server", ev.ServerID))
+	})
 }
 
 // delete removes a server's container, seed and, with its last user, its
