@@ -337,7 +337,7 @@ func (r *Runtime) spawn(ctx context.Context, ev openstacktest.BootEvent) (err er
 	r.mu.Unlock()
 	log.V(1).Info("container created", "id", id)
 	if err := r.startLocked(ctx, m, log); err != nil {
-		if rmErr := r.opts.Engine.RemoveContainer(context.WithoutCancel(ctx), id); rmErr != nil {
+		if rmErr := r.removeContainer(context.WithoutCancel(ctx), id); rmErr != nil {
 			log.Error(rmErr, "removing a container that failed to start")
 		}
 		r.mu.Lock()
@@ -460,8 +460,8 @@ func (r *Runtime) removeMachine(ctx context.Context, m *machine) error {
 		return nil
 	}
 	if m.containerID != "" {
-		// Kept for Close to retry when this fails.
-		if err := r.opts.Engine.RemoveContainer(ctx, m.containerID); err != nil {
+		// Kept for Close to try again when this fails.
+		if err := r.removeContainer(ctx, m.containerID); err != nil {
 			return err
 		}
 	}
