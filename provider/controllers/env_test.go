@@ -87,7 +87,7 @@ func (e *env) restart(t *testing.T) *env {
 
 // startManager starts a manager running only openstrap's reconcilers on
 // the env's namespace; the returned function stops it (once).
-func (e *env) startManager(t *testing.T) func() {
+func (e *env) startManager(t testing.TB) func() {
 	t.Helper()
 	ctx, scheme, ns, copts := e.ctx, e.scheme, e.ns, e.copts
 	mgr, err := ctrl.NewManager(kenv.Config, ctrl.Options{
@@ -129,7 +129,7 @@ func newEnv(t *testing.T, opts ...openstacktest.Option) *env {
 }
 
 // newEnvWith is newEnv with the reconcilers' options.
-func newEnvWith(t *testing.T, copts controllers.Options, opts ...openstacktest.Option) *env {
+func newEnvWith(t testing.TB, copts controllers.Options, opts ...openstacktest.Option) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
@@ -377,7 +377,7 @@ func (e *env) countKind(kind string) int {
 }
 
 // testLogger logs to the test while it runs, and drops what comes after.
-func testLogger(t *testing.T) logr.Logger {
+func testLogger(t testing.TB) logr.Logger {
 	var done atomic.Bool
 	t.Cleanup(func() { done.Store(true) })
 	return funcr.New(func(prefix, args string) {

@@ -188,12 +188,20 @@ func TestLoadBalancerPendingIsRequeued(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, openstacktest.WithLoadBalancerDelay(2*time.Second))
 	e.createCluster("slow", false, nil)
-	c := e.waitCondition(func() conditions.Getter { return e.getCluster("slow") }, infrav1.APIEndpointReadyCondition, infrav1.ProvisioningReason)
+	// Conditions and the rest of the status are two patches: wait for
+	// both to show the load balancer building.
+	var c *metav1.Condition
+	var osc *infrav1.OpenStackCluster
+	e.eventually("APIEndpointReady Provisioning with the network published", time.Minute, func() (bool, string) {
+		osc = e.getCluster("slow")
+		c = conditions.Get(osc, infrav1.APIEndpointReadyCondition)
+		return c != nil && c.Reason == infrav1.ProvisioningReason && osc.Status.Network != nil, conditionState(osc)
+	})
 	if !strings.Contains(c.Message, "Octavia") {
 		t.Errorf("pending message %q", c.Message)
 	}
-	if osc := e.getCluster("slow"); osc.Status.Network == nil || osc.Status.Initialization != nil {
-		t.Errorf("while the load balancer builds: network %+v, initialization %+v; want the network published and not provisioned", osc.Status.Network, osc.Status.Initialization)
+	if osc.Status.Initialization != nil {
+		t.Errorf("while the load balancer builds: initialization %+v; want not provisioned", osc.Status.Initialization)
 	}
 	e.waitClusterProvisioned("slow")
 	e.deleteAndWait(&infrav1.OpenStackCluster{ObjectMeta: metav1.ObjectMeta{Name: "slow", Namespace: e.ns}})

@@ -29,29 +29,29 @@ func TestTakeoverMakesNoCloudChange(t *testing.T) {
 	before := first.sim.Snapshot()
 
 	// The first manager goes (its objects stay, with their finalizers);
-	// the second sees them with an empty status, and the worker also
-	// without its provider ID (a crash before that patch).
+	// the second starts on them with an empty status, and the worker also
+	// without its provider ID (a crash before that patch). The statuses
+	// are cleared while no manager runs, as a move leaves them.
 	first.stopMgr()
 	first.sim.ResetCalls()
-	second := first.restart(t)
-	for _, o := range []client.Object{second.getCluster("move"), second.getMachine("move-cp-0"), second.getMachine("move-md-0")} {
+	for _, o := range []client.Object{first.getCluster("move"), first.getMachine("move-cp-0"), first.getMachine("move-md-0")} {
 		switch x := o.(type) {
 		case *infrav1.OpenStackCluster:
 			x.Status = infrav1.OpenStackClusterStatus{}
 		case *infrav1.OpenStackMachine:
 			x.Status = infrav1.OpenStackMachineStatus{}
 		}
-		if err := second.c.Status().Update(second.ctx, o); err != nil {
+		if err := first.c.Status().Update(first.ctx, o); err != nil {
 			t.Fatal(err)
 		}
 		if m, ok := o.(*infrav1.OpenStackMachine); ok && m.Name == "move-md-0" {
 			m.Spec.ProviderID = nil
-			if err := second.c.Update(second.ctx, m); err != nil {
+			if err := first.c.Update(first.ctx, m); err != nil {
 				t.Fatal(err)
 			}
 		}
-		second.poke(o)
 	}
+	second := first.restart(t)
 	osc2 := second.waitClusterProvisioned("move")
 	cp2 := second.waitMachineProvisioned("move-cp-0")
 	wk2 := second.waitMachineProvisioned("move-md-0")
