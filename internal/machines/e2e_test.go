@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/openstrap/openstrap/infra"
 	"github.com/openstrap/openstrap/internal/containerruntime"
+	"github.com/openstrap/openstrap/internal/kubetest"
 	"github.com/openstrap/openstrap/internal/machines"
 	"github.com/openstrap/openstrap/internal/podman"
 	"github.com/openstrap/openstrap/internal/tools"
@@ -410,11 +410,11 @@ func (cl *cluster) waitReady(timeout time.Duration, names ...string) map[string]
 			}
 			no, err := cl.cs.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{})
 			switch {
-			case err == nil && nodeReady(no) == corev1.ConditionTrue:
+			case err == nil && kubetest.NodeReady(no) == corev1.ConditionTrue:
 				seen[n] = time.Now()
 				continue
 			case err == nil:
-				state = append(state, fmt.Sprintf("%s: Node Ready=%s", n, nodeReady(no)))
+				state = append(state, fmt.Sprintf("%s: Node Ready=%s", n, kubetest.NodeReady(no)))
 			default:
 				state = append(state, fmt.Sprintf("%s: %v", n, err))
 			}
@@ -534,7 +534,7 @@ func TestOpenstrapUserDataCluster(t *testing.T) {
 			if n.Spec.ProviderID != w {
 				t.Errorf("Node %s: provider ID %q, want %q", n.Name, n.Spec.ProviderID, w)
 			}
-			if nodeReady(&n) != corev1.ConditionTrue {
+			if kubetest.NodeReady(&n) != corev1.ConditionTrue {
 				t.Errorf("Node %s not Ready", n.Name)
 			}
 		}
@@ -547,7 +547,7 @@ func TestOpenstrapUserDataCluster(t *testing.T) {
 
 	t.Run("kube-system runs", func(t *testing.T) {
 		eventually(t, ctx, 5*time.Minute, "kube-system pods Running", func(ctx context.Context) (bool, string, error) {
-			return kubeSystemRunning(ctx, cl.cs, 3)
+			return kubetest.KubeSystemRunning(ctx, cl.cs, 3)
 		})
 	})
 
@@ -659,7 +659,7 @@ func TestOpenstrapUserDataCluster(t *testing.T) {
 			if err != nil {
 				return false, "", err
 			}
-			st := nodeReady(n)
+			st := kubetest.NodeReady(n)
 			return st != corev1.ConditionTrue, "Ready=" + string(st), nil
 		})
 		t.Logf("Node %s NotReady %v after its server's deletion", gone, time.Since(td).Round(time.Second))
@@ -670,8 +670,8 @@ func TestOpenstrapUserDataCluster(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if nodeReady(no) != corev1.ConditionTrue {
-				t.Errorf("Node %s is %s after another node's server was deleted", n, nodeReady(no))
+			if kubetest.NodeReady(no) != corev1.ConditionTrue {
+				t.Errorf("Node %s is %s after another node's server was deleted", n, kubetest.NodeReady(no))
 			}
 		}
 	})
@@ -758,46 +758,6 @@ func memStat(path, key string) (int64, error) {
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
-func nodeReady(n *corev1.Node) corev1.ConditionStatus {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status
-		}
-	}
-	return corev1.ConditionUnknown
-}
-
-// kubeSystemRunning reports whether kube-system has each control plane's
-// static pods, CoreDNS and one kube-proxy per Node, all Running.
-func kubeSystemRunning(ctx context.Context, cs kubernetes.Interface, nodes int) (bool, string, error) {
-	pods, err := cs.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return false, "", err
-	}
-	running := map[string]int{}
-	var all []string
-	for _, p := range pods.Items {
-		c := p.Name
-		for _, pre := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd", "coredns"} {
-			if strings.HasPrefix(p.Name, pre+"-") {
-				c = pre
-			}
-		}
-		if p.Status.Phase == corev1.PodRunning {
-			running[c]++
-		}
-		all = append(all, p.Name+"="+string(p.Status.Phase))
-	}
-	sort.Strings(all)
-	want := map[string]int{"kube-apiserver": 1, "kube-controller-manager": 1, "kube-scheduler": 1, "etcd": 1, "coredns": 1, "kube-proxy": nodes}
-	for k, n := range want {
-		if running[k] < n {
-			return false, fmt.Sprintf("pods %v", all), nil
-		}
-	}
-	return true, "", nil
-}
-
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
@@ -868,7 +828,7 @@ func bootLarge(b *testing.B, controlPlanes, workers int) {
 	b.Logf("FIGURE %d workers: batch create to all Ready %v; first control plane create to all %d Nodes Ready %v",
 		workers, last.Sub(tw).Round(time.Second), len(names), last.Sub(t0).Round(time.Second))
 	eventually(b, ctx, 10*time.Minute, "kube-system pods Running", func(ctx context.Context) (bool, string, error) {
-		return kubeSystemRunning(ctx, cl.cs, len(names))
+		return kubetest.KubeSystemRunning(ctx, cl.cs, len(names))
 	})
 	set, usage, per := cl.memory(b, names...)
 	b.Logf("FIGURE memory of the %d+%d cluster: working set %s, usage with page cache %s; %s", controlPlanes, workers, mib(set), mib(usage), per)

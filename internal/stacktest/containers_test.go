@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os/exec"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -15,12 +14,12 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/openstrap/openstrap/internal/containerruntime"
+	"github.com/openstrap/openstrap/internal/kubetest"
 	"github.com/openstrap/openstrap/internal/machines"
 	"github.com/openstrap/openstrap/internal/podman"
 	"github.com/openstrap/openstrap/internal/tools"
@@ -67,7 +66,7 @@ func TestContainerCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	Eventually(t, 10*time.Minute, "3 Nodes Ready", func(ctx context.Context) (bool, string, error) {
-		ready, state, err := readyNodes(ctx, wl)
+		ready, state, err := kubetest.ReadyNodes(ctx, wl)
 		return ready == 3, state + e.machinesState(ctx, ns, name), err
 	})
 	t.Logf("apply to 3 Nodes Ready: %s", time.Since(start).Round(time.Second))
@@ -93,7 +92,11 @@ func TestContainerCluster(t *testing.T) {
 
 	t.Run("kube-system runs", func(t *testing.T) {
 		Eventually(t, 5*time.Minute, "kube-system pods Running", func(ctx context.Context) (bool, string, error) {
-			return kubeSystemRunning(ctx, wl)
+			nodes, err := wl.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, "", err
+			}
+			return kubetest.KubeSystemRunning(ctx, wl, len(nodes.Items))
 		})
 	})
 
@@ -162,7 +165,7 @@ func TestContainerCluster(t *testing.T) {
 			if err != nil {
 				return false, "", err
 			}
-			st := nodeReady(n)
+			st := kubetest.NodeReady(n)
 			return st != corev1.ConditionTrue, "Ready=" + string(st), nil
 		})
 		if err := e.Client.Delete(ctx, &m); err != nil {
@@ -204,67 +207,6 @@ func nodeCIDR(name string) string {
 	h.Write([]byte(time.Now().String()))
 	n := h.Sum32()
 	return fmt.Sprintf("10.%d.%d.0/24", 160+n%60, (n/60)%250)
-}
-
-func nodeReady(n *corev1.Node) corev1.ConditionStatus {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status
-		}
-	}
-	return corev1.ConditionUnknown
-}
-
-func readyNodes(ctx context.Context, wl kubernetes.Interface) (int, string, error) {
-	nodes, err := wl.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return 0, "", err
-	}
-	ready := 0
-	var s []string
-	for i := range nodes.Items {
-		st := nodeReady(&nodes.Items[i])
-		if st == corev1.ConditionTrue {
-			ready++
-		}
-		s = append(s, nodes.Items[i].Name+"="+string(st))
-	}
-	return ready, fmt.Sprintf("nodes %v; ", s), nil
-}
-
-// kubeSystemRunning reports whether kube-system has the control plane's
-// static pods, CoreDNS and one kube-proxy per Node, all Running.
-func kubeSystemRunning(ctx context.Context, wl kubernetes.Interface) (bool, string, error) {
-	pods, err := wl.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return false, "", err
-	}
-	nodes, err := wl.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return false, "", err
-	}
-	running := map[string]int{}
-	var all []string
-	for _, p := range pods.Items {
-		c := p.Name
-		for _, pre := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd", "coredns"} {
-			if strings.HasPrefix(p.Name, pre+"-") {
-				c = pre
-			}
-		}
-		if p.Status.Phase == corev1.PodRunning {
-			running[c]++
-		}
-		all = append(all, p.Name+"="+string(p.Status.Phase))
-	}
-	sort.Strings(all)
-	want := map[string]int{"kube-apiserver": 1, "kube-controller-manager": 1, "kube-scheduler": 1, "etcd": 1, "coredns": 1, "kube-proxy": len(nodes.Items)}
-	for k, n := range want {
-		if running[k] < n {
-			return false, fmt.Sprintf("pods %v", all), nil
-		}
-	}
-	return true, "", nil
 }
 
 func (e *Env) compute(t testing.TB) *gophercloud.ServiceClient {
