@@ -14,14 +14,8 @@ import (
 
 	"github.com/go-logr/logr/testr"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
-	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/listeners"
-	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/loadbalancers"
-	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/pools"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/internal/containerruntime"
 	"github.com/openstrap/openstrap/internal/podman"
 	"github.com/openstrap/openstrap/provider/openstacktest"
@@ -59,15 +53,7 @@ func TestResumeFirstProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := &env{t: t, ctx: ctx, engine: engine, rt: rt, sim: sim, cloud: cloud}
-	n, err := networks.Create(ctx, cloud.Network, networks.CreateOpts{Name: "machines"}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := subnets.Create(ctx, cloud.Network, subnets.CreateOpts{NetworkID: n.ID, CIDR: "10.231.41.0/24", IPVersion: 4}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.netID, e.subnet = n.ID, sub.ID
+	e.netID, e.subnet = cloudtest.NewNetwork(t, ctx, cloud, "machines", "10.231.41.0/24")
 	srv := e.createServer("resumed", userData, "")
 	gone := e.createServer("gone", "#cloud-config\n", "")
 	e.waitStatus(gone.ID, "ACTIVE")
@@ -80,42 +66,8 @@ func TestResumeFirstProcess(t *testing.T) {
 			ip = a.(map[string]any)["addr"].(string)
 		}
 	}
-	lbc := cloud.LoadBalancer
-	lb, err := loadbalancers.Create(ctx, lbc, loadbalancers.CreateOpts{VipSubnetID: sub.ID}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitLB(t, ctx, lbc, lb.ID)
-	li, err := listeners.Create(ctx, lbc, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: listeners.ProtocolTCP, ProtocolPort: 8080}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitLB(t, ctx, lbc, lb.ID)
-	pool, err := pools.Create(ctx, lbc, pools.CreateOpts{ListenerID: li.ID, Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodRoundRobin}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitLB(t, ctx, lbc, lb.ID)
-	if _, err := pools.CreateMember(ctx, lbc, pool.ID, pools.CreateMemberOpts{Address: ip, ProtocolPort: 8080}).Extract(); err != nil {
-		t.Fatal(err)
-	}
-	waitLB(t, ctx, lbc, lb.ID)
-	extPage, err := networks.List(cloud.Network, networks.ListOpts{Name: openstacktest.ExternalNetwork}).AllPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ext, _ := networks.ExtractNetworks(extPage)
-	router, err := routers.Create(ctx, cloud.Network, routers.CreateOpts{GatewayInfo: &routers.GatewayInfo{NetworkID: ext[0].ID}}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := routers.AddInterface(ctx, cloud.Network, router.ID, routers.AddInterfaceOpts{SubnetID: sub.ID}).Extract(); err != nil {
-		t.Fatal(err)
-	}
-	fip, err := floatingips.Create(ctx, cloud.Network, floatingips.CreateOpts{FloatingNetworkID: ext[0].ID, PortID: lb.VipPortID}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lb := cloudtest.NewTCPLoadBalancer(t, ctx, cloud, cloudtest.TCPLoadBalancerSpec{VIPSubnetID: e.subnet, Port: 8080, MemberAddress: ip})
+	fip := cloudtest.ExternalFloatingIP(t, ctx, cloud, e.subnet, lb.LB.VipPortID)
 	fipAddr := net.JoinHostPort(fip.FloatingIP, "8080")
 	eventually(t, "the FIP in the first process", 30*time.Second, func() error { _, err := dial(fipAddr); return err })
 	time.Sleep(time.Second) // let the console follower record what it forwarded

@@ -17,15 +17,10 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
-	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/listeners"
-	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/loadbalancers"
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/pools"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/internal/containerruntime"
 	"github.com/openstrap/openstrap/internal/nodeimage"
 	"github.com/openstrap/openstrap/internal/podman"
@@ -116,15 +111,7 @@ func newEnv(t *testing.T, cidr string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := networks.Create(ctx, e.cloud.Network, networks.CreateOpts{Name: "machines"}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := subnets.Create(ctx, e.cloud.Network, subnets.CreateOpts{NetworkID: n.ID, CIDR: cidr, IPVersion: 4}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.netID, e.subnet = n.ID, sub.ID
+	e.netID, e.subnet = cloudtest.NewNetwork(t, ctx, e.cloud, "machines", cidr)
 	return e
 }
 
@@ -352,42 +339,9 @@ func TestContainerMachines(t *testing.T) {
 
 	// A load balancer with a floating IP in front of the server's port 8080.
 	lbc := e.cloud.LoadBalancer
-	lb, err := loadbalancers.Create(ctx, lbc, loadbalancers.CreateOpts{Name: "api", VipSubnetID: e.subnet}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitLB(t, ctx, lbc, lb.ID)
-	li, err := listeners.Create(ctx, lbc, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: listeners.ProtocolTCP, ProtocolPort: 8080}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitLB(t, ctx, lbc, lb.ID)
-	pool, err := pools.Create(ctx, lbc, pools.CreateOpts{ListenerID: li.ID, Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodRoundRobin}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitLB(t, ctx, lbc, lb.ID)
-	cpMember, err := pools.CreateMember(ctx, lbc, pool.ID, pools.CreateMemberOpts{Address: ip, ProtocolPort: 8080, SubnetID: e.subnet}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitLB(t, ctx, lbc, lb.ID)
-	extPage, err := networks.List(e.cloud.Network, networks.ListOpts{Name: openstacktest.ExternalNetwork}).AllPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ext, _ := networks.ExtractNetworks(extPage)
-	router, err := routers.Create(ctx, e.cloud.Network, routers.CreateOpts{Name: "r", GatewayInfo: &routers.GatewayInfo{NetworkID: ext[0].ID}}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := routers.AddInterface(ctx, e.cloud.Network, router.ID, routers.AddInterfaceOpts{SubnetID: e.subnet}).Extract(); err != nil {
-		t.Fatal(err)
-	}
-	fip, err := floatingips.Create(ctx, e.cloud.Network, floatingips.CreateOpts{FloatingNetworkID: ext[0].ID, PortID: lb.VipPortID}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
+	lb := cloudtest.NewTCPLoadBalancer(t, ctx, e.cloud, cloudtest.TCPLoadBalancerSpec{Name: "api", VIPSubnetID: e.subnet, Port: 8080,
+		MemberAddress: ip, MemberSubnetID: e.subnet})
+	fip := cloudtest.ExternalFloatingIP(t, ctx, e.cloud, e.subnet, lb.LB.VipPortID)
 	fipAddr := net.JoinHostPort(fip.FloatingIP, "8080")
 	eventually(t, "the FIP from the host", 30*time.Second, func() error {
 		got, err := dial(fipAddr)
@@ -442,11 +396,11 @@ func TestContainerMachines(t *testing.T) {
 			wip = a.(map[string]any)["addr"].(string)
 		}
 	}
-	if _, err := pools.CreateMember(ctx, lbc, pool.ID, pools.CreateMemberOpts{Address: wip, ProtocolPort: 8080, SubnetID: e.subnet}).Extract(); err != nil {
+	if _, err := pools.CreateMember(ctx, lbc, lb.Pool.ID, pools.CreateMemberOpts{Address: wip, ProtocolPort: 8080, SubnetID: e.subnet}).Extract(); err != nil {
 		t.Fatal(err)
 	}
-	waitLB(t, ctx, lbc, lb.ID)
-	if err := pools.DeleteMember(ctx, lbc, pool.ID, cpMember.ID).ExtractErr(); err != nil {
+	cloudtest.WaitLoadBalancerActive(t, ctx, lbc, lb.LB.ID)
+	if err := pools.DeleteMember(ctx, lbc, lb.Pool.ID, lb.Member.ID).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the FIP answering from the new member", 30*time.Second, func() error {
@@ -546,24 +500,6 @@ func TestSpawnFailure(t *testing.T) {
 	}
 	if len(e.sim.HookErrors()) == 0 {
 		t.Error("the spawn error was not recorded in HookErrors")
-	}
-}
-
-func waitLB(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, id string) {
-	t.Helper()
-	for {
-		lb, err := loadbalancers.Get(ctx, c, id).Extract()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if lb.ProvisioningStatus == "ACTIVE" {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("load balancer %s still %s", id, lb.ProvisioningStatus)
-		case <-time.After(20 * time.Millisecond):
-		}
 	}
 }
 

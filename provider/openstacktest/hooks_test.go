@@ -11,13 +11,10 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
-	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/listeners"
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/loadbalancers"
 	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/pools"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
-	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 
+	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
 
@@ -248,26 +245,9 @@ func TestLoadBalancerHook(t *testing.T) {
 	waitFor(t, "the initial empty set", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 1 && len(got[0]) == 0 })
 
 	c := e.c.LoadBalancer
-	lb, err := loadbalancers.Create(ctx, c, loadbalancers.CreateOpts{Name: "api", VipSubnetID: e.net.SubnetID}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitActive(t, ctx, c, lb.ID)
-	li, err := listeners.Create(ctx, c, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: listeners.ProtocolTCP, ProtocolPort: 6443}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitActive(t, ctx, c, lb.ID)
-	pool, err := pools.Create(ctx, c, pools.CreateOpts{ListenerID: li.ID, Protocol: pools.ProtocolTCP, LBMethod: pools.LBMethodRoundRobin}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitActive(t, ctx, c, lb.ID)
-	m, err := pools.CreateMember(ctx, c, pool.ID, pools.CreateMemberOpts{Address: "10.20.0.10", ProtocolPort: 6443, SubnetID: e.net.SubnetID}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitActive(t, ctx, c, lb.ID)
+	b := cloudtest.NewTCPLoadBalancer(t, ctx, e.c, cloudtest.TCPLoadBalancerSpec{Name: "api", VIPSubnetID: e.net.SubnetID, Port: 6443,
+		MemberAddress: "10.20.0.10", MemberSubnetID: e.net.SubnetID})
+	lb, li, pool, m := b.LB, b.Listener, b.Pool, b.Member
 	waitFor(t, "a frontend with the member", func() bool {
 		f := last()
 		return len(f) == 1 && len(f[0].Backends) == 1
@@ -280,22 +260,7 @@ func TestLoadBalancerHook(t *testing.T) {
 	}
 
 	// A floating IP on the VIP port shows in the frontend.
-	page, err := networks.List(e.c.Network, networks.ListOpts{Name: openstacktest.ExternalNetwork}).AllPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ext, _ := networks.ExtractNetworks(page)
-	rt, err := routers.Create(ctx, e.c.Network, routers.CreateOpts{Name: "r", GatewayInfo: &routers.GatewayInfo{NetworkID: ext[0].ID}}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := routers.AddInterface(ctx, e.c.Network, rt.ID, routers.AddInterfaceOpts{SubnetID: e.net.SubnetID}).Extract(); err != nil {
-		t.Fatal(err)
-	}
-	fip, err := floatingips.Create(ctx, e.c.Network, floatingips.CreateOpts{FloatingNetworkID: ext[0].ID, PortID: lb.VipPortID}).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
+	fip := cloudtest.ExternalFloatingIP(t, ctx, e.c, e.net.SubnetID, lb.VipPortID)
 	waitFor(t, "the floating IP", func() bool { f := last(); return len(f) == 1 && len(f[0].FloatingIPs) == 1 })
 	if f := last()[0]; f.FloatingIPs[0] != fip.FloatingIP {
 		t.Errorf("floating IPs: %v, want %s", f.FloatingIPs, fip.FloatingIP)

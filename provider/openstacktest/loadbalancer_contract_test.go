@@ -61,22 +61,7 @@ func wantOctaviaError(t *testing.T, err error, status int) string {
 // waitActive polls a load balancer until it is ACTIVE.
 func waitActive(t *testing.T, ctx context.Context, c *gophercloud.ServiceClient, id string) *loadbalancers.LoadBalancer {
 	t.Helper()
-	pause := 5 * time.Millisecond
-	for {
-		lb, err := loadbalancers.Get(ctx, c, id).Extract()
-		if err != nil {
-			t.Fatalf("get load balancer %s: %v", id, err)
-		}
-		if lb.ProvisioningStatus == "ACTIVE" {
-			return lb
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("load balancer %s still %s", id, lb.ProvisioningStatus)
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, 250*time.Millisecond) // a real Octavia takes seconds
-	}
+	return cloudtest.WaitLoadBalancerActive(t, ctx, c, id)
 }
 
 // waitGone polls a load balancer until it answers 404.
