@@ -2,12 +2,21 @@ package tools
 
 import (
 	"context"
+	"crypto/sha256"
 	"debug/elf"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +41,7 @@ func TestLookup(t *testing.T) {
 		{name: KubeScheduler, wantPkg: "k8s.io/kubernetes/cmd/kube-scheduler"},
 		{name: KubeProxy, wantPkg: "k8s.io/kubernetes/cmd/kube-proxy"},
 		{name: Crictl, wantPkg: "sigs.k8s.io/cri-tools/cmd/crictl"},
-		{name: CoreDNS, wantPkg: "github.com/coredns/coredns"},
+		{name: CoreDNS, wantPkg: "github.com/openstrap/openstrap/internal/tools/coredns/cmd/coredns"},
 		{name: Pause, wantPkg: ""}, // C, built with gcc
 		{name: "kube-foo", wantErr: ErrUnknownTool},
 		{name: "", wantErr: ErrUnknownTool},
@@ -73,18 +82,7 @@ func TestToolHashesAreIndependent(t *testing.T) {
 	}
 	cp := t.TempDir()
 	for _, m := range moduleNames() {
-		if err := os.MkdirAll(filepath.Join(cp, m), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range []string{"go.mod", "go.sum"} {
-			b, err := os.ReadFile(filepath.Join(src, m, f))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(cp, m, f), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		copyTree(t, filepath.Join(src, m), filepath.Join(cp, m))
 	}
 	hashes := func(src string) map[string]string {
 		t.Helper()
@@ -132,6 +130,79 @@ func TestToolHashesAreIndependent(t *testing.T) {
 	}
 	if view1 == view2 {
 		t.Errorf("Dir %s did not change with the crictl module", view1)
+	}
+
+	// CoreDNS's plugin list is in the module's own main package.
+	main := filepath.Join(cp, "coredns", "cmd", "coredns", "main.go")
+	b, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(main, []byte(strings.Replace(string(b), `"whoami",`, "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again := hashes(cp)
+	for _, name := range toolNames {
+		if changed := after[name] != again[name]; changed != (name == CoreDNS) {
+			t.Errorf("%s: hash changed = %v after editing coredns's main.go", name, changed)
+		}
+	}
+}
+
+// TestToolHashOfGoModOnlyModule pins the hash of a wrapper module holding
+// only go.mod and go.sum to its form from before other files entered it, so
+// existing builds of those tools stay valid.
+func TestToolHashOfGoModOnlyModule(t *testing.T) {
+	src := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(src, "crictl"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"go.mod": "module example.com/m\n", "go.sum": "sum\n"}
+	for f, c := range files {
+		if err := os.WriteFile(filepath.Join(src, "crictl", f), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tl, err := lookup(Crictl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := toolHash(src, Crictl, tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s/%s\n%s\n%s", recipe, runtime.GOOS, runtime.GOARCH, Crictl, tl.key())
+	for _, f := range []string{"go.mod", "go.sum"} {
+		fmt.Fprintf(h, "crictl/%s %d\n%s", f, len(files[f]), files[f])
+	}
+	if want := hex.EncodeToString(h.Sum(nil))[:12]; got != want {
+		t.Errorf("toolHash = %s, want %s (the go.mod and go.sum only form)", got, want)
+	}
+}
+
+// copyTree copies the regular files under from to to.
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(from, p)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(to, rel)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -187,6 +258,111 @@ func TestNodeToolsVersions(t *testing.T) {
 				t.Errorf("%s %s first line = %q, want %q (output %q)", tt.name, strings.Join(tt.args, " "), first, tt.want, out)
 			}
 		})
+	}
+}
+
+// coreDNSDirectives returns the directives list of the coredns wrapper
+// module's main package (src is this package's directory).
+func coreDNSDirectives(t *testing.T, src string) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(src, "coredns", "cmd", "coredns", "main.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok || len(vs.Names) != 1 || vs.Names[0].Name != "directives" || len(vs.Values) != 1 {
+			return true
+		}
+		for _, e := range vs.Values[0].(*ast.CompositeLit).Elts {
+			lit := e.(*ast.BasicLit)
+			v, err := strconv.Unquote(lit.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, v)
+		}
+		return false
+	})
+	if len(out) == 0 {
+		t.Fatal("no directives list in coredns/cmd/coredns/main.go")
+	}
+	return out
+}
+
+// TestCoreDNSDirectiveOrder checks that our CoreDNS main package orders its
+// plugins as CoreDNS's own generated list does (the order matters: each
+// plugin sees a query before those after it).
+func TestCoreDNSDirectiveOrder(t *testing.T) {
+	src, err := sourceDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := coreDNSDirectives(t, src)
+	dir, err := moduleDir(t.Context(), filepath.Join(src, "coredns"), "github.com/coredns/coredns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "core", "dnsserver", "zdirectives.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var upstream []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if l := strings.TrimSpace(line); strings.HasPrefix(l, `"`) && strings.HasSuffix(l, `",`) {
+			upstream = append(upstream, strings.TrimSuffix(strings.TrimPrefix(l, `"`), `",`))
+		}
+	}
+	i := 0
+	for _, d := range ours {
+		j := slices.Index(upstream[i:], d)
+		if j < 0 {
+			t.Fatalf("directive %q is not in CoreDNS's list or out of its order (ours %v, CoreDNS's %v)", d, ours, upstream)
+		}
+		i += j + 1
+	}
+}
+
+// TestCoreDNSPlugins builds CoreDNS and checks that it links every plugin
+// of kubeadm's default Corefile and of our directives list, and none of the
+// cloud ones left out.
+func TestCoreDNSPlugins(t *testing.T) {
+	src, err := sourceDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Path(t.Context(), CoreDNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(t.Context(), p, "-plugins").CombinedOutput()
+	if err != nil {
+		t.Fatalf("coredns -plugins: %v: %s", err, out)
+	}
+	linked := map[string]bool{} // -plugins prints one plugin name a line
+	for _, f := range strings.Fields(string(out)) {
+		linked[f] = true
+	}
+	// kubeadm v1.37's default Corefile, then what we add.
+	want := []string{"errors", "health", "ready", "kubernetes", "prometheus", "forward", "cache", "loop",
+		"reload", "loadbalance", "log", "whoami"}
+	directives := coreDNSDirectives(t, src)
+	for _, d := range append(want, directives...) {
+		if !linked[d] {
+			t.Errorf("coredns does not link plugin %s; -plugins: %q", d, out)
+		}
+	}
+	// A linked plugin missing from the directives could not be configured.
+	for p := range linked {
+		if !slices.Contains(directives, p) {
+			t.Errorf("coredns links plugin %s, which is not in its directives list", p)
+		}
+	}
+	for _, d := range []string{"route53", "azure", "clouddns", "etcd", "trace", "nomad"} {
+		if linked[d] {
+			t.Errorf("coredns links plugin %s, left out on purpose", d)
+		}
 	}
 }
 
