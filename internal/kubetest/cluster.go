@@ -6,9 +6,12 @@ import (
 	"sort"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/openstrap/openstrap/internal/tools"
 )
 
 // Checks of a booted workload cluster, shared by the tests that boot one
@@ -80,4 +83,55 @@ func KubeSystemRunning(ctx context.Context, cs kubernetes.Interface, nodes int) 
 		}
 	}
 	return true, "", nil
+}
+
+// PauseDeployment is a Deployment of replicas pause pods in namespace
+// default, from the pause image the node image preloads (never pulled:
+// there is no registry), for checking that a cluster schedules and runs
+// pods.
+func PauseDeployment(replicas int32) *appsv1.Deployment {
+	labels := map[string]string{"app": "pause"}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "pause", Namespace: "default"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "pause", Image: tools.ImageRegistry + "/pause:" + tools.PauseVersion,
+					ImagePullPolicy: corev1.PullNever,
+				}}},
+			},
+		},
+	}
+}
+
+// DeploymentAvailable reports whether d's Deployment is Available with all
+// its replicas; when it is not, the state gives the available count, its
+// conditions and each of its pods' Node and phase.
+func DeploymentAvailable(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deployment) (bool, string, error) {
+	x, err := cs.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+	if err != nil {
+		return false, "", err
+	}
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	for _, c := range x.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue && x.Status.AvailableReplicas == want {
+			return true, "", nil
+		}
+	}
+	var ps []string
+	if sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err == nil {
+		pods, _ := cs.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if pods != nil {
+			for _, p := range pods.Items {
+				ps = append(ps, p.Name+"@"+p.Spec.NodeName+"="+string(p.Status.Phase))
+			}
+		}
+	}
+	return false, fmt.Sprintf("available %d/%d %v; pods %v", x.Status.AvailableReplicas, want, x.Status.Conditions, ps), nil
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -82,5 +83,32 @@ func TestClusterChecks(t *testing.T) {
 	setPhase("etcd-cp-0", corev1.PodRunning)
 	if ok, state, err := KubeSystemRunning(ctx, cs, 3); err != nil || !ok {
 		t.Errorf("all Running: %v, %q, %v", ok, state, err)
+	}
+
+	d := PauseDeployment(3)
+	if _, err := cs.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, state, err := DeploymentAvailable(ctx, cs, d); err != nil || ok || !strings.Contains(state, "available 0/3") {
+		t.Errorf("new Deployment: %v, %q, %v", ok, state, err)
+	}
+	x, err := cs.AppsV1().Deployments(d.Namespace).Get(ctx, d.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Status.Replicas, x.Status.ReadyReplicas, x.Status.AvailableReplicas = 3, 3, 2
+	x.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue}}
+	if x, err = cs.AppsV1().Deployments(d.Namespace).UpdateStatus(ctx, x, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, state, err := DeploymentAvailable(ctx, cs, d); err != nil || ok || !strings.Contains(state, "available 2/3") {
+		t.Errorf("Available with 2 of 3 replicas: %v, %q, %v", ok, state, err)
+	}
+	x.Status.AvailableReplicas = 3
+	if _, err := cs.AppsV1().Deployments(d.Namespace).UpdateStatus(ctx, x, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, state, err := DeploymentAvailable(ctx, cs, d); err != nil || !ok {
+		t.Errorf("Available with 3 of 3 replicas: %v, %q, %v", ok, state, err)
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/go-logr/logr/testr"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/quotasets"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -552,41 +551,12 @@ func TestOpenstrapUserDataCluster(t *testing.T) {
 	})
 
 	t.Run("a Deployment of pause pods becomes Available", func(t *testing.T) {
-		d := &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: "pause", Namespace: "default"},
-			Spec: appsv1.DeploymentSpec{
-				Replicas: ptr.To[int32](3),
-				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "pause"}},
-				Template: corev1.PodTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "pause"}},
-					Spec: corev1.PodSpec{Containers: []corev1.Container{{
-						Name: "pause", Image: tools.ImageRegistry + "/pause:" + tools.PauseVersion,
-						ImagePullPolicy: corev1.PullNever,
-					}}},
-				},
-			},
-		}
-		if _, err := cl.cs.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		d := kubetest.PauseDeployment(3)
+		if _, err := cl.cs.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, ctx, 5*time.Minute, "Deployment Available", func(ctx context.Context) (bool, string, error) {
-			x, err := cl.cs.AppsV1().Deployments("default").Get(ctx, "pause", metav1.GetOptions{})
-			if err != nil {
-				return false, "", err
-			}
-			for _, c := range x.Status.Conditions {
-				if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue && x.Status.AvailableReplicas == 3 {
-					return true, "", nil
-				}
-			}
-			pods, _ := cl.cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=pause"})
-			var ps []string
-			if pods != nil {
-				for _, p := range pods.Items {
-					ps = append(ps, p.Name+"@"+p.Spec.NodeName+"="+string(p.Status.Phase))
-				}
-			}
-			return false, fmt.Sprintf("available %d/3 %v; pods %v", x.Status.AvailableReplicas, x.Status.Conditions, ps), nil
+			return kubetest.DeploymentAvailable(ctx, cl.cs, d)
 		})
 	})
 

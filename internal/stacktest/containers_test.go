@@ -11,7 +11,6 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -101,34 +100,12 @@ func TestContainerCluster(t *testing.T) {
 	})
 
 	t.Run("a Deployment becomes Available", func(t *testing.T) {
-		d := &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: "pause", Namespace: "default"},
-			Spec: appsv1.DeploymentSpec{
-				Replicas: ptr.To[int32](3),
-				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "pause"}},
-				Template: corev1.PodTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "pause"}},
-					Spec: corev1.PodSpec{Containers: []corev1.Container{{
-						Name: "pause", Image: tools.ImageRegistry + "/pause:" + tools.PauseVersion,
-						ImagePullPolicy: corev1.PullNever,
-					}}},
-				},
-			},
-		}
-		if _, err := wl.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		d := kubetest.PauseDeployment(3)
+		if _, err := wl.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		Eventually(t, 5*time.Minute, "Deployment Available", func(ctx context.Context) (bool, string, error) {
-			x, err := wl.AppsV1().Deployments("default").Get(ctx, "pause", metav1.GetOptions{})
-			if err != nil {
-				return false, "", err
-			}
-			for _, c := range x.Status.Conditions {
-				if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue && x.Status.AvailableReplicas == 3 {
-					return true, "", nil
-				}
-			}
-			return false, fmt.Sprintf("available %d/3 %v", x.Status.AvailableReplicas, x.Status.Conditions), nil
+			return kubetest.DeploymentAvailable(ctx, wl, d)
 		})
 	})
 
