@@ -55,7 +55,10 @@
 //
 // Close removes everything the runtime created, by ID: containers (with
 // their volumes), networks, host routes, iptables chains and rules, VIP
-// addresses, seeds. Resume re-adopts the containers and networks of a
+// addresses, seeds. A container removal (Close, a server's delete) that
+// podman fails in a way an overloaded host causes ("given PIDs did not die
+// within timeout", a busy mount) is tried again for up to 30 s before it is
+// reported; Close goes on with the other containers. Resume re-adopts the containers and networks of a
 // runtime with the same instance (by labels) after a process restart; the
 // container of a server deleted while no runtime ran is removed when the
 // runtime is attached to the simulator.
