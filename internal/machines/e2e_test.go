@@ -65,9 +65,17 @@ type testCloud struct {
 // iptables chain behind.
 func startCloud(t testing.TB, ctx context.Context, name string) *testCloud {
 	t.Helper()
-	engine, err := podman.Setup(ctx)
-	if err != nil {
-		t.Fatalf("this test needs rootful podman: %v", err)
+	return startCloudOn(t, ctx, name, nil)
+}
+
+// startCloudOn is startCloud on a given engine (podman's when nil).
+func startCloudOn(t testing.TB, ctx context.Context, name string, engine *podman.Engine) *testCloud {
+	t.Helper()
+	var err error
+	if engine == nil {
+		if engine, err = podman.Setup(ctx); err != nil {
+			t.Fatalf("this test needs rootful podman: %v", err)
+		}
 	}
 	c := &testCloud{t: t, ctx: ctx, name: name, engine: engine}
 	var seed uint32
@@ -76,14 +84,14 @@ func startCloud(t testing.TB, ctx context.Context, name string) *testCloud {
 	t.Logf("node CIDR %s, floating IP pool %s", c.cidr, fipPool)
 
 	log := testr.NewWithInterface(t, testr.Options{Verbosity: 0})
-	rt, err := machines.Start(ctx, machines.Containers, t.TempDir(), log)
+	rt, err := machines.StartContainers(ctx, engine, t.TempDir(), log)
 	if err != nil {
 		t.Fatalf("start the container runtime: %v", err)
 	}
 	if rt.Kind != machines.Containers {
 		t.Fatalf("runtime %s, want containers", rt.Kind)
 	}
-	t.Logf("node image %s", rt.Image)
+	t.Logf("node image %s on %s", rt.Image, rt.Engine)
 	// Registered before the simulator's cleanup, so it runs after it.
 	t.Cleanup(func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

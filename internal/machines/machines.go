@@ -3,15 +3,17 @@
 // create-cluster's background simulator, the stack tests) choose it by one
 // name:
 //
-//   - containers: each server is a privileged podman container booted from
-//     the node image (internal/nodeimage) by internal/containerruntime:
-//     systemd, cloud-init, kubeadm and kubelet run for real.
+//   - containers: each server is a privileged container booted from the
+//     node image (internal/nodeimage) by internal/containerruntime:
+//     systemd, cloud-init, kubeadm and kubelet run for real. The engine is
+//     podman, or Docker where podman does not work and a Docker daemon
+//     answers.
 //   - processes: the fallback where no container engine works
 //     (internal/machineruntime): openstrap's own code acts out the boot; no
 //     kubelet, kubeadm or cloud-init runs.
 //   - none: servers boot nothing.
-//   - auto: containers when podman works on this machine, processes
-//     otherwise, with the reason in Runtime.Fallback.
+//   - auto: containers when podman or Docker works on this machine,
+//     processes otherwise, with the reason in Runtime.Fallback.
 package machines
 
 import (
@@ -55,6 +57,8 @@ type Runtime struct {
 	Kind Kind
 	// Fallback says why Auto chose processes ("" otherwise).
 	Fallback string
+	// Engine is the container engine of Containers ("" for other kinds).
+	Engine podman.Kind
 	// Image is the node image containers boot ("" for other kinds).
 	Image string
 	// Instance is the label value (containerruntime.LabelInstance) of the
@@ -129,8 +133,18 @@ var ErrNoEngine = errors.New("no container engine works on this machine")
 func startContainers(ctx context.Context, dir string, log logr.Logger) (*Runtime, error) {
 	eng, err := podman.Setup(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNoEngine, err)
+		var derr error
+		if eng, derr = podman.SetupDocker(ctx, podman.DockerOptions{}); derr != nil {
+			return nil, fmt.Errorf("%w: %w; %w", ErrNoEngine, err, derr)
+		}
+		log.Info("podman does not work here; booting servers with Docker", "podman", err.Error())
 	}
+	return StartContainers(ctx, eng, dir, log)
+}
+
+// StartContainers starts the container runtime on eng (podman or Docker),
+// building the node image into eng's storage when it lacks it.
+func StartContainers(ctx context.Context, eng *podman.Engine, dir string, log logr.Logger) (*Runtime, error) {
 	img, err := nodeimage.Build(ctx, nodeimage.WithEngine(eng), nodeimage.WithLogger(log.WithName("nodeimage")))
 	if err != nil {
 		return nil, fmt.Errorf("node image: %w", err)
@@ -144,5 +158,5 @@ func startContainers(ctx context.Context, dir string, log logr.Logger) (*Runtime
 	if err != nil {
 		return nil, err
 	}
-	return &Runtime{Kind: Containers, Image: img.Name, Instance: rt.Instance(), hooks: rt.Hooks(), resume: rt.Resume, close: rt.Close}, nil
+	return &Runtime{Kind: Containers, Engine: eng.Kind(), Image: img.Name, Instance: rt.Instance(), hooks: rt.Hooks(), resume: rt.Resume, close: rt.Close}, nil
 }

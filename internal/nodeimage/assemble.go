@@ -11,6 +11,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/openstrap/openstrap/internal/podman"
 )
 
 // overlayFS holds the node's configuration files, laid out as in the image.
@@ -58,7 +60,7 @@ var maskedUnits = []string{
 
 // assemble lays out the node's root filesystem from the debootstrap tarball,
 // the overlay files, the binaries and the images archive, and imports it
-// into podman storage as img.Name.
+// into the engine's storage as img.Name.
 func (b *builder) assemble(ctx context.Context, img Image, rootfsTar, imagesTar, imagesDigest string) error {
 	// One work directory per image, under a lock: a build that died left
 	// at most this directory, which the next build of the image removes.
@@ -67,7 +69,9 @@ func (b *builder) assemble(ctx context.Context, img Image, rootfsTar, imagesTar,
 		return err
 	}
 	defer unlock()
-	if _, err := b.engine.Run(ctx, "image", "exists", img.Name); err == nil {
+	if ok, err := b.engine.ImageExists(ctx, img.Name); err != nil {
+		return err
+	} else if ok {
 		return nil // another process imported it while we waited
 	}
 	tmp := filepath.Join(b.cacheDir, "assemble-"+img.Hash)
@@ -96,14 +100,22 @@ func (b *builder) assemble(ctx context.Context, img Image, rootfsTar, imagesTar,
 	}); err != nil {
 		return err
 	}
-	return b.step("podman import", func() error {
-		_, err := b.engine.Run(ctx, "import",
-			"--change", `CMD ["/usr/local/sbin/openstrap-init"]`,
-			"--change", "STOPSIGNAL=SIGRTMIN+3",
-			"--change", "ENV container=podman",
-			"--change", "LABEL org.openstrap.node-image="+img.Hash,
-			"--message", "openstrap node image "+img.Hash,
-			out, img.Name)
+	return b.step("import", func() error {
+		changes := []string{
+			`CMD ["/usr/local/sbin/openstrap-init"]`,
+			"STOPSIGNAL=SIGRTMIN+3",
+			"ENV container=podman",
+			"LABEL org.openstrap.node-image=" + img.Hash,
+		}
+		if k, ok := b.engine.(interface{ Kind() podman.Kind }); ok && k.Kind() == podman.Docker {
+			// Docker's import refuses STOPSIGNAL; RunArgs sets it per container.
+			changes = append(changes[:1], changes[2:]...)
+		}
+		args := []string{"import"}
+		for _, c := range changes {
+			args = append(args, "--change", c)
+		}
+		_, err := b.engine.Run(ctx, append(args, "--message", "openstrap node image "+img.Hash, out, img.Name)...)
 		return err
 	})
 }

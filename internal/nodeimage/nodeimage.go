@@ -76,9 +76,11 @@ type Inputs struct {
 	Binaries map[string]string `json:"binaries"` // name → sha256
 }
 
-// Engine runs podman; *podman.Engine (internal/podman) satisfies it.
+// Engine is the container engine the image is imported into (podman or
+// Docker); *podman.Engine (internal/podman) satisfies it.
 type Engine interface {
 	Run(ctx context.Context, args ...string) ([]byte, error)
+	ImageExists(ctx context.Context, name string) (bool, error)
 }
 
 // Option changes how Build works.
@@ -101,7 +103,8 @@ func (f optionFunc) apply(o *options) { f(o) }
 // WithLogger logs each build step and its duration.
 func WithLogger(l logr.Logger) Option { return optionFunc(func(o *options) { o.log = l }) }
 
-// WithEngine runs podman through e instead of the podman on PATH.
+// WithEngine imports the image with e (podman or Docker) instead of the
+// podman on PATH.
 func WithEngine(e Engine) Option { return optionFunc(func(o *options) { o.engine = e }) }
 
 // WithCacheDir keeps intermediate artefacts under dir instead of the user
@@ -214,7 +217,9 @@ func (b *builder) build(ctx context.Context) (Image, error) {
 	}
 	hash := in.hash()
 	img := Image{Name: b.repo + ":" + hash, Hash: hash, Inputs: in}
-	if _, err := b.engine.Run(ctx, "image", "exists", img.Name); err == nil {
+	if ok, err := b.engine.ImageExists(ctx, img.Name); err != nil {
+		return Image{}, fmt.Errorf("nodeimage: looking for %s: %w", img.Name, err)
+	} else if ok {
 		b.log.Info("node image present", "image", img.Name, "duration", time.Since(start).Round(time.Millisecond))
 		return img, nil
 	}

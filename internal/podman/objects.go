@@ -27,14 +27,32 @@ func labelArgs(flag string, labels map[string]string) []string {
 // CreateContainer runs `podman create args...` and returns the new
 // container's ID. args are the create flags followed by the image and
 // command.
+//
+// args are podman's flags; on Docker, podman's --systemd is dropped and
+// a second `--network NAME:ip=IP,mac=MAC` is connected after the create
+// (with its IP; Docker sets one MAC address per container).
 func (e *Engine) CreateContainer(ctx context.Context, args ...string) (string, error) {
+	var later []attachment
+	if e.Kind() == Docker {
+		args, later = dockerCreateArgs(args)
+	}
 	out, err := e.Run(ctx, append([]string{"create"}, args...)...)
 	if err != nil {
 		return "", err
 	}
 	id := firstLine(out)
 	if id == "" {
-		return "", fmt.Errorf("podman create: printed no container ID")
+		return "", fmt.Errorf("%s create: printed no container ID", e.Kind())
+	}
+	for _, at := range later {
+		connect := []string{"network", "connect"}
+		if at.ip != "" {
+			connect = append(connect, "--ip", at.ip)
+		}
+		if _, err := e.Run(ctx, append(connect, at.network, id)...); err != nil {
+			_ = e.RemoveContainer(context.WithoutCancel(ctx), id)
+			return "", err
+		}
 	}
 	return id, nil
 }
@@ -61,7 +79,11 @@ func (e *Engine) RestartContainer(ctx context.Context, id string, timeout time.D
 // killing it at once (as Nova's delete powers a VM off). A container that is
 // already gone is not an error.
 func (e *Engine) RemoveContainer(ctx context.Context, id string) error {
-	_, err := e.Run(ctx, "rm", "--force", "--volumes", "--time", "0", id)
+	args := []string{"rm", "--force", "--volumes", "--time", "0", id}
+	if e.Kind() == Docker {
+		args = []string{"rm", "--force", "--volumes", id} // Docker kills at once
+	}
+	_, err := e.Run(ctx, args...)
 	if err != nil && IsNotFound(err) {
 		return nil
 	}
@@ -111,11 +133,17 @@ type Container struct {
 // InspectContainer inspects one container by ID or name.
 func (e *Engine) InspectContainer(ctx context.Context, id string) (*Container, error) {
 	var cs []Container
-	if err := inspectJSON(ctx, e, &cs, "container", "inspect", id); err != nil {
+	var err error
+	if e.Kind() == Docker {
+		cs, err = e.dockerInspectContainers(ctx, id)
+	} else {
+		err = inspectJSON(ctx, e, &cs, "container", "inspect", id)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if len(cs) != 1 {
-		return nil, fmt.Errorf("podman container inspect: %d results for one container", len(cs))
+		return nil, fmt.Errorf("%s container inspect: %d results for one container", e.Kind(), len(cs))
 	}
 	return &cs[0], nil
 }
@@ -130,6 +158,22 @@ type ContainerSummary struct {
 
 // ListContainers lists all containers (running or not) carrying every label.
 func (e *Engine) ListContainers(ctx context.Context, labels map[string]string) ([]ContainerSummary, error) {
+	if e.Kind() == Docker {
+		// Docker's JSON rows differ (labels as one string): inspect them.
+		out, err := e.Run(ctx, append([]string{"ps", "--all", "--quiet", "--no-trunc"}, filterArgs(labels)...)...)
+		if err != nil {
+			return nil, err
+		}
+		full, err := e.dockerInspectContainers(ctx, strings.Fields(string(out))...)
+		if err != nil {
+			return nil, err
+		}
+		var cs []ContainerSummary
+		for _, c := range full {
+			cs = append(cs, ContainerSummary{ID: c.ID, Names: []string{c.Name}, State: c.State.Status, Labels: c.Config.Labels})
+		}
+		return cs, nil
+	}
 	var cs []ContainerSummary
 	args := append([]string{"ps", "--all", "--no-trunc", "--format", "json"}, filterArgs(labels)...)
 	if err := inspectJSON(ctx, e, &cs, args...); err != nil {
@@ -164,7 +208,8 @@ type NetworkSpec struct {
 	Labels   map[string]string
 }
 
-// Network is the part of `podman network inspect` openstrap reads.
+// Network is the part of `podman network inspect` openstrap reads (Docker's
+// is translated to it).
 type Network struct {
 	Name      string            `json:"name"`
 	ID        string            `json:"id"`
@@ -177,8 +222,15 @@ type Network struct {
 
 // CreateNetwork creates a bridge network and returns it as inspected (with
 // its ID).
+//
+// On Docker the bridge is named after the network (dockerBridgeName) and
+// Docker's embedded DNS stays (it has no switch for it).
 func (e *Engine) CreateNetwork(ctx context.Context, spec NetworkSpec) (*Network, error) {
 	args := []string{"network", "create", "--driver", "bridge", "--disable-dns"}
+	if e.Kind() == Docker {
+		args = []string{"network", "create", "--driver", "bridge",
+			"--opt", "com.docker.network.bridge.name=" + dockerBridgeName(spec.Name)}
+	}
 	for _, s := range spec.Subnets {
 		args = append(args, "--subnet", s.Subnet)
 		if s.Gateway != "" {
@@ -199,17 +251,30 @@ func (e *Engine) CreateNetwork(ctx context.Context, spec NetworkSpec) (*Network,
 // InspectNetwork inspects a network by ID or name.
 func (e *Engine) InspectNetwork(ctx context.Context, id string) (*Network, error) {
 	var ns []Network
-	if err := inspectJSON(ctx, e, &ns, "network", "inspect", id); err != nil {
+	var err error
+	if e.Kind() == Docker {
+		ns, err = e.dockerInspectNetworks(ctx, id)
+	} else {
+		err = inspectJSON(ctx, e, &ns, "network", "inspect", id)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if len(ns) != 1 {
-		return nil, fmt.Errorf("podman network inspect: %d results for one network", len(ns))
+		return nil, fmt.Errorf("%s network inspect: %d results for one network", e.Kind(), len(ns))
 	}
 	return &ns[0], nil
 }
 
 // ListNetworks lists networks carrying every label.
 func (e *Engine) ListNetworks(ctx context.Context, labels map[string]string) ([]Network, error) {
+	if e.Kind() == Docker {
+		out, err := e.Run(ctx, append([]string{"network", "ls", "--quiet", "--no-trunc"}, filterArgs(labels)...)...)
+		if err != nil {
+			return nil, err
+		}
+		return e.dockerInspectNetworks(ctx, strings.Fields(string(out))...)
+	}
 	var ns []Network
 	args := append([]string{"network", "ls", "--format", "json"}, filterArgs(labels)...)
 	if err := inspectJSON(ctx, e, &ns, args...); err != nil {

@@ -1,5 +1,8 @@
 // Package podman runs the podman container engine on the machines openstrap
-// is developed and tested on, handling their host quirks in one place.
+// is developed and tested on, handling their host quirks in one place. Where
+// Docker rather than podman is the engine present, SetupDocker returns an
+// Engine with the same methods driving Docker's command line (podman's
+// flags are translated where Docker spells them differently).
 //
 // Setup makes rootful podman (Debian's 4.3.1, netavark network backend) usable
 // and is idempotent. The quirks it handles, all measured on a Debian 12 host
@@ -59,10 +62,31 @@ runtime = "runc"
 // ModulesDir is created empty when missing: kind and node images mount it.
 var ModulesDir = "/lib/modules"
 
-// Engine runs podman with the project's configuration.
+// Engine runs a container engine's command line with the project's
+// configuration: podman (Setup) or Docker (SetupDocker). Its methods take
+// podman's spelling and translate where Docker differs.
 type Engine struct {
+	kind     Kind
 	bin      string
-	confPath string
+	confPath string // podman's containers.conf
+	host     string // Docker's daemon socket (DOCKER_HOST)
+}
+
+// Kind names a container engine.
+type Kind string
+
+// The engines an Engine drives.
+const (
+	Podman Kind = "podman"
+	Docker Kind = "docker"
+)
+
+// Kind is the engine the Engine drives.
+func (e *Engine) Kind() Kind {
+	if e.kind == "" {
+		return Podman
+	}
+	return e.kind
 }
 
 // ErrNotInstalled is returned by Setup when podman or runc is not installed.
@@ -89,17 +113,10 @@ func Setup(ctx context.Context) (*Engine, error) {
 	if err := writeIfDifferent(conf, []byte(ContainersConf)); err != nil {
 		return nil, fmt.Errorf("podman setup: writing containers.conf: %w", err)
 	}
-	if _, err := os.Stat(ModulesDir); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(ModulesDir, 0o755); err != nil {
-			return nil, fmt.Errorf("podman setup: creating empty %s (kind and node images mount it): %w", ModulesDir, err)
-		}
+	if err := hostSetup("podman"); err != nil {
+		return nil, err
 	}
-	for path, min := range InotifyMinimums {
-		if err := raiseSysctl(path, min); err != nil {
-			return nil, fmt.Errorf("podman setup: node containers need %s >= %d: %w", path, min, err)
-		}
-	}
-	e := &Engine{bin: bin, confPath: conf}
+	e := &Engine{kind: Podman, bin: bin, confPath: conf}
 	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	out, err := e.Run(vctx, "info", "--format", "{{.Host.OCIRuntime.Name}}")
@@ -110,6 +127,22 @@ func Setup(ctx context.Context) (*Engine, error) {
 		return nil, fmt.Errorf("podman setup: OCI runtime is %q with %s, want runc (is runc installed?)", rt, conf)
 	}
 	return e, nil
+}
+
+// hostSetup makes the host quirks every engine shares right: an empty
+// /lib/modules and the inotify limits.
+func hostSetup(engine string) error {
+	if _, err := os.Stat(ModulesDir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(ModulesDir, 0o755); err != nil {
+			return fmt.Errorf("%s setup: creating empty %s (kind and node images mount it): %w", engine, ModulesDir, err)
+		}
+	}
+	for path, min := range InotifyMinimums {
+		if err := raiseSysctl(path, min); err != nil {
+			return fmt.Errorf("%s setup: node containers need %s >= %d: %w", engine, path, min, err)
+		}
+	}
+	return nil
 }
 
 // InotifyMinimums are the host inotify limits Setup raises (never lowers).
@@ -167,17 +200,25 @@ func writeIfDifferent(path string, data []byte) error {
 // ConfPath is the containers.conf every command of the Engine uses.
 func (e *Engine) ConfPath() string { return e.confPath }
 
-// Env is the environment podman commands run with (the process environment
-// plus CONTAINERS_CONF), for callers that start podman themselves.
+// Env is the environment the engine's commands run with (the process
+// environment plus CONTAINERS_CONF for podman, DOCKER_HOST for Docker), for
+// callers that start the engine's command line themselves.
 func (e *Engine) Env() []string {
+	key, val := "CONTAINERS_CONF=", e.confPath
+	if e.Kind() == Docker {
+		key, val = "DOCKER_HOST=", e.host
+	}
 	env := os.Environ()
 	out := env[:0:0]
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, "CONTAINERS_CONF=") {
+		if !strings.HasPrefix(kv, key) {
 			out = append(out, kv)
 		}
 	}
-	return append(out, "CONTAINERS_CONF="+e.confPath)
+	if val == "" {
+		return out
+	}
+	return append(out, key+val)
 }
 
 // Command returns an unstarted podman command using the project's
@@ -201,7 +242,7 @@ func (e *Engine) Run(ctx context.Context, args ...string) ([]byte, error) {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 		}
-		return stdout.Bytes(), &Error{Subcommand: subcommand(args), Stderr: msg, Err: err}
+		return stdout.Bytes(), &Error{Engine: e.Kind(), Subcommand: subcommand(args), Stderr: msg, Err: err}
 	}
 	return stdout.Bytes(), nil
 }
@@ -214,7 +255,7 @@ func (e *Engine) RunInput(ctx context.Context, stdin []byte, args ...string) ([]
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return stdout.Bytes(), &Error{Subcommand: subcommand(args), Stderr: strings.TrimSpace(stderr.String()), Err: err}
+		return stdout.Bytes(), &Error{Engine: e.Kind(), Subcommand: subcommand(args), Stderr: strings.TrimSpace(stderr.String()), Err: err}
 	}
 	return stdout.Bytes(), nil
 }
@@ -231,23 +272,29 @@ func subcommand(args []string) string {
 	return strings.Join(words, " ")
 }
 
-// Error is a failed podman command.
+// Error is a failed engine command.
 type Error struct {
+	Engine     Kind   // podman when empty
 	Subcommand string // e.g. "network create"; arguments are left out
 	Stderr     string
 	Err        error
 }
 
 func (e *Error) Error() string {
-	if e.Stderr == "" {
-		return fmt.Sprintf("podman %s: %v", e.Subcommand, e.Err)
+	engine := e.Engine
+	if engine == "" {
+		engine = Podman
 	}
-	return fmt.Sprintf("podman %s: %v: %s", e.Subcommand, e.Err, e.Stderr)
+	if e.Stderr == "" {
+		return fmt.Sprintf("%s %s: %v", engine, e.Subcommand, e.Err)
+	}
+	return fmt.Sprintf("%s %s: %v: %s", engine, e.Subcommand, e.Err, e.Stderr)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// IsNotFound reports whether err is podman saying an object does not exist.
+// IsNotFound reports whether err is the engine saying an object does not
+// exist.
 func IsNotFound(err error) bool {
 	var pe *Error
 	if !errors.As(err, &pe) {
@@ -273,7 +320,7 @@ func inspectJSON(ctx context.Context, e *Engine, v any, args ...string) error {
 		return err
 	}
 	if err := json.Unmarshal(out, v); err != nil {
-		return fmt.Errorf("podman %s: decoding output: %w", subcommand(args), err)
+		return fmt.Errorf("%s %s: decoding output: %w", e.Kind(), subcommand(args), err)
 	}
 	return nil
 }

@@ -139,14 +139,19 @@ func TestSetupIsIdempotentAndConfigures(t *testing.T) {
 	}
 }
 
-func TestObjectsLifecycle(t *testing.T) {
-	e := setup(t)
+func TestObjectsLifecycle(t *testing.T) { objectsLifecycle(t, setup(t)) }
+
+// objectsLifecycle creates, inspects, lists and removes networks, a volume
+// and a container on e (podman or Docker), with the container on two
+// networks given in podman's NAME:ip=IP,mac=MAC form.
+func objectsLifecycle(t *testing.T, e *Engine) {
 	ctx := context.Background()
 	img := tinyImage(t, e)
 	labels := map[string]string{"openstrap.test/podman": fmt.Sprint(time.Now().UnixNano())}
+	prefix := "openstrap-" + string(e.Kind()) + "-test"
 
 	net, err := e.CreateNetwork(ctx, NetworkSpec{
-		Name:     "openstrap-podman-test",
+		Name:     prefix,
 		Subnets:  []Subnet{{Subnet: "10.231.7.0/24", Gateway: "10.231.7.1"}},
 		Internal: true,
 		Labels:   labels,
@@ -158,17 +163,31 @@ func TestObjectsLifecycle(t *testing.T) {
 	if len(net.ID) != 64 || !net.Internal || len(net.Subnets) != 1 || net.Subnets[0].Gateway != "10.231.7.1" {
 		t.Fatalf("network: %+v", net)
 	}
-	if ns, err := e.ListNetworks(ctx, labels); err != nil || len(ns) != 1 || ns[0].ID != net.ID {
+	if net.Interface == "" {
+		t.Fatalf("network without a host interface: %+v", net)
+	}
+	net2, err := e.CreateNetwork(ctx, NetworkSpec{
+		Name:     prefix + "-2",
+		Subnets:  []Subnet{{Subnet: "10.231.8.0/24", Gateway: "10.231.8.1"}},
+		Internal: true,
+		Labels:   labels,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.RemoveNetwork(context.Background(), net2.ID) })
+	if ns, err := e.ListNetworks(ctx, labels); err != nil || len(ns) != 2 {
 		t.Fatalf("listing networks by label: %+v %v", ns, err)
 	}
-	vol, err := e.CreateVolume(ctx, "openstrap-podman-test-vol", labels)
+	vol, err := e.CreateVolume(ctx, prefix+"-vol", labels)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.RemoveVolume(context.Background(), vol) })
 
-	id, err := e.CreateContainer(ctx, "--name", "openstrap-podman-test", "--network", net.ID,
-		"--ip", "10.231.7.9", "--mac-address", "fa:16:3e:00:00:09", "-v", vol+":/data",
+	id, err := e.CreateContainer(ctx, "--name", prefix, "--systemd=false",
+		"--network", net.Name+":ip=10.231.7.9,mac=fa:16:3e:00:00:09",
+		"--network", net2.Name+":ip=10.231.8.9", "-v", vol+":/data",
 		"--label", "openstrap.test/podman="+labels["openstrap.test/podman"], img, "/tiny", "sleep")
 	if err != nil {
 		t.Fatal(err)
@@ -184,16 +203,22 @@ func TestObjectsLifecycle(t *testing.T) {
 	if !c.State.Running || c.State.Pid == 0 {
 		t.Fatalf("container not running: %+v", c.State)
 	}
-	n, ok := c.NetworkSettings.Networks["openstrap-podman-test"]
-	if !ok || n.IPAddress != "10.231.7.9" || n.MacAddress != "fa:16:3e:00:00:09" {
+	if c.Name != prefix {
+		t.Errorf("container name %q, want %q", c.Name, prefix)
+	}
+	n, ok := c.NetworkSettings.Networks[prefix]
+	n2, ok2 := c.NetworkSettings.Networks[prefix+"-2"]
+	if !ok || n.IPAddress != "10.231.7.9" || n.MacAddress != "fa:16:3e:00:00:09" || !ok2 || n2.IPAddress != "10.231.8.9" {
 		t.Fatalf("container networks: %+v", c.NetworkSettings.Networks)
 	}
-	limits, err := e.Exec(ctx, id, "/tiny", "cat", "/proc/self/limits")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(limits), "Max open files            20000                20000") {
-		t.Fatalf("containers.conf ulimits not applied:\n%s", limits)
+	if e.Kind() == Podman {
+		limits, err := e.Exec(ctx, id, "/tiny", "cat", "/proc/self/limits")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(limits), "Max open files            20000                20000") {
+			t.Fatalf("containers.conf ulimits not applied:\n%s", limits)
+		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -221,8 +246,10 @@ func TestObjectsLifecycle(t *testing.T) {
 	if err := e.RemoveContainer(ctx, id); err != nil {
 		t.Fatalf("removing a removed container: %v", err)
 	}
-	if err := e.RemoveNetwork(ctx, net.ID); err != nil {
-		t.Fatal(err)
+	for _, n := range []*Network{net, net2} {
+		if err := e.RemoveNetwork(ctx, n.ID); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := e.RemoveVolume(ctx, vol); err != nil {
 		t.Fatal(err)
