@@ -7,7 +7,9 @@
 //
 // The versions are pinned by small wrapper modules that live beside this
 // package (kubernetes/, etcd/, clusterctl/, crictl/ and coredns/, each with
-// its own go.mod and go.sum and no Go code). pause is C: it is compiled with
+// its own go.mod and go.sum; coredns/ also holds cmd/coredns, our CoreDNS main
+// package linking only the plugins a kube-system CoreDNS needs). All of a
+// wrapper module's files enter its tools' hash. pause is C: it is compiled with
 // gcc from build/pause/linux/pause.c of the k8s.io/kubernetes module that the
 // kubernetes wrapper pins.
 //
