@@ -98,7 +98,11 @@ type flow struct {
 func machinesLine(m simhost.Machines, asked machines.Kind) string {
 	switch {
 	case m.Kind == machines.Containers:
-		return fmt.Sprintf("servers boot as containers (podman, node image %s): cloud-init runs kubeadm, kubelet registers the Nodes", m.Image)
+		engine := m.Engine
+		if engine == "" {
+			engine = "podman"
+		}
+		return fmt.Sprintf("servers boot as containers (%s, node image %s): cloud-init runs kubeadm, kubelet registers the Nodes", engine, m.Image)
 	case m.Fallback != "":
 		return fmt.Sprintf("servers boot as processes, not containers (openstrap acts out kubeadm; no kubelet runs): %s", m.Fallback)
 	case asked == m.Kind:

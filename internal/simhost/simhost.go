@@ -109,6 +109,9 @@ type Machines struct {
 	Fallback string `json:"fallback,omitempty"`
 	// Image is the node image of container machines.
 	Image string `json:"image,omitempty"`
+	// Engine is the container engine of container machines (podman or
+	// docker).
+	Engine string `json:"engine,omitempty"`
 }
 
 // ReadMachines returns the runtime recorded in dir (an error wrapping
@@ -162,7 +165,7 @@ func Serve(ctx context.Context, dir string, kind machines.Kind, log logr.Logger,
 	if err != nil {
 		return fmt.Errorf("machines %s: %w", kind, err)
 	}
-	rec := Machines{Kind: rt.Kind, Fallback: rt.Fallback, Image: rt.Image}
+	rec := Machines{Kind: rt.Kind, Fallback: rt.Fallback, Image: rt.Image, Engine: string(rt.Engine)}
 	if old, err := ReadMachines(dir); err == nil {
 		rec.Fallback = old.Fallback // why the directory's runtime was chosen
 	}
