@@ -2,6 +2,7 @@ package machines_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +64,9 @@ func TestDockerEngineCluster(t *testing.T) {
 		}
 		if !cloudInitDone.MatchString(out) {
 			t.Errorf("server %s: console has no cloud-init final message; its end:\n%s", n, tail(out, 15))
+		}
+		if strings.Contains(out, "Invalid cloud-config provided") {
+			t.Errorf("server %s: cloud-init found the merged cloud-config invalid:\n%s", n, grepLines(out, "cloud-config"))
 		}
 	}
 	eventually(t, ctx, 5*time.Minute, "kube-system pods Running", func(ctx context.Context) (bool, string, error) {

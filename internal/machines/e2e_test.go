@@ -577,6 +577,9 @@ func TestOpenstrapUserDataCluster(t *testing.T) {
 			if !cloudInitDone.MatchString(out) {
 				t.Errorf("server %s: console has no cloud-init final message; its end:\n%s", n, tail(out, 15))
 			}
+			if strings.Contains(out, "Invalid cloud-config provided") {
+				t.Errorf("server %s: cloud-init found the merged cloud-config invalid:\n%s", n, grepLines(out, "cloud-config"))
+			}
 		}
 	})
 
