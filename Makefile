@@ -15,7 +15,8 @@ K8S_PKGS = /provider/(api|controllers)(/|$$)
 # OpenStack-facing tests again on real OpenStack services (realstack).
 test: host tools vet unit fuzz realstack
 
-# The host packages container machines need (podman, debootstrap, gcc),
+# The host packages container machines need (podman, debootstrap, gcc, and
+# docker.io for the Docker engine path's tests; its service stays stopped),
 # installed when missing (root).
 host:
 	bash .ci/host-setup.sh
