@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/openstrap/openstrap/internal/atomicfile"
 )
 
 // KeyAlgorithm selects the key type of the cluster PKI. Its values are kubeadm's
@@ -480,24 +482,39 @@ func LoadClusterPKI(dir string) (*ClusterPKI, error) {
 }
 
 // WriteDir writes the PKI to dir in kubeadm's layout: keys 0600, certificates and
-// sa.pub 0644, directories 0700. Existing files are replaced.
+// sa.pub 0644, directories 0700, set explicitly so a replaced file never keeps a
+// wider mode. The whole set is written to a temporary sibling directory and
+// renamed into place, so a crash leaves the old set or the new one, never a mix.
+// Other entries already in dir are kept.
 func (p *ClusterPKI) WriteDir(dir string) error {
 	files, err := p.Files()
 	if err != nil {
 		return err
 	}
-	for name, b := range files {
-		path := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return fmt.Errorf("write cluster PKI: %w", err)
+	err = atomicfile.ReplaceDir(dir, func(tmp string) error {
+		for name, b := range files {
+			path := filepath.Join(tmp, filepath.FromSlash(name))
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return err
+			}
+			if err := os.Chmod(filepath.Dir(path), 0o700); err != nil {
+				return err
+			}
+			mode := os.FileMode(0o644)
+			if isKeyFile(name) {
+				mode = 0o600
+			}
+			if err := os.WriteFile(path, b, mode); err != nil {
+				return err
+			}
+			if err := os.Chmod(path, mode); err != nil { // the umask may have narrowed 0644
+				return err
+			}
 		}
-		mode := os.FileMode(0o644)
-		if isKeyFile(name) {
-			mode = 0o600
-		}
-		if err := os.WriteFile(path, b, mode); err != nil {
-			return fmt.Errorf("write cluster PKI: %w", err)
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write cluster PKI: %w", err)
 	}
 	return nil
 }

@@ -135,6 +135,64 @@ func TestPKIDirRoundTrip(t *testing.T) {
 	}
 }
 
+// WriteDir over an old set with wider modes leaves exact modes, replaces every
+// file, keeps unrelated files and leaves no temporary directory.
+func TestPKIWriteDirReplacesWithExactModes(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "pki")
+	if err := fixturePKI(t, ECDSAP256).WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ca.key", "ca.crt", "etcd/ca.key", "sa.pub"} {
+		if err := os.Chmod(filepath.Join(dir, name), 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"etcd", "."} {
+		if err := os.Chmod(filepath.Join(dir, name), 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bootstrap-token"), []byte("kept"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewClusterPKI(WithKeyAlgorithm(ECDSAP256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WriteDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]os.FileMode{".": 0o700, "etcd": 0o700, "bootstrap-token": 0o600}
+	files, _ := p.Files()
+	for name, b := range files {
+		want[name] = 0o644
+		if isKeyFile(name) {
+			want[name] = 0o600
+		}
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(got) != string(b) {
+			t.Errorf("%s: not the new content (err %v)", name, err)
+		}
+	}
+	for name, mode := range want {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != mode {
+			t.Errorf("%s: mode %o, want %o", name, st.Mode().Perm(), mode)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "bootstrap-token")); string(b) != "kept" {
+		t.Errorf("unrelated file not kept: %q", b)
+	}
+	ents, _ := os.ReadDir(parent)
+	if len(ents) != 1 || ents[0].Name() != "pki" {
+		t.Errorf("parent holds %v, want only pki (no temporary directory)", ents)
+	}
+}
+
 func TestPKISecrets(t *testing.T) {
 	p := fixturePKI(t, RSA2048)
 	secrets, err := p.Secrets("demo", "default")
