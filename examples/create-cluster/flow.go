@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +25,7 @@ import (
 
 	"github.com/openstrap/openstrap/bootstrap"
 	"github.com/openstrap/openstrap/infra"
+	"github.com/openstrap/openstrap/internal/atomicfile"
 	"github.com/openstrap/openstrap/internal/machines"
 	"github.com/openstrap/openstrap/internal/retry"
 	"github.com/openstrap/openstrap/internal/simhost"
@@ -433,11 +436,18 @@ func (f *flow) node() userdata.Node {
 
 // loadSecrets reads the cluster's PKI and bootstrap token from the state
 // directory, or makes and saves them, so that a resumed run renders the same
-// user data.
+// user data. A new PKI is made only when none of its files exists: a partial
+// or unreadable one is an error, since a new CA would orphan the running
+// cluster.
 func (f *flow) loadSecrets() error {
 	dir := filepath.Join(f.cfg.Dir, "pki")
 	pki, err := userdata.LoadClusterPKI(dir)
 	if err != nil {
+		if !pkiAbsent(dir) {
+			return fmt.Errorf("%w; the cluster PKI in %s is incomplete or damaged and belongs to the cluster "+
+				"this state directory describes, so no new CA is made: restore the file from a backup, or "+
+				"delete the cluster (delete-cluster) and its state directory to start over", err, dir)
+		}
 		if pki, err = userdata.NewClusterPKI(); err != nil {
 			return err
 		}
@@ -447,16 +457,31 @@ func (f *flow) loadSecrets() error {
 	}
 	f.pki = pki
 	tokenFile := filepath.Join(dir, "bootstrap-token")
-	if b, err := os.ReadFile(tokenFile); err == nil {
+	b, err := os.ReadFile(tokenFile)
+	if err == nil {
 		if f.token, err = userdata.ParseBootstrapToken(strings.TrimSpace(string(b))); err != nil {
 			return fmt.Errorf("%s: %w", tokenFile, err)
 		}
 		return nil
 	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	if f.token, err = userdata.NewBootstrapToken(); err != nil {
 		return err
 	}
-	return os.WriteFile(tokenFile, []byte(f.token.Value()+"\n"), 0o600)
+	return atomicfile.WriteFile(tokenFile, []byte(f.token.Value()+"\n"), 0o600)
+}
+
+// pkiAbsent reports whether none of the cluster PKI's files exists in dir.
+func pkiAbsent(dir string) bool {
+	for _, name := range []string{userdata.FileCACert, userdata.FileCAKey, userdata.FileEtcdCACert, userdata.FileEtcdCAKey,
+		userdata.FileFrontProxyCACert, userdata.FileFrontProxyCAKey, userdata.FileSAKey, userdata.FileSAPub} {
+		if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(name))); !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+	}
+	return true
 }
 
 // pivoted reports whether the target cluster answers and holds the Cluster.
