@@ -2,7 +2,12 @@
 // inspect (or diff, or validate) it before any machine boots.
 //
 //	render-userdata --role init --endpoint 10.6.0.10:6443 --pki-dir ./pki > init.yaml
-//	render-userdata --role worker --endpoint 10.6.0.10:6443 --pki-dir ./pki --token abcdef.0123456789abcdef
+//	render-userdata --role worker --endpoint 10.6.0.10:6443 --pki-dir ./pki --token-file ./token
+//	pass show cluster/token | render-userdata --role worker --endpoint 10.6.0.10:6443 --pki-dir ./pki --token-file -
+//
+// Secrets (the bootstrap token, the certificate key) are read from files or
+// stdin: --token and --certificate-key still work but put the secret in the
+// process list, visible to every user of the machine, and say so on stderr.
 //
 // --pki-dir is read when it holds a PKI and created (0700, keys 0600) otherwise.
 // The user data goes to stdout; notes and the size report go to stderr.
@@ -31,7 +36,7 @@ const (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 type stringList []string
@@ -42,6 +47,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 type options struct {
 	role, version, endpoint, format, pkiDir, cluster, token, caHash, certKey string
 	nodeName, podCIDR, serviceCIDR, gzip, keyAlg, install                    string
+	tokenFile, certKeyFile                                                   string
 	externalCloud, uploadCerts                                               bool
 	sshKeys, labels                                                          stringList
 }
@@ -57,9 +63,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.pkiDir, "pki-dir", "", "cluster PKI directory in kubeadm's layout; created when empty or missing")
 	fs.StringVar(&o.keyAlg, "key-algorithm", string(userdata.RSA2048), "key algorithm for a new PKI: RSA-2048 or ECDSA-P256")
 	fs.StringVar(&o.cluster, "cluster", "demo", "cluster name")
-	fs.StringVar(&o.token, "token", "", "bootstrap token id.secret (joins: required; init: generated when empty)")
+	fs.StringVar(&o.tokenFile, "token-file", "", "file holding the bootstrap token id.secret, or - for stdin (joins: required; init: generated when empty)")
+	fs.StringVar(&o.token, "token", "", "bootstrap token id.secret; visible to other users in ps: prefer --token-file")
 	fs.StringVar(&o.caHash, "ca-hash", "", "CA pin sha256:<hex> for joins (default: computed from --pki-dir)")
-	fs.StringVar(&o.certKey, "certificate-key", "", "kubeadm certificate key: init uploads certificates with it, control-plane joins fetch them with it")
+	fs.StringVar(&o.certKeyFile, "certificate-key-file", "", "file holding the kubeadm certificate key, or - for stdin: init uploads certificates with it, control-plane joins fetch them with it")
+	fs.StringVar(&o.certKey, "certificate-key", "", "kubeadm certificate key; visible to other users in ps: prefer --certificate-key-file")
 	fs.BoolVar(&o.uploadCerts, "upload-certs", false, "init: run kubeadm init --upload-certs (generates --certificate-key when empty)")
 	fs.StringVar(&o.nodeName, "node-name", "", "node name (default: the instance hostname from the metadata)")
 	fs.StringVar(&o.podCIDR, "pod-cidr", "", "pod network CIDR (default "+userdata.DefaultPodCIDR+")")
@@ -94,7 +102,44 @@ func loadOrCreatePKI(dir, alg string, stderr io.Writer) (*userdata.ClusterPKI, e
 	return pki, nil
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// readSecrets fills o.token and o.certKey from their files (or stdin for "-")
+// and warns on stderr when a secret came from the command line.
+func readSecrets(o *options, stdin io.Reader, stderr io.Writer) error {
+	if o.tokenFile == "-" && o.certKeyFile == "-" {
+		return fmt.Errorf("%w: only one of --token-file and --certificate-key-file can be - (stdin)", errUsage)
+	}
+	for _, s := range []struct {
+		flag, file string
+		dst        *string
+	}{{"token", o.tokenFile, &o.token}, {"certificate-key", o.certKeyFile, &o.certKey}} {
+		if *s.dst != "" {
+			if s.file != "" {
+				return fmt.Errorf("%w: --%s and --%s-file are exclusive", errUsage, s.flag, s.flag)
+			}
+			fmt.Fprintf(stderr, "render-userdata: warning: --%s puts the secret on the command line, visible to other users (ps, /proc); use --%s-file\n", s.flag, s.flag)
+			continue
+		}
+		if s.file == "" {
+			continue
+		}
+		var b []byte
+		var err error
+		if s.file == "-" {
+			b, err = io.ReadAll(stdin)
+		} else {
+			b, err = os.ReadFile(s.file)
+		}
+		if err != nil {
+			return fmt.Errorf("--%s-file: %w", s.flag, err)
+		}
+		if *s.dst = strings.TrimSpace(string(b)); *s.dst == "" {
+			return fmt.Errorf("%w: --%s-file %s is empty", errUsage, s.flag, s.file)
+		}
+	}
+	return nil
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -103,7 +148,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "render-userdata:", err)
 		return exitUsage
 	}
-	spec, err := buildSpec(o, stderr)
+	err = readSecrets(o, stdin, stderr)
+	var spec userdata.Spec
+	if err == nil {
+		spec, err = buildSpec(o, stderr)
+	}
 	if err == nil {
 		var out *userdata.Output
 		if out, err = userdata.RenderOutput(spec); err == nil {

@@ -35,7 +35,7 @@ func TestRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := run(tt.args, &stdout, &stderr)
+			code := run(tt.args, strings.NewReader(""), &stdout, &stderr)
 			if code != tt.wantCode {
 				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tt.wantCode, stderr.String())
 			}
@@ -62,5 +62,68 @@ func TestRun(t *testing.T) {
 	}
 	if st, err := os.Stat(filepath.Join(pkiDir, "ca.key")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("PKI not created with 0600 keys: %v", err)
+	}
+}
+
+// Secrets come from a file or stdin without a warning; the old flags still
+// work and warn that the secret is visible in the process list.
+func TestSecretsFromFileOrStdin(t *testing.T) {
+	dir := t.TempDir()
+	pkiDir := filepath.Join(dir, "pki")
+	const token = "abcdef.0123456789abcdef"
+	certKey, err := userdata.NewCertificateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenFile, keyFile := filepath.Join(dir, "token"), filepath.Join(dir, "certkey")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, []byte(certKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp := []string{"--role", "control-plane", "--endpoint", "10.6.0.10:6443", "--pki-dir", pkiDir, "--gzip", "never"}
+	tests := []struct {
+		name     string
+		args     []string
+		stdin    string
+		wantCode int
+		warn     bool
+		wantErr  string
+	}{
+		{"files", []string{"--token-file", tokenFile, "--certificate-key-file", keyFile}, "", exitOK, false, ""},
+		{"token on stdin", []string{"--token-file", "-", "--certificate-key-file", keyFile}, token + "\n", exitOK, false, ""},
+		{"key on stdin", []string{"--token-file", tokenFile, "--certificate-key-file", "-"}, certKey, exitOK, false, ""},
+		{"old flags", []string{"--token", token, "--certificate-key", certKey}, "", exitOK, true, ""},
+		{"both on stdin", []string{"--token-file", "-", "--certificate-key-file", "-"}, token, exitUsage, false, "stdin"},
+		{"flag and file", []string{"--token", token, "--token-file", tokenFile}, "", exitUsage, false, "exclusive"},
+		{"empty stdin", []string{"--token-file", "-", "--certificate-key-file", keyFile}, "", exitUsage, false, "empty"},
+		{"missing file", []string{"--token-file", filepath.Join(dir, "nope"), "--certificate-key-file", keyFile}, "", exitFailure, false, "--token-file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(append(append([]string{}, cp...), tt.args...), strings.NewReader(tt.stdin), &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tt.wantCode, stderr.String())
+			}
+			if strings.Contains(stderr.String(), "0123456789abcdef") || strings.Contains(stderr.String(), certKey) {
+				t.Error("stderr leaks a secret")
+			}
+			if got := strings.Contains(stderr.String(), "visible to other users"); got != tt.warn {
+				t.Errorf("warning printed %t, want %t; stderr:\n%s", got, tt.warn, stderr.String())
+			}
+			if tt.wantCode != exitOK {
+				if !strings.Contains(stderr.String(), tt.wantErr) {
+					t.Errorf("stderr %q lacks %q", stderr.String(), tt.wantErr)
+				}
+				return
+			}
+			for what, s := range map[string]string{"token": token, "certificate key": certKey} {
+				if !strings.Contains(stdout.String(), s) {
+					t.Errorf("user data lacks the %s", what)
+				}
+			}
+		})
 	}
 }
