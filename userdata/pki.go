@@ -14,10 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/openstrap/openstrap/internal/atomicfile"
@@ -469,14 +471,28 @@ func certKeyFrom(files map[string][]byte, crt, key string) (*CertKey, error) {
 
 // LoadClusterPKI reads a PKI from a directory in kubeadm's layout (ca.crt, ca.key,
 // etcd/ca.crt, etcd/ca.key, front-proxy-ca.crt, front-proxy-ca.key, sa.key).
+// Only when none of these files exists does the error match fs.ErrNotExist, the
+// one case where making a new PKI is safe; a partial set is an error naming the
+// missing files.
 func LoadClusterPKI(dir string) (*ClusterPKI, error) {
+	names := []string{FileCACert, FileCAKey, FileEtcdCACert, FileEtcdCAKey, FileFrontProxyCACert, FileFrontProxyCAKey, FileSAKey}
 	files := map[string][]byte{}
-	for _, name := range []string{FileCACert, FileCAKey, FileEtcdCACert, FileEtcdCAKey, FileFrontProxyCACert, FileFrontProxyCAKey, FileSAKey} {
+	var missing []string
+	for _, name := range names {
 		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
-		if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			missing = append(missing, name)
+		case err != nil:
 			return nil, fmt.Errorf("load cluster PKI from %s: %w", dir, err)
 		}
 		files[name] = b
+	}
+	switch {
+	case len(missing) == len(names):
+		return nil, fmt.Errorf("load cluster PKI: no PKI in %s: %w", dir, fs.ErrNotExist)
+	case len(missing) > 0:
+		return nil, fmt.Errorf("load cluster PKI from %s: incomplete, missing %s", dir, strings.Join(missing, ", "))
 	}
 	return PKIFromFiles(files)
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,8 +131,11 @@ func TestPKIDirRoundTrip(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "front-proxy-ca.key")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadClusterPKI(dir); err == nil || !strings.Contains(err.Error(), "front-proxy-ca.key") {
-		t.Errorf("missing key: %v", err)
+	if _, err := LoadClusterPKI(dir); err == nil || !strings.Contains(err.Error(), "front-proxy-ca.key") || errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing key: %v, want an error naming it that is not fs.ErrNotExist (a partial PKI must not be replaced)", err)
+	}
+	if _, err := LoadClusterPKI(t.TempDir()); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("empty directory: %v, want fs.ErrNotExist", err)
 	}
 }
 

@@ -443,10 +443,10 @@ func (f *flow) loadSecrets() error {
 	dir := filepath.Join(f.cfg.Dir, "pki")
 	pki, err := userdata.LoadClusterPKI(dir)
 	if err != nil {
-		if !pkiAbsent(dir) {
-			return fmt.Errorf("%w; the cluster PKI in %s is incomplete or damaged and belongs to the cluster "+
-				"this state directory describes, so no new CA is made: restore the file from a backup, or "+
-				"delete the cluster (delete-cluster) and its state directory to start over", err, dir)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w; the cluster PKI in %s belongs to the cluster this state directory describes, "+
+				"so no new CA is made: restore the file from a backup, or delete the cluster (delete-cluster) "+
+				"and its state directory to start over", err, dir)
 		}
 		if pki, err = userdata.NewClusterPKI(); err != nil {
 			return err
@@ -471,17 +471,6 @@ func (f *flow) loadSecrets() error {
 		return err
 	}
 	return atomicfile.WriteFile(tokenFile, []byte(f.token.Value()+"\n"), 0o600)
-}
-
-// pkiAbsent reports whether none of the cluster PKI's files exists in dir.
-func pkiAbsent(dir string) bool {
-	for _, name := range []string{userdata.FileCACert, userdata.FileCAKey, userdata.FileEtcdCACert, userdata.FileEtcdCAKey,
-		userdata.FileFrontProxyCACert, userdata.FileFrontProxyCAKey, userdata.FileSAKey, userdata.FileSAPub} {
-		if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(name))); !errors.Is(err, fs.ErrNotExist) {
-			return false
-		}
-	}
-	return true
 }
 
 // pivoted reports whether the target cluster answers and holds the Cluster.

@@ -20,8 +20,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/openstrap/openstrap/userdata"
@@ -86,12 +86,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	return o, nil
 }
 
-// loadOrCreatePKI reads dir, or creates a new PKI there when it holds none.
+// loadOrCreatePKI reads dir, or creates a new PKI there when it holds none (a
+// partial or damaged PKI is an error, never replaced).
 func loadOrCreatePKI(dir, alg string, stderr io.Writer) (*userdata.ClusterPKI, error) {
-	if _, err := os.Stat(filepath.Join(dir, userdata.FileCACert)); err == nil {
-		return userdata.LoadClusterPKI(dir)
+	pki, err := userdata.LoadClusterPKI(dir)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return pki, err
 	}
-	pki, err := userdata.NewClusterPKI(userdata.WithKeyAlgorithm(userdata.KeyAlgorithm(alg)))
+	pki, err = userdata.NewClusterPKI(userdata.WithKeyAlgorithm(userdata.KeyAlgorithm(alg)))
 	if err != nil {
 		return nil, err
 	}

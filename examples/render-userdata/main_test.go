@@ -127,3 +127,28 @@ func TestSecretsFromFileOrStdin(t *testing.T) {
 		})
 	}
 }
+
+// A damaged PKI directory is an error, never replaced by a new CA.
+func TestDamagedPKIIsNotReplaced(t *testing.T) {
+	pkiDir := filepath.Join(t.TempDir(), "pki")
+	args := []string{"--role", "init", "--endpoint", "10.6.0.10:6443", "--pki-dir", pkiDir}
+	var stdout, stderr bytes.Buffer
+	if code := run(args, strings.NewReader(""), &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	caCert, err := os.ReadFile(filepath.Join(pkiDir, userdata.FileCACert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(pkiDir, userdata.FileCAKey)); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(args, strings.NewReader(""), &stdout, &stderr); code == exitOK || !strings.Contains(stderr.String(), userdata.FileCAKey) {
+		t.Errorf("exit %d with ca.key missing, want a failure naming it; stderr:\n%s", code, stderr.String())
+	}
+	if now, _ := os.ReadFile(filepath.Join(pkiDir, userdata.FileCACert)); !bytes.Equal(now, caCert) {
+		t.Error("ca.crt was replaced")
+	}
+}
