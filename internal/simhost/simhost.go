@@ -42,6 +42,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/openstrap/openstrap/internal/atomicfile"
 	"github.com/openstrap/openstrap/internal/machines"
 	"github.com/openstrap/openstrap/internal/retry"
 	"github.com/openstrap/openstrap/provider/openstacktest"
@@ -173,7 +174,7 @@ func Serve(ctx context.Context, dir string, kind machines.Kind, log logr.Logger,
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(p.machines(), b); err != nil {
+	if err := atomicfile.WriteFile(p.machines(), b, 0o600); err != nil {
 		return err
 	}
 	// Before the simulator answers, as the runtimes' own resume tests do:
@@ -215,7 +216,7 @@ func Serve(ctx context.Context, dir string, kind machines.Kind, log logr.Logger,
 		srv.Close()
 		return errors.Join(err, stop())
 	}
-	if err := writeFileAtomic(p.CloudsYAML(), srv.CloudsYAML()); err != nil {
+	if err := atomicfile.WriteFile(p.CloudsYAML(), srv.CloudsYAML(), 0o600); err != nil {
 		srv.Close()
 		return errors.Join(err, stop())
 	}
@@ -373,12 +374,4 @@ func readPID(path string) (int, error) {
 		return 0, err
 	}
 	return strconv.Atoi(strings.TrimSpace(string(b)))
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
