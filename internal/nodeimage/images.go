@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/openstrap/openstrap/internal/atomicfile"
 )
 
 // Artefact file names of the component images cache entry.
@@ -118,7 +120,7 @@ func (b *builder) componentImages(ctx context.Context, in Inputs, baseTar string
 	if err := os.Rename(archive+".tmp", archive); err != nil {
 		return "", "", err
 	}
-	if err := writeFileAtomic(digestPath, []byte(digest+"\n"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(digestPath, []byte(digest+"\n"), 0o644); err != nil {
 		return "", "", err
 	}
 	return archive, digest, nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/openstrap/openstrap/internal/atomicfile"
 	"github.com/openstrap/openstrap/internal/podman"
 	"github.com/openstrap/openstrap/internal/tools"
 )
@@ -371,31 +372,9 @@ func (c *digestCache) save() {
 		return
 	}
 	data, _ := json.MarshalIndent(c.entries, "", " ")
-	_ = writeFileAtomic(c.path, data, 0o644)
-}
-
-// writeFileAtomic writes data to path through a temporary file and rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+	if os.MkdirAll(filepath.Dir(c.path), 0o755) == nil {
+		_ = atomicfile.WriteFile(c.path, data, 0o644)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // hostMirror returns the first Debian mirror in the host's apt sources
