@@ -1,7 +1,6 @@
 package controlplane
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/util/keyutil"
+
+	"github.com/openstrap/openstrap/internal/atomicfile"
 )
 
 // pki is the key material of one control plane.
@@ -192,16 +193,10 @@ func serial() *big.Int {
 	return n
 }
 
-// writeIfChanged writes b to path atomically unless the file already holds b.
+// writeIfChanged writes b to path atomically unless the file already holds b
+// with mode; errors name the file.
 func writeIfChanged(path string, b []byte, mode os.FileMode) error {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
-		return nil
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, mode); err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if _, err := atomicfile.WriteFileIfChanged(path, b, mode); err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	return nil
