@@ -34,6 +34,7 @@ import (
 
 	"github.com/go-logr/logr/funcr"
 
+	"github.com/openstrap/openstrap/internal/atomicfile"
 	"github.com/openstrap/openstrap/internal/machines"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
@@ -228,20 +229,7 @@ func serve(ctx context.Context, s *openstacktest.Server, cfg *config, stdout, st
 // writeCloudsYAML writes the file atomically, readable by the owner only
 // since it holds passwords.
 func writeCloudsYAML(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".clouds.yaml.*")
-	if err != nil {
-		return fmt.Errorf("write clouds.yaml %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write clouds.yaml %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write clouds.yaml %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("write clouds.yaml %s: %w", path, err)
 	}
 	return nil
