@@ -46,6 +46,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openstrap/openstrap/internal/atomicfile"
 )
 
 // ContainersConf is the containers.conf Setup writes. runc because crun
@@ -110,7 +112,10 @@ func Setup(ctx context.Context) (*Engine, error) {
 		return nil, fmt.Errorf("podman setup: %w", err)
 	}
 	conf := filepath.Join(cache, "openstrap", "podman", "containers.conf")
-	if err := writeIfDifferent(conf, []byte(ContainersConf)); err != nil {
+	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+		return nil, fmt.Errorf("podman setup: writing containers.conf: %w", err)
+	}
+	if _, err := atomicfile.WriteFileIfChanged(conf, []byte(ContainersConf), 0o644); err != nil {
 		return nil, fmt.Errorf("podman setup: writing containers.conf: %w", err)
 	}
 	if err := hostSetup("podman"); err != nil {
@@ -168,33 +173,6 @@ func raiseSysctl(path string, min int) error {
 		return nil
 	}
 	return os.WriteFile(path, []byte(strconv.Itoa(min)), 0o644)
-}
-
-func writeIfDifferent(path string, data []byte) error {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".containers.conf-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // ConfPath is the containers.conf every command of the Engine uses.
