@@ -2,7 +2,6 @@ package machines_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -58,16 +57,7 @@ func TestDockerEngineCluster(t *testing.T) {
 		if kubetest.NodeReady(node) != corev1.ConditionTrue {
 			t.Errorf("Node %s not Ready", n)
 		}
-		out, err := cl.console(cl.servers[n])
-		if err != nil {
-			t.Fatalf("console of %s: %v", n, err)
-		}
-		if !cloudInitDone.MatchString(out) {
-			t.Errorf("server %s: console has no cloud-init final message; its end:\n%s", n, tail(out, 15))
-		}
-		if strings.Contains(out, "Invalid cloud-config provided") {
-			t.Errorf("server %s: cloud-init found the merged cloud-config invalid:\n%s", n, grepLines(out, "cloud-config"))
-		}
+		cl.assertBootConsole(t, n)
 	}
 	eventually(t, ctx, 5*time.Minute, "kube-system pods Running", func(ctx context.Context) (bool, string, error) {
 		return kubetest.KubeSystemRunning(ctx, cl.cs, 2)

@@ -570,16 +570,7 @@ func TestOpenstrapUserDataCluster(t *testing.T) {
 
 	t.Run("each console holds cloud-init's final message", func(t *testing.T) {
 		for _, n := range append([]string{cp}, workers...) {
-			out, err := cl.console(cl.servers[n])
-			if err != nil {
-				t.Fatalf("console of %s: %v", n, err)
-			}
-			if !cloudInitDone.MatchString(out) {
-				t.Errorf("server %s: console has no cloud-init final message; its end:\n%s", n, tail(out, 15))
-			}
-			if strings.Contains(out, "Invalid cloud-config provided") {
-				t.Errorf("server %s: cloud-init found the merged cloud-config invalid:\n%s", n, grepLines(out, "cloud-config"))
-			}
+			cl.assertBootConsole(t, n)
 		}
 	})
 
@@ -656,6 +647,22 @@ func TestOpenstrapUserDataCluster(t *testing.T) {
 			}
 		}
 	})
+}
+
+// assertBootConsole checks, through Nova, that the console of machine n
+// holds cloud-init's final message and no schema warning.
+func (cl *cluster) assertBootConsole(t *testing.T, n string) {
+	t.Helper()
+	out, err := cl.console(cl.servers[n])
+	if err != nil {
+		t.Fatalf("console of %s: %v", n, err)
+	}
+	if !cloudInitDone.MatchString(out) {
+		t.Errorf("server %s: console has no cloud-init final message; its end:\n%s", n, tail(out, 15))
+	}
+	if strings.Contains(out, "Invalid cloud-config provided") {
+		t.Errorf("server %s: cloud-init found the merged cloud-config invalid:\n%s", n, grepLines(out, "cloud-config"))
+	}
 }
 
 // badCloudConfig claims to be cloud-config but is not YAML.
