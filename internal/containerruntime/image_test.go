@@ -46,7 +46,9 @@ func testImage(t *testing.T, e *podman.Engine) string {
 	sum := sha256.Sum256([]byte("containerruntime-test-1\n" + strings.Join(testImagePackages, ",") + "\n" + testImageCloudCfg + mirror))
 	name := "localhost/openstrap/containerruntime-test:" + hex.EncodeToString(sum[:])[:16]
 	ctx := context.Background()
-	if _, err := e.Run(ctx, "image", "exists", name); err == nil {
+	if ok, err := e.ImageExists(ctx, name); err != nil {
+		t.Fatal(err)
+	} else if ok {
 		return name
 	}
 	if _, err := exec.LookPath("debootstrap"); err != nil {

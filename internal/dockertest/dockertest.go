@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -126,7 +127,7 @@ func Prune(ctx context.Context, eng *podman.Engine) error {
 		return err
 	}
 	var errs []error
-	for _, id := range splitLines(out) {
+	for _, id := range strings.Fields(string(out)) {
 		errs = append(errs, eng.RemoveContainer(ctx, id))
 	}
 	if _, err := eng.Run(ctx, "network", "prune", "--force"); err != nil {
@@ -167,7 +168,7 @@ func boundingIsFull() (bool, error) {
 		return false, err
 	}
 	var mask uint64
-	for _, line := range splitLines(b) {
+	for _, line := range strings.Split(string(b), "\n") {
 		if _, err := fmt.Sscanf(line, "CapBnd: %x", &mask); err == nil {
 			const all = 1<<41 - 1
 			return mask&all == all, nil
@@ -205,23 +206,6 @@ func stopStale(pidfile string) {
 	for i := 0; i < 300 && syscall.Kill(pid, 0) == nil; i++ {
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func splitLines(b []byte) []string {
-	var out []string
-	start := 0
-	for i, c := range b {
-		if c == '\n' {
-			if i > start {
-				out = append(out, string(b[start:i]))
-			}
-			start = i + 1
-		}
-	}
-	if start < len(b) {
-		out = append(out, string(b[start:]))
-	}
-	return out
 }
 
 func tailFile(path string) string {

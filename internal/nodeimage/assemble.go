@@ -101,16 +101,12 @@ func (b *builder) assemble(ctx context.Context, img Image, rootfsTar, imagesTar,
 		return err
 	}
 	return b.step("import", func() error {
-		changes := []string{
-			`CMD ["/usr/local/sbin/openstrap-init"]`,
-			"STOPSIGNAL=SIGRTMIN+3",
-			"ENV container=podman",
-			"LABEL org.openstrap.node-image=" + img.Hash,
-		}
-		if k, ok := b.engine.(interface{ Kind() podman.Kind }); ok && k.Kind() == podman.Docker {
+		changes := []string{`CMD ["/usr/local/sbin/openstrap-init"]`}
+		if b.engine.Kind() != podman.Docker {
 			// Docker's import refuses STOPSIGNAL; RunArgs sets it per container.
-			changes = append(changes[:1], changes[2:]...)
+			changes = append(changes, "STOPSIGNAL=SIGRTMIN+3")
 		}
+		changes = append(changes, "ENV container=podman", "LABEL org.openstrap.node-image="+img.Hash)
 		args := []string{"import"}
 		for _, c := range changes {
 			args = append(args, "--change", c)

@@ -82,6 +82,7 @@ type Inputs struct {
 type Engine interface {
 	Run(ctx context.Context, args ...string) ([]byte, error)
 	ImageExists(ctx context.Context, name string) (bool, error)
+	Kind() podman.Kind
 }
 
 // Option changes how Build works.
