@@ -1095,8 +1095,8 @@ func (s *Server) serverBody(v *nServer, tok *token, mv apiVersion) map[string]an
 		sgs = append(sgs, map[string]string{"name": g})
 	}
 	hostID := ""
-	if v.Host != "" {
-		h := sha256.Sum224([]byte(v.ProjectID + v.Host))
+	if host := s.serverHost(v); host != "" {
+		h := sha256.Sum224([]byte(v.ProjectID + host))
 		hostID = hex.EncodeToString(h[:])
 	}
 	configDrive := ""
@@ -1162,8 +1162,8 @@ func (s *Server) serverBody(v *nServer, tok *token, mv apiVersion) map[string]an
 		b["server_groups"] = groups
 	}
 	if tok.isAdmin() {
-		b["OS-EXT-SRV-ATTR:host"] = nilIfEmpty(v.Host)
-		b["OS-EXT-SRV-ATTR:hypervisor_hostname"] = nilIfEmpty(v.Host)
+		b["OS-EXT-SRV-ATTR:host"] = nilIfEmpty(s.serverHost(v))
+		b["OS-EXT-SRV-ATTR:hypervisor_hostname"] = nilIfEmpty(s.serverHost(v))
 		b["OS-EXT-SRV-ATTR:instance_name"] = "instance-" + v.ID[:8]
 		if mv.atLeast(2, 3) {
 			b["OS-EXT-SRV-ATTR:hostname"] = v.Name
@@ -1275,6 +1275,12 @@ func (s *Server) serverAction(w http.ResponseWriter, r *http.Request, tok *token
 	}
 	var status, task, next string
 	hard := false
+	// Stop and start check instance.host before the vm_state: a server
+	// not yet on a compute host is "not ready".
+	if (action == "os-stop" || action == "os-start") && s.serverHost(v) == "" {
+		s.writeError(w, svcCompute, errorf(http.StatusConflict, "", "Instance %s is not ready", v.ID))
+		return
+	}
 	switch action {
 	case "os-stop":
 		if busy || (v.Status != "ACTIVE" && v.Status != "ERROR") {
@@ -1368,7 +1374,7 @@ func (s *Server) listServers(w http.ResponseWriter, r *http.Request, tok *token,
 		if img := q.Get("image"); img != "" && img != v.ImageID {
 			continue
 		}
-		if h := q.Get("host"); h != "" && tok.isAdmin() && h != v.Host {
+		if h := q.Get("host"); h != "" && tok.isAdmin() && h != s.serverHost(v) {
 			continue
 		}
 		if len(ipSubs) > 0 && !s.serverIPMatches(v, ipSubs) {
@@ -1423,6 +1429,17 @@ func (s *Server) buildPhase(v *nServer) string {
 		return "networking"
 	}
 	return "spawning"
+}
+
+// serverHost is the compute host Nova shows for the server: none until
+// the compute host has claimed it, after scheduling.
+func (s *Server) serverHost(v *nServer) string {
+	if v.Status == "BUILD" && v.DeleteAt.IsZero() {
+		if p := s.buildPhase(v); p == "request" || p == "scheduling" {
+			return ""
+		}
+	}
+	return v.Host
 }
 
 // novaMaxLimit is Nova's [api] max_limit: the most a list answers.
