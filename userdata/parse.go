@@ -335,6 +335,9 @@ func (p *Parsed) BootstrapTokens() ([]BootstrapToken, error) {
 		if bt.TTL != nil {
 			t.TTL = bt.TTL.Duration
 		}
+		if bt.Expires != nil {
+			t.Expires = bt.Expires.Time
+		}
 		out = append(out, t)
 	}
 	return out, nil

@@ -1,11 +1,15 @@
 package userdata
 
 import (
-	"crypto/rand"
 	"fmt"
 	"io"
-	"regexp"
+	"strings"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	bootstrapapi "k8s.io/cluster-bootstrap/token/api"
+	bootstraputil "k8s.io/cluster-bootstrap/token/util"
 )
 
 // Bootstrap token usages and groups, as kubeadm and the bootstrap signer know them.
@@ -18,23 +22,21 @@ const (
 	DefaultTokenTTL = 24 * time.Hour
 )
 
-// tokenRE is kubeadm's bootstrap token format (k8s.io/cluster-bootstrap).
-var (
-	tokenRE      = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})$`)
-	tokenGroupRE = regexp.MustCompile(`^system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]$`)
-)
-
-const tokenChars = "0123456789abcdefghijklmnopqrstuvwxyz"
-
 // BootstrapToken is a kubeadm bootstrap token "<id>.<secret>". Nodes join the
-// cluster with it. String, GoString and fmt verbs print only the ID.
+// cluster with it. String, GoString and fmt verbs print only the ID. Its format
+// and validation are k8s.io/cluster-bootstrap's.
 type BootstrapToken struct {
 	// ID is the public part, [a-z0-9]{6}.
 	ID string
 	// Secret is the private part, [a-z0-9]{16}.
 	Secret string
-	// TTL is the lifetime kubeadm gives the token when it creates it (0: kubeadm's 24h).
+	// TTL is the lifetime kubeadm gives the token when it creates it (0: kubeadm's
+	// 24h). Ignored when Expires is set.
 	TTL time.Duration
+	// Expires, when set, is when the token stops working (rendered as kubeadm's
+	// expires instead of TTL), so that whoever saves the token knows when it needs
+	// a new one (ExpiresWithin).
+	Expires time.Time
 	// Usages are "signing" and/or "authentication" (empty: both).
 	Usages []string
 	// Groups are extra groups the token authenticates as (empty: DefaultTokenGroup).
@@ -44,96 +46,129 @@ type BootstrapToken struct {
 }
 
 // TokenOption changes how NewBootstrapToken makes a token.
-type TokenOption func(*BootstrapToken, *io.Reader)
+type TokenOption func(*BootstrapToken)
 
 // WithTokenTTL sets the token's lifetime.
 func WithTokenTTL(d time.Duration) TokenOption {
-	return func(t *BootstrapToken, _ *io.Reader) { t.TTL = d }
+	return func(t *BootstrapToken) { t.TTL = d }
 }
 
 // WithTokenUsages sets the token's usages.
 func WithTokenUsages(u ...string) TokenOption {
-	return func(t *BootstrapToken, _ *io.Reader) { t.Usages = u }
+	return func(t *BootstrapToken) { t.Usages = u }
 }
 
 // WithTokenGroups sets the token's extra groups.
 func WithTokenGroups(g ...string) TokenOption {
-	return func(t *BootstrapToken, _ *io.Reader) { t.Groups = g }
+	return func(t *BootstrapToken) { t.Groups = g }
 }
 
-// WithTokenRand draws the token from r instead of crypto/rand (for reproducible tests).
-func WithTokenRand(r io.Reader) TokenOption {
-	return func(_ *BootstrapToken, rr *io.Reader) { *rr = r }
+// WithTokenExpires sets when the token stops working (see BootstrapToken.Expires).
+func WithTokenExpires(at time.Time) TokenOption {
+	return func(t *BootstrapToken) { t.Expires = at }
 }
 
-// NewBootstrapToken makes a random token from crypto/rand with kubeadm's defaults
-// (24h TTL, signing and authentication usages, the default node group).
+// NewBootstrapToken makes a random token (k8s.io/cluster-bootstrap's generator,
+// crypto/rand) with kubeadm's defaults (24h TTL, signing and authentication
+// usages, the default node group).
 func NewBootstrapToken(opts ...TokenOption) (BootstrapToken, error) {
 	t := BootstrapToken{TTL: DefaultTokenTTL, Usages: []string{UsageSigning, UsageAuthentication}, Groups: []string{DefaultTokenGroup}}
-	var r io.Reader = rand.Reader
 	for _, o := range opts {
-		o(&t, &r)
+		o(&t)
 	}
-	s, err := randomString(r, 22)
+	s, err := bootstraputil.GenerateBootstrapToken()
 	if err != nil {
 		return BootstrapToken{}, fmt.Errorf("generate bootstrap token: %w", err)
 	}
-	t.ID, t.Secret = s[:6], s[6:]
+	m := bootstraputil.BootstrapTokenRegexp.FindStringSubmatch(s)
+	if m == nil {
+		return BootstrapToken{}, fmt.Errorf("generate bootstrap token: the generator made a malformed token")
+	}
+	t.ID, t.Secret = m[1], m[2]
 	return t, nil
 }
 
-// randomString draws n characters from [a-z0-9] without modulo bias.
-func randomString(r io.Reader, n int) (string, error) {
-	out := make([]byte, 0, n)
-	buf := make([]byte, 2*n)
-	for len(out) < n {
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return "", err
-		}
-		for _, b := range buf {
-			// 252 = 7*36: reject the tail to keep the distribution uniform.
-			if b < 252 && len(out) < n {
-				out = append(out, tokenChars[int(b)%len(tokenChars)])
-			}
-		}
-	}
-	return string(out), nil
-}
+const tokenFormat = "not a kubeadm bootstrap token ([a-z0-9]{6}.[a-z0-9]{16})"
 
 // ParseBootstrapToken reads "<id>.<secret>" (with kubeadm's default TTL, usages and
 // groups). The error does not repeat the input.
 func ParseBootstrapToken(s string) (BootstrapToken, error) {
-	m := tokenRE.FindStringSubmatch(s)
-	if m == nil {
-		return BootstrapToken{}, fieldErr("BootstrapToken", "not a kubeadm bootstrap token ([a-z0-9]{6}.[a-z0-9]{16})")
+	if !bootstraputil.IsValidBootstrapToken(s) {
+		return BootstrapToken{}, fieldErr("BootstrapToken", tokenFormat)
 	}
+	m := bootstraputil.BootstrapTokenRegexp.FindStringSubmatch(s)
 	return BootstrapToken{ID: m[1], Secret: m[2], TTL: DefaultTokenTTL,
 		Usages: []string{UsageSigning, UsageAuthentication}, Groups: []string{DefaultTokenGroup}}, nil
 }
 
 // Value returns the full token "<id>.<secret>", the form kubeadm and the bootstrap
 // token Secret take. Treat it as a secret.
-func (t BootstrapToken) Value() string { return t.ID + "." + t.Secret }
+func (t BootstrapToken) Value() string { return bootstraputil.TokenFromIDAndSecret(t.ID, t.Secret) }
 
 // Validate checks the token's format, usages and TTL; errors name the field.
 func (t BootstrapToken) Validate(field string) error {
-	if !tokenRE.MatchString(t.Value()) {
-		return fieldErr(field, "not a kubeadm bootstrap token ([a-z0-9]{6}.[a-z0-9]{16})")
+	if !bootstraputil.IsValidBootstrapToken(t.Value()) {
+		return fieldErr(field, tokenFormat)
 	}
 	if t.TTL < 0 {
 		return fieldErr(field+".TTL", "must not be negative")
 	}
-	for _, u := range t.Usages {
-		if u != UsageSigning && u != UsageAuthentication {
-			return fieldErr(field+".Usages", "%q is not %q or %q", u, UsageSigning, UsageAuthentication)
-		}
+	if err := bootstraputil.ValidateUsages(t.Usages); err != nil {
+		return fieldErr(field+".Usages", "%v", err)
 	}
 	for _, g := range t.Groups {
-		if !tokenGroupRE.MatchString(g) {
-			return fieldErr(field+".Groups", "%q must match system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]", g)
+		if err := bootstraputil.ValidateBootstrapGroupName(g); err != nil {
+			return fieldErr(field+".Groups", "%v", err)
 		}
 	}
 	return nil
+}
+
+// ExpiresWithin reports whether the token has stopped working at now or stops
+// within margin, i.e. whether a flow that still needs it for margin must make a
+// new one. A token with no Expires counts as expiring: when kubeadm started its
+// TTL is not known.
+func (t BootstrapToken) ExpiresWithin(now time.Time, margin time.Duration) bool {
+	return t.Expires.IsZero() || !now.Add(margin).Before(t.Expires)
+}
+
+// TokenSecret returns the token as the kube-system Secret kubeadm init and
+// `kubeadm token create` write ("bootstrap-token-<id>", type
+// bootstrap.kubernetes.io/token), for adding a token to a running cluster. The
+// expiration is Expires, or now plus the TTL (none when TTL is 0 and Expires is
+// unset). Treat the result as a secret.
+func (t BootstrapToken) TokenSecret(now time.Time) *corev1.Secret {
+	data := map[string][]byte{
+		bootstrapapi.BootstrapTokenIDKey:     []byte(t.ID),
+		bootstrapapi.BootstrapTokenSecretKey: []byte(t.Secret),
+	}
+	if t.Description != "" {
+		data[bootstrapapi.BootstrapTokenDescriptionKey] = []byte(t.Description)
+	}
+	switch {
+	case !t.Expires.IsZero():
+		data[bootstrapapi.BootstrapTokenExpirationKey] = []byte(t.Expires.UTC().Format(time.RFC3339))
+	case t.TTL > 0:
+		data[bootstrapapi.BootstrapTokenExpirationKey] = []byte(now.Add(t.TTL).UTC().Format(time.RFC3339))
+	}
+	usages := t.Usages
+	if len(usages) == 0 {
+		usages = []string{UsageSigning, UsageAuthentication}
+	}
+	for _, u := range usages {
+		data[bootstrapapi.BootstrapTokenUsagePrefix+u] = []byte("true")
+	}
+	groups := t.Groups
+	if len(groups) == 0 {
+		groups = []string{DefaultTokenGroup}
+	}
+	data[bootstrapapi.BootstrapTokenExtraGroupsKey] = []byte(strings.Join(groups, ","))
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: bootstraputil.BootstrapTokenSecretName(t.ID), Namespace: metav1.NamespaceSystem},
+		Type:       bootstrapapi.SecretTypeBootstrapToken,
+		Data:       data,
+	}
 }
 
 // String prints the token ID only.
