@@ -330,6 +330,24 @@ func (in *installer) waitDeployment(ctx context.Context, u *unstructured.Unstruc
 	})
 }
 
+// Decode substitutes variables in manifests and decodes them into objects
+// exactly as Install does, without a cluster: a *MissingVariablesError names
+// every variable without a value, and a document that does not parse, or an
+// object without apiVersion, kind or metadata.name, is an error. Callers check
+// manifests with it before they make anything. Options: Variables,
+// VariablesFromEnv (the other Install options are accepted and ignored).
+func Decode(manifests [][]byte, opts ...Option) ([]*unstructured.Unstructured, error) {
+	o, err := newOptions(fnInstall, opts)
+	if err != nil {
+		return nil, err
+	}
+	subst, err := substituteAll(manifests, o.lookup)
+	if err != nil {
+		return nil, err
+	}
+	return decodeAll(subst)
+}
+
 // decodeAll splits and decodes every manifest into objects, in order.
 func decodeAll(manifests [][]byte) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured

@@ -53,22 +53,9 @@ func Kind(ctx context.Context, name string, opts ...Option) (*KindCluster, error
 		return nil, err
 	}
 	log := o.logger(logr.FromContextOrDiscard(ctx)).WithValues("cluster", name)
-	providerOpt, runtime, err := kindProvider(o.runtime)
+	p, runtime, existing, err := kindList(o.runtime, log)
 	if err != nil {
 		return nil, fmt.Errorf("kind cluster %q: %w", name, err)
-	}
-	p := cluster.NewProvider(providerOpt, cluster.ProviderWithLogger(kindLogger{log}))
-	existing, err := p.List()
-	if err != nil {
-		// The CLI is there but the engine does not answer: say what it said.
-		if re := kindexec.RunErrorForError(err); re != nil && len(re.Output) > 0 {
-			out := strings.TrimSpace(string(re.Output))
-			if len(out) > 512 {
-				out = out[len(out)-512:]
-			}
-			err = fmt.Errorf("%w: %s", err, out)
-		}
-		return nil, fmt.Errorf("kind cluster %q: %w: %s: %w", name, ErrNoContainerRuntime, runtime, err)
 	}
 	if o.kubeconfigPath == "" {
 		cache, err := os.UserCacheDir()
@@ -126,6 +113,43 @@ func Kind(ctx context.Context, name string, opts ...Option) (*KindCluster, error
 		return nil, fmt.Errorf("kind cluster %q: %w: %w", name, ErrUnreachable, err)
 	}
 	return &KindCluster{name: name, provider: p, kubeconfigPath: o.kubeconfigPath, kubeconfig: []byte(kc), rest: rc, progress: o.progress}, nil
+}
+
+// KindAvailable reports whether Kind can run here: it picks the container
+// runtime as Kind does (ContainerRuntime, KIND_EXPERIMENTAL_PROVIDER, or the
+// first found) and lists kind's clusters, which needs the engine to answer.
+// It changes nothing, so a caller can reject a kind bootstrap cluster before
+// it makes anything else. The error matches ErrNoContainerRuntime (or
+// ErrInvalidOption) as Kind's would. Options: ContainerRuntime, WithLogger.
+func KindAvailable(ctx context.Context, opts ...Option) (runtime string, err error) {
+	o, err := newOptions(fnKind, opts)
+	if err != nil {
+		return "", err
+	}
+	_, runtime, _, err = kindList(o.runtime, o.logger(logr.FromContextOrDiscard(ctx)))
+	return runtime, err
+}
+
+// kindList picks the node provider and lists its kind clusters.
+func kindList(want string, log logr.Logger) (*cluster.Provider, string, []string, error) {
+	providerOpt, runtime, err := kindProvider(want)
+	if err != nil {
+		return nil, runtime, nil, err
+	}
+	p := cluster.NewProvider(providerOpt, cluster.ProviderWithLogger(kindLogger{log}))
+	existing, err := p.List()
+	if err != nil {
+		// The CLI is there but the engine does not answer: say what it said.
+		if re := kindexec.RunErrorForError(err); re != nil && len(re.Output) > 0 {
+			out := strings.TrimSpace(string(re.Output))
+			if len(out) > 512 {
+				out = out[len(out)-512:]
+			}
+			err = fmt.Errorf("%w: %s", err, out)
+		}
+		return nil, runtime, nil, fmt.Errorf("%w: %s: %w", ErrNoContainerRuntime, runtime, err)
+	}
+	return p, runtime, existing, nil
 }
 
 // kindProvider picks the node provider: the one asked for, else
