@@ -33,18 +33,15 @@ import (
 	"hash/fnv"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
 
 	"github.com/openstrap/openstrap/internal/atomicfile"
+	"github.com/openstrap/openstrap/internal/bgproc"
 	"github.com/openstrap/openstrap/internal/machines"
-	"github.com/openstrap/openstrap/internal/retry"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
 
@@ -229,8 +226,8 @@ func Serve(ctx context.Context, dir string, kind machines.Kind, log logr.Logger,
 // Running reports whether the background simulator of dir answers.
 func Running(ctx context.Context, dir string) bool {
 	p := Paths{dir}
-	pid, err := readPID(p.pid())
-	if err != nil || syscall.Kill(pid, 0) != nil {
+	pid, err := bgproc.ReadPID(p.pid())
+	if err != nil || !bgproc.Alive(pid) {
 		return false
 	}
 	b, err := os.ReadFile(p.addr())
@@ -265,33 +262,19 @@ func Start(ctx context.Context, dir, exe string, args ...string) (string, error)
 	}
 	// A clouds.yaml from an earlier run must not pass for this one's.
 	_ = os.Remove(p.CloudsYAML())
-	logf, err := os.OpenFile(p.Log(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	proc, err := bgproc.Spawn(exe, args, p.Log(), p.pid())
 	if err != nil {
-		return "", err
-	}
-	defer logf.Close()
-	cmd := exec.Command(exe, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("start simulator: %w", err)
 	}
-	pid := cmd.Process.Pid
-	if err := os.WriteFile(p.pid(), []byte(strconv.Itoa(pid)), 0o600); err != nil {
-		return "", err
+	waitCtx, cancel := context.WithTimeout(ctx, time.Hour)
+	defer cancel()
+	err = proc.Wait(waitCtx, func(ctx context.Context) bool {
+		_, err := os.Stat(p.CloudsYAML())
+		return err == nil && Running(ctx, dir)
+	})
+	if errors.Is(err, bgproc.ErrExited) {
+		err = fmt.Errorf("simulator %w; see %s", err, p.Log())
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	err = retry.Until(ctx, retry.Policy{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond, MaxElapsed: time.Hour},
-		func(ctx context.Context) (bool, error) {
-			select {
-			case err := <-exited:
-				return false, retry.Permanent(fmt.Errorf("simulator exited (%v); see %s", err, p.Log()))
-			default:
-			}
-			_, err := os.Stat(p.CloudsYAML())
-			return err == nil && Running(ctx, dir), nil
-		})
 	if err != nil {
 		return "", err
 	}
@@ -314,7 +297,7 @@ func Stop(ctx context.Context, dir string) error {
 // so that it adopts what its last run left.
 func StopAndRemove(ctx context.Context, dir string) error {
 	p := Paths{dir}
-	if pid, err := readPID(p.pid()); err != nil || syscall.Kill(pid, 0) != nil {
+	if pid, err := bgproc.ReadPID(p.pid()); err != nil || !bgproc.Alive(pid) {
 		return stop(ctx, dir, time.Minute)
 	}
 	if err := os.WriteFile(p.remove(), nil, 0o600); err != nil {
@@ -325,26 +308,8 @@ func StopAndRemove(ctx context.Context, dir string) error {
 }
 
 func stop(ctx context.Context, dir string, grace time.Duration) error {
-	p := Paths{dir}
-	pid, err := readPID(p.pid())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		_ = os.Remove(p.pid())
-		return nil
-	}
-	err = retry.Until(ctx, retry.Policy{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond, MaxElapsed: grace},
-		func(context.Context) (bool, error) { return syscall.Kill(pid, 0) != nil, nil })
-	if err != nil {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	_ = os.Remove(p.pid())
-	if err != nil {
-		return fmt.Errorf("the simulator (pid %d) did not exit within %v and was killed", pid, grace)
+	if err := bgproc.Stop(ctx, Paths{dir}.pid(), grace); err != nil {
+		return fmt.Errorf("the simulator: %w", err)
 	}
 	return nil
 }
@@ -366,12 +331,4 @@ func floatingIPPool(p Paths) (string, error) {
 	n := h.Sum32()
 	pool := fmt.Sprintf("127.%d.%d.0/24", 100+n%100, (n/100)%250)
 	return pool, os.WriteFile(file, []byte(pool), 0o600)
-}
-
-func readPID(path string) (int, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
