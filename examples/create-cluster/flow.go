@@ -32,7 +32,6 @@ import (
 	"github.com/openstrap/openstrap/internal/tools"
 	"github.com/openstrap/openstrap/pivot"
 	"github.com/openstrap/openstrap/provider"
-	"github.com/openstrap/openstrap/provider/openstacktest"
 	"github.com/openstrap/openstrap/userdata"
 )
 
@@ -119,6 +118,10 @@ func run(ctx context.Context, cfg *config) (*summary, error) {
 	f := &flow{cfg: cfg, sum: &summary{NotJoined: map[string]string{}}, created: map[string]*provider.Machine{}}
 	ctx = logr.NewContext(ctx, cfg.Log)
 	fmt.Fprintf(cfg.Out, "openstrap create-cluster %q, local state in %s\n", cfg.Name, cfg.Dir)
+	// Every check before the first write, for --dry-run too.
+	if err := preflight(ctx, cfg); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -192,9 +195,7 @@ func (f *flow) connect(ctx context.Context) error {
 		f.runtime = rec
 		f.say("%s", machinesLine(rec, cfg.Machines))
 		opts = append(opts, provider.WithCloudsYAML(clouds), provider.WithCloud(simhost.CloudName))
-		setDefault(&cfg.Image, openstacktest.ImageName)
-		setDefault(&cfg.Flavor, "m1.medium")
-		setDefault(&cfg.ExternalNetwork, openstacktest.ExternalNetwork)
+		simDefaults(cfg)
 	} else {
 		opts = append(opts, provider.WithCloud(cfg.Cloud))
 	}
@@ -560,8 +561,7 @@ func (f *flow) addons(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	vars := map[string]string{"CLUSTER_NAME": f.cfg.Name, "API_ENDPOINT": f.sum.Endpoint,
-		"NODE_CIDR": f.cfg.NodeCIDR, "KUBERNETES_VERSION": f.cfg.KubernetesVersion}
+	vars := addonVars(f.cfg, f.sum.Endpoint)
 	if err := bootstrap.Install(ctx, target, manifests, bootstrap.Variables(vars), bootstrap.VariablesFromEnv(),
 		bootstrap.FieldManager("openstrap")); err != nil {
 		return err
@@ -571,21 +571,9 @@ func (f *flow) addons(ctx context.Context) error {
 }
 
 func readManifests(path string) ([][]byte, error) {
-	fi, err := os.Stat(path)
+	files, err := addonFiles(path)
 	if err != nil {
-		return nil, fmt.Errorf("--addons: %w", err)
-	}
-	files := []string{path}
-	if fi.IsDir() {
-		files = nil
-		for _, pat := range []string{"*.yaml", "*.yml"} {
-			m, _ := filepath.Glob(filepath.Join(path, pat))
-			files = append(files, m...)
-		}
-		sort.Strings(files)
-		if len(files) == 0 {
-			return nil, fmt.Errorf("--addons %s: no .yaml or .yml files", path)
-		}
+		return nil, err
 	}
 	var out [][]byte
 	for _, p := range files {

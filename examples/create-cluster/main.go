@@ -61,6 +61,10 @@ func main() {
 			fmt.Fprintf(os.Stderr, "interrupted: run the same command again to resume, or `go run ./examples/delete-cluster --name %s --dir %s` to clean up\n", cfg.Name, cfg.Dir)
 			os.Exit(130)
 		}
+		var bad *inputError
+		if errors.As(err, &bad) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
@@ -118,7 +122,7 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	}
 	k, err := machines.ParseKind(*kind)
 	if err != nil || k == machines.None {
-		return nil, fmt.Errorf("--machines %q: want auto, containers or processes", *kind)
+		k = machines.Kind(*kind) // preflight reports it with the other problems
 	}
 	cfg.Machines = k
 	if cfg.Dir == "" {
@@ -127,26 +131,5 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	if *verbose {
 		cfg.Log = funcr.New(func(prefix, args string) { fmt.Fprintln(out, "      log:", prefix, args) }, funcr.Options{Verbosity: 1})
 	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
 	return cfg, nil
-}
-
-func (c *config) validate() error {
-	var errs []error
-	if c.ControlPlanes < 1 {
-		errs = append(errs, fmt.Errorf("--control-plane-count=%d: at least 1 is needed", c.ControlPlanes))
-	}
-	if c.Workers < 0 {
-		errs = append(errs, fmt.Errorf("--worker-count=%d: must not be negative", c.Workers))
-	}
-	if c.Cloud != "" {
-		for flag, v := range map[string]string{"--image": c.Image, "--flavor": c.Flavor, "--external-network": c.ExternalNetwork} {
-			if v == "" {
-				errs = append(errs, fmt.Errorf("%s is required with --cloud %q", flag, c.Cloud))
-			}
-		}
-	}
-	return errors.Join(errs...)
 }

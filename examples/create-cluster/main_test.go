@@ -61,9 +61,10 @@ func testConfig(t *testing.T, dir string, kind machines.Kind) *config {
 }
 
 // testNodeCIDR is a /24 that other tests' container networks on this host
-// are unlikely to hold (podman refuses overlapping subnets).
+// are unlikely to hold (podman refuses overlapping subnets), above the
+// Service network 10.96.0.0/12 that preflight keeps node subnets out of.
 func testNodeCIDR() string {
-	return fmt.Sprintf("10.%d.%d.0/24", 100+rand.IntN(100), rand.IntN(250))
+	return fmt.Sprintf("10.%d.%d.0/24", 112+rand.IntN(100), rand.IntN(250))
 }
 
 type testWriter struct{ t *testing.T }
