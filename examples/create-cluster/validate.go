@@ -67,6 +67,11 @@ var reservedCIDRs = []struct{ cidr, what string }{
 	{"0.0.0.0/8", "\"this network\""},
 }
 
+// podmanDefaultNetwork is what the simulator's container machines' subnet
+// must not overlap: podman refuses to create such a network, and the server
+// goes to ERROR (internal/containerruntime's TestSpawnFailure).
+var podmanDefaultNetwork = struct{ cidr, what string }{"10.88.0.0/16", "podman's default network (container machines get a podman network of the node CIDR)"}
+
 // simDefaults fills in the machines' image, flavor and external network of
 // the simulated cloud.
 func simDefaults(c *config) {
@@ -132,7 +137,11 @@ func (c *config) validate() error {
 			bad("--node-cidr", c.NodeCIDR, "want an IPv4 network address with a prefix of at most /29, such as 10.6.0.0/24")
 		} else {
 			p := netip.MustParsePrefix(c.NodeCIDR)
-			for _, r := range reservedCIDRs {
+			reserved := reservedCIDRs
+			if c.Cloud == "" && c.Machines != machines.Processes {
+				reserved = append(reserved[:len(reserved):len(reserved)], podmanDefaultNetwork)
+			}
+			for _, r := range reserved {
 				if q := netip.MustParsePrefix(r.cidr); q.Overlaps(p) {
 					bad("--node-cidr", c.NodeCIDR, "overlaps %s, %s: pick another range, such as 10.6.0.0/24", r.cidr, r.what)
 				}

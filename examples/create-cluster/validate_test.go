@@ -53,6 +53,8 @@ func TestParseFlagsValidates(t *testing.T) {
 		{name: "cidr service network", args: []string{"--node-cidr", "10.100.0.0/24"}, want: []string{`--node-cidr "10.100.0.0/24"`, "10.96.0.0/12"}},
 		{name: "cidr link-local", args: []string{"--node-cidr", "169.254.0.0/24"}, want: []string{"metadata"}},
 		{name: "cidr loopback", args: []string{"--node-cidr", "127.42.0.0/24"}, want: []string{"loopback"}},
+		{name: "cidr podman default", args: []string{"--node-cidr", "10.88.200.0/24"}, want: []string{`--node-cidr "10.88.200.0/24"`, "10.88.0.0/16", "podman"}},
+		{name: "cidr podman default, process machines", args: []string{"--node-cidr", "10.88.200.0/24", "--machines", "processes"}},
 		{name: "no control plane", args: []string{"--control-plane-count", "0"}, want: []string{`--control-plane-count "0"`, "at least 1"}},
 		{name: "negative workers", args: []string{"--worker-count", "-1"}, want: []string{`--worker-count "-1"`}},
 		{name: "no workers", args: []string{"--worker-count", "0"}},
