@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -370,13 +371,22 @@ func checkAddons(c *config) error {
 // checkCloud checks, with read-only calls, that --image, --flavor,
 // --external-network and --ssh-key exist on the cloud and that its quota
 // leaves room for the machines and the infrastructure not made yet. On the
-// simulator (no --cloud) it asks an in-memory simulator with the same
-// catalogue and default quota as the background one, which is not started
-// (that would be the first write).
+// simulator (no --cloud) it asks the cluster's simulator when it runs (a
+// resumed run), else an in-memory simulator with the same catalogue and
+// default quota as the background one would start with: starting that is
+// the first write.
 func checkCloud(ctx context.Context, c *config) error {
 	var cloud *provider.Cloud
 	var err error
-	if c.Cloud == "" {
+	simDir := filepath.Join(c.Dir, "cloud")
+	switch {
+	case c.Cloud == "" && simhost.Running(ctx, simDir):
+		// A resumed run: ask the cluster's own simulator, which holds what
+		// the user added and what the cluster has.
+		if cloud, err = provider.Connect(ctx, provider.WithCloudsYAML(simhost.Paths{Dir: simDir}.CloudsYAML()), provider.WithCloud(simhost.CloudName)); err != nil {
+			return fmt.Errorf("check the flags against the running simulated OpenStack: %w", err)
+		}
+	case c.Cloud == "":
 		srv, err := openstacktest.NewServer()
 		if err != nil {
 			return fmt.Errorf("check the flags against the simulated OpenStack's catalogue: %w", err)
@@ -385,7 +395,7 @@ func checkCloud(ctx context.Context, c *config) error {
 		if cloud, err = srv.Cloud(ctx); err != nil {
 			return fmt.Errorf("check the flags against the simulated OpenStack's catalogue: %w", err)
 		}
-	} else {
+	default:
 		if cloud, err = provider.Connect(ctx, provider.WithCloud(c.Cloud)); err != nil {
 			return fmt.Errorf("--cloud %q: %w: name an entry of clouds.yaml (OS_CLIENT_CONFIG_FILE names another file) whose credentials work", c.Cloud, err)
 		}
@@ -546,7 +556,10 @@ func checkQuota(ctx context.Context, c *config, cloud *provider.Cloud, flavor *f
 		return gophercloud.ResponseCodeIs(err, http.StatusNotFound) || gophercloud.ResponseCodeIs(err, http.StatusForbidden)
 	}
 	// Machines that exist already (a resumed run) need nothing.
-	pages, err := servers.List(cloud.Compute, servers.ListOpts{Tags: provider.OwnershipTag(c.Name)}).AllPages(ctx)
+	compute := *cloud.Compute
+	compute.Microversion = "2.26" // server tags
+	tag := provider.OwnershipTag(c.Name)
+	pages, err := servers.List(&compute, servers.ListOpts{Tags: tag}).AllPages(ctx)
 	if err != nil {
 		return fmt.Errorf("list the servers of cluster %q: %s", c.Name, provider.Describe(err))
 	}
@@ -556,7 +569,9 @@ func checkQuota(ctx context.Context, c *config, cloud *provider.Cloud, flavor *f
 	}
 	have := map[string]bool{}
 	for _, s := range srvs {
-		have[s.Name] = true
+		if s.Tags != nil && slices.Contains(*s.Tags, tag) {
+			have[s.Name] = true
+		}
 	}
 	newMachines := 0
 	for _, n := range machineNames(c) {

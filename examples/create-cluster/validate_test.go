@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"io"
 	"os"
@@ -11,7 +12,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/quotasets"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/openstrap/openstrap/internal/cloudtest"
 	"github.com/openstrap/openstrap/internal/machines"
@@ -385,5 +388,46 @@ func TestPreflightOnCloud(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "--worker-count 2") {
 		t.Errorf("quota error does not name the counts: %v", err)
+	}
+}
+
+// TestPreflightAsksTheRunningSimulator resumes on a cluster whose simulator
+// runs: preflight asks it, so a key pair the user added there is found (the
+// in-memory catalogue has none), and its clouds.yaml is what it reads.
+func TestPreflightAsksTheRunningSimulator(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := validConfig(t)
+	cfg.SSHKey = "mykey"
+	if err := preflight(ctx, cfg); err == nil || !strings.Contains(err.Error(), `--ssh-key "mykey": no such key pair on the simulated OpenStack`) {
+		t.Fatalf("preflight before the simulator runs = %v, want the key pair missing from the catalogue", err)
+	}
+	simDir := filepath.Join(cfg.Dir, "cloud")
+	t.Cleanup(func() {
+		if err := simhost.StopAndRemove(context.Background(), simDir); err != nil {
+			t.Logf("stop simulator: %v", err)
+		}
+	})
+	clouds, err := simhost.Start(ctx, simDir, os.Args[0], append([]string{serveSimCommand}, simhost.ServeArgs(simDir, machines.Processes)...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud, err := provider.Connect(ctx, provider.WithCloudsYAML(clouds), provider.WithCloud(simhost.CloudName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keypairs.Create(ctx, cloud.Compute, keypairs.CreateOpts{Name: "mykey", PublicKey: string(ssh.MarshalAuthorizedKey(sshPub))}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	if err := preflight(ctx, cfg); err != nil {
+		t.Errorf("preflight with the key pair in the running simulator = %v", err)
 	}
 }
