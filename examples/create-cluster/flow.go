@@ -16,6 +16,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -457,21 +458,65 @@ func (f *flow) loadSecrets() error {
 		}
 	}
 	f.pki = pki
-	tokenFile := filepath.Join(dir, "bootstrap-token")
-	b, err := os.ReadFile(tokenFile)
-	if err == nil {
-		if f.token, err = userdata.ParseBootstrapToken(strings.TrimSpace(string(b))); err != nil {
-			return fmt.Errorf("%s: %w", tokenFile, err)
-		}
-		return nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
+	return f.loadToken(filepath.Join(dir, "bootstrap-token"), time.Now())
+}
+
+// tokenMargin is how long a saved bootstrap token must still work when a run
+// starts: the rest of the flow joins machines with it.
+const tokenMargin = 2 * time.Hour
+
+// loadToken reads the bootstrap token and its expiry ("<token>\n<RFC 3339>\n")
+// or, when there is none or it expires within tokenMargin of now, makes a new
+// one and saves it (the cluster gets it through init's user data or ensureToken).
+func (f *flow) loadToken(file string, now time.Time) error {
+	b, err := os.ReadFile(file)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
+	}
+	if err == nil {
+		lines := strings.Fields(string(b))
+		if len(lines) == 0 {
+			return fmt.Errorf("%s: empty; delete it to make a new bootstrap token", file)
+		}
+		if f.token, err = userdata.ParseBootstrapToken(lines[0]); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		if len(lines) > 1 {
+			if f.token.Expires, err = time.Parse(time.RFC3339, lines[1]); err != nil {
+				return fmt.Errorf("%s: line 2 is not an RFC 3339 expiry; delete the file to make a new bootstrap token", file)
+			}
+		}
+		if !f.token.ExpiresWithin(now, tokenMargin) {
+			return nil
+		}
+		if f.cfg.Out != nil {
+			when := "at a time not saved"
+			if !f.token.Expires.IsZero() {
+				when = f.token.Expires.Format(time.RFC3339)
+			}
+			f.say("bootstrap token %s expires %s: making a new one", f.token.ID, when)
+		}
 	}
 	if f.token, err = userdata.NewBootstrapToken(); err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(tokenFile, []byte(f.token.Value()+"\n"), 0o600)
+	f.token.Expires = now.Add(f.token.TTL).UTC().Truncate(time.Second)
+	return atomicfile.WriteFile(file, []byte(f.token.Value()+"\n"+f.token.Expires.Format(time.RFC3339)+"\n"), 0o600)
+}
+
+// ensureToken adds the bootstrap token to the target cluster unless it is
+// there: kubeadm init made the first one, a token made on a later resume
+// exists nowhere else. Joining machines need it before they boot.
+func (f *flow) ensureToken(ctx context.Context) error {
+	s := f.token.TokenSecret(time.Now())
+	_, err := f.targetCS.CoreV1().Secrets(s.Namespace).Create(ctx, s, metav1.CreateOptions{})
+	if err == nil {
+		f.say("bootstrap token %s added to the cluster (expires %s)", f.token.ID, f.token.Expires.Format(time.RFC3339))
+	}
+	if err == nil || apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return fmt.Errorf("add bootstrap token %s to the cluster: %w", f.token.ID, err)
 }
 
 // pivoted reports whether the target cluster answers and holds the Cluster.
@@ -519,6 +564,9 @@ func (f *flow) controlPlane(ctx context.Context) error {
 	f.say("API server %s answers (Kubernetes %s) after %v", f.sum.Endpoint, v.GitVersion, time.Since(t).Round(time.Millisecond))
 	// The other control planes join the running one.
 	if len(names) > 1 {
+		if err := f.ensureToken(ctx); err != nil {
+			return err
+		}
 		var specs []provider.MachineSpec
 		for _, name := range names[1:] {
 			specs = append(specs, f.machineSpec(name, provider.ControlPlane, f.cpUserData[name]))
@@ -620,6 +668,9 @@ func (f *flow) workers(ctx context.Context) error {
 		specs = append(specs, f.machineSpec(name, provider.Worker, f.workerData[name]))
 	}
 	if len(specs) > 0 {
+		if err := f.ensureToken(ctx); err != nil {
+			return err
+		}
 		ms, err := f.machines.CreateBatch(ctx, specs)
 		if err != nil {
 			return err
