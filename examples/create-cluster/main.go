@@ -36,6 +36,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/openstrap/openstrap/internal/machines"
+	"github.com/openstrap/openstrap/internal/managerhost"
 	"github.com/openstrap/openstrap/internal/simhost"
 )
 
@@ -46,6 +47,9 @@ const serveSimCommand = simhost.ServeCommand
 func main() {
 	if len(os.Args) > 2 && os.Args[1] == serveSimCommand {
 		os.Exit(serveSim(os.Args[2:]))
+	}
+	if len(os.Args) > 2 && os.Args[1] == managerhost.ServeCommand {
+		os.Exit(serveControllers(os.Args[2:]))
 	}
 	cfg, err := parseFlags(os.Args[1:], os.Stdout)
 	if err != nil {
@@ -84,6 +88,18 @@ func serveSim(args []string) int {
 	}, funcr.Options{Verbosity: 1})
 	if err := simhost.Serve(ctx, dir, kind, log); err != nil {
 		fmt.Fprintln(os.Stderr, "simulator:", err)
+		return 1
+	}
+	return 0
+}
+
+// serveControllers runs the background controllers host
+// (managerhost.ServeArgs) until SIGTERM or SIGINT.
+func serveControllers(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := managerhost.Serve(ctx, args); err != nil {
+		fmt.Fprintln(os.Stderr, "controllers host:", err)
 		return 1
 	}
 	return 0
