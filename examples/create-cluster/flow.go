@@ -84,6 +84,9 @@ type flow struct {
 	mgmt  bootstrap.Cluster
 	pki   *userdata.ClusterPKI
 	token userdata.BootstrapToken
+	// certKey encrypts the certificates init uploads for joining control
+	// planes (kubeadm's certificate key); a secret.
+	certKey string
 
 	machines   *provider.Machines
 	cpUserData map[string][]byte
@@ -330,16 +333,7 @@ func (f *flow) install(ctx context.Context) error {
 	var objs []machineObject
 	for i := 0; i < f.cfg.ControlPlanes; i++ {
 		name := fmt.Sprintf("%s-control-plane-%d", f.cfg.Name, i)
-		var spec userdata.Spec = userdata.Init{Cluster: f.cfg.Name, KubernetesVersion: f.cfg.KubernetesVersion,
-			Endpoint: endpoint, PKI: f.pki, BootstrapTokens: []userdata.BootstrapToken{f.token},
-			Node: f.node()}
-		if i > 0 {
-			// Further control planes join with the cluster's certificates
-			// in their user data (see userdata.JoinControlPlane).
-			spec = userdata.JoinControlPlane{Cluster: f.cfg.Name, KubernetesVersion: f.cfg.KubernetesVersion,
-				Endpoint: endpoint, Token: f.token, CACertHashes: []string{f.pki.CACertHash()}, PKI: f.pki,
-				Node: f.node()}
-		}
+		spec := f.controlPlaneSpec(i, endpoint)
 		data, err := userdata.Render(spec)
 		if err != nil {
 			return err
@@ -417,6 +411,22 @@ func (f *flow) install(ctx context.Context) error {
 	return nil
 }
 
+// controlPlaneSpec is the kubeadm input of control plane i: init for the
+// first; the others fetch the CA keys init uploaded (kubeadm-certs, for two
+// hours) with the certificate key, so no key is in their user data. They are
+// created minutes after init; one joining later would need the keys in its
+// user data (userdata.JoinControlPlane.PKI) or a new upload.
+func (f *flow) controlPlaneSpec(i int, endpoint string) userdata.Spec {
+	if i == 0 {
+		return userdata.Init{Cluster: f.cfg.Name, KubernetesVersion: f.cfg.KubernetesVersion,
+			Endpoint: endpoint, PKI: f.pki, BootstrapTokens: []userdata.BootstrapToken{f.token},
+			UploadCertificates: f.certKey != "", CertificateKey: f.certKey, Node: f.node()}
+	}
+	return userdata.JoinControlPlane{Cluster: f.cfg.Name, KubernetesVersion: f.cfg.KubernetesVersion,
+		Endpoint: endpoint, Token: f.token, CACertHashes: []string{f.pki.CACertHash()}, CertificateKey: f.certKey,
+		Node: f.node()}
+}
+
 // node is how machines register as Nodes. On a real cloud the kubelet and
 // kube-controller-manager defer to the OpenStack cloud controller manager
 // (an add-on), which sets each Node's addresses and provider ID and removes
@@ -458,7 +468,31 @@ func (f *flow) loadSecrets() error {
 		}
 	}
 	f.pki = pki
+	if f.cfg.ControlPlanes > 1 {
+		if err := f.loadCertKey(filepath.Join(dir, "certificate-key")); err != nil {
+			return err
+		}
+	}
 	return f.loadToken(filepath.Join(dir, "bootstrap-token"), time.Now())
+}
+
+// loadCertKey reads the certificate key, or makes and saves one (0600), so
+// that a resumed run renders the key init uploaded with.
+func (f *flow) loadCertKey(file string) error {
+	b, err := os.ReadFile(file)
+	if err == nil {
+		if f.certKey = strings.TrimSpace(string(b)); f.certKey == "" {
+			return fmt.Errorf("%s is empty: restore it from a backup (control planes join with the key init uploaded the certificates with)", file)
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if f.certKey, err = userdata.NewCertificateKey(); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(file, []byte(f.certKey+"\n"), 0o600)
 }
 
 // tokenMargin is how long a saved bootstrap token must still work when a run

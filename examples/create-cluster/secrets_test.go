@@ -226,3 +226,62 @@ func TestResumeRefreshesExpiredToken(t *testing.T) {
 		t.Error("output shows a token secret")
 	}
 }
+
+// With more than one control plane, init uploads the certificates with the
+// saved certificate key and the joining control planes fetch them with it:
+// no private key is in a joining control plane's user data. A second load
+// keeps the key (0600).
+func TestControlPlanesJoinWithCertificateKey(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &config{Name: "demo", Dir: dir, KubernetesVersion: "v1.37.2", ControlPlanes: 2}
+	f := &flow{cfg: cfg}
+	if err := f.loadSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "pki", "certificate-key")
+	if st, err := os.Stat(keyFile); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("certificate key file: %v, want mode 600", err)
+	}
+	again := &flow{cfg: cfg}
+	if err := again.loadSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	if again.certKey == "" || again.certKey != f.certKey {
+		t.Fatal("a second load did not read the saved certificate key")
+	}
+
+	parse := func(i int) *userdata.Parsed {
+		t.Helper()
+		data, err := userdata.Render(f.controlPlaneSpec(i, "10.6.0.10:6443"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := userdata.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	first := parse(0)
+	if first.Role != userdata.RoleInit || first.Kubeadm.Init.CertificateKey != f.certKey || !strings.Contains(first.KubeadmCommand, "--upload-certs") {
+		t.Errorf("init: role %s, command %q: want kubeadm init --upload-certs with the saved certificate key", first.Role, first.KubeadmCommand)
+	}
+	join := parse(1)
+	if join.Role != userdata.RoleControlPlane || join.Kubeadm.Join.ControlPlane == nil || join.Kubeadm.Join.ControlPlane.CertificateKey != f.certKey {
+		t.Fatalf("join: role %s: want a control-plane join with the saved certificate key", join.Role)
+	}
+	for path, file := range join.Files {
+		if strings.HasSuffix(path, ".key") || bytes.Contains(file.Content, []byte("PRIVATE KEY")) {
+			t.Errorf("a joining control plane's user data writes a private key: %s", path)
+		}
+	}
+
+	// One control plane: nothing to upload, no key made.
+	f = &flow{cfg: &config{Name: "one", Dir: t.TempDir(), KubernetesVersion: "v1.37.2", ControlPlanes: 1}}
+	if err := f.loadSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	if p := parse(0); p.Kubeadm.Init.CertificateKey != "" || strings.Contains(p.KubeadmCommand, "--upload-certs") {
+		t.Error("a single control plane uploads its certificates")
+	}
+}
