@@ -1,9 +1,7 @@
 package userdata
 
 import (
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
 	"net"
@@ -15,7 +13,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	certutil "k8s.io/client-go/util/cert"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
+
+	"github.com/openstrap/openstrap/internal/pki"
 )
 
 // Admin identity of the kubeconfig AdminKubeconfig writes.
@@ -49,7 +50,7 @@ func WithKubeconfigClock(now func() time.Time) KubeconfigOption {
 // ("host:port" or "https://host:port") with a client certificate for
 // kubernetes-admin in system:masters, signed by the cluster CA. The result holds a
 // private key: treat it as a secret.
-func AdminKubeconfig(pki *ClusterPKI, cluster, endpoint string, opts ...KubeconfigOption) ([]byte, error) {
+func AdminKubeconfig(p *ClusterPKI, cluster, endpoint string, opts ...KubeconfigOption) ([]byte, error) {
 	o := kubeconfigOptions{validity: DefaultAdminValidity, now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
@@ -60,35 +61,19 @@ func AdminKubeconfig(pki *ClusterPKI, cluster, endpoint string, opts ...Kubeconf
 	if o.validity <= 0 {
 		return nil, fieldErr("AdminValidity", "must be positive")
 	}
-	if pki == nil || pki.CA == nil || pki.CA.Key == nil {
+	if p == nil || p.CA == nil || p.CA.Key == nil {
 		return nil, fieldErr("PKI.CA", "certificate and key required")
 	}
 	server, err := serverURL(endpoint)
 	if err != nil {
 		return nil, err
 	}
-	key, err := newKey(pki.Algorithm(), rand.Reader)
+	key, err := pki.NewKey(string(p.Algorithm()))
 	if err != nil {
 		return nil, fmt.Errorf("admin kubeconfig for cluster %q: %w", cluster, err)
 	}
-	serial, err := randomSerial(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	now := o.now().UTC()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: AdminUser, Organization: []string{AdminGroup}},
-		NotBefore:             now.Add(-5 * time.Minute),
-		NotAfter:              now.Add(o.validity),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-	}
-	if tmpl.NotAfter.After(pki.CA.Cert.NotAfter) {
-		tmpl.NotAfter = pki.CA.Cert.NotAfter
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, pki.CA.Cert, key.Public(), pki.CA.Key)
+	cert, err := pki.Issue(p.CA.Cert, p.CA.Key, key, certutil.Config{CommonName: AdminUser, Organization: []string{AdminGroup},
+		Usages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, o.now(), o.validity)
 	if err != nil {
 		return nil, fmt.Errorf("admin kubeconfig for cluster %q: sign client certificate: %w", cluster, err)
 	}
@@ -99,10 +84,10 @@ func AdminKubeconfig(pki *ClusterPKI, cluster, endpoint string, opts ...Kubeconf
 	ctxName := AdminUser + "@" + cluster
 	cfg := clientcmdapi.Config{
 		Clusters: map[string]*clientcmdapi.Cluster{cluster: {
-			Server: server, CertificateAuthorityData: pki.CA.CertPEM(),
+			Server: server, CertificateAuthorityData: p.CA.CertPEM(),
 		}},
 		AuthInfos: map[string]*clientcmdapi.AuthInfo{AdminUser: {
-			ClientCertificateData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+			ClientCertificateData: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
 			ClientKeyData:         keyPEM,
 		}},
 		Contexts:       map[string]*clientcmdapi.Context{ctxName: {Cluster: cluster, AuthInfo: AdminUser}},

@@ -4,25 +4,25 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	certutil "k8s.io/client-go/util/cert"
+	"k8s.io/client-go/util/keyutil"
+
 	"github.com/openstrap/openstrap/internal/atomicfile"
+	"github.com/openstrap/openstrap/internal/pki"
 )
 
 // KeyAlgorithm selects the key type of the cluster PKI. Its values are kubeadm's
@@ -162,7 +162,6 @@ type pkiOptions struct {
 	alg      KeyAlgorithm
 	validity time.Duration
 	now      func() time.Time
-	rand     io.Reader
 }
 
 type pkiOptionFunc func(*pkiOptions) error
@@ -201,7 +200,7 @@ func WithClock(now func() time.Time) PKIOption {
 // certificates with the kubeadm common names, key usages digitalSignature,
 // keyEncipherment and certSign, a random 63-bit serial, ten years validity.
 func NewClusterPKI(opts ...PKIOption) (*ClusterPKI, error) {
-	o := pkiOptions{alg: RSA2048, validity: DefaultCAValidity, now: time.Now, rand: rand.Reader}
+	o := pkiOptions{alg: RSA2048, validity: DefaultCAValidity, now: time.Now}
 	for _, opt := range opts {
 		if err := opt.apply(&o); err != nil {
 			return nil, err
@@ -218,7 +217,7 @@ func NewClusterPKI(opts ...PKIOption) (*ClusterPKI, error) {
 		}
 		*ca.dst = ck
 	}
-	key, err := newKey(o.alg, o.rand)
+	key, err := pki.NewKey(string(o.alg))
 	if err != nil {
 		return nil, fmt.Errorf("generate service account key: %w", err)
 	}
@@ -226,47 +225,14 @@ func NewClusterPKI(opts ...PKIOption) (*ClusterPKI, error) {
 	return p, nil
 }
 
-func newKey(alg KeyAlgorithm, r io.Reader) (crypto.Signer, error) {
-	if alg == ECDSAP256 {
-		return ecdsa.GenerateKey(elliptic.P256(), r)
-	}
-	return rsa.GenerateKey(r, 2048)
-}
-
-func randomSerial(r io.Reader) (*big.Int, error) {
-	// kubeadm (client-go certutil) uses a random serial in [0, MaxInt64).
-	n, err := rand.Int(r, new(big.Int).SetInt64(math.MaxInt64-1))
-	if err != nil {
-		return nil, err
-	}
-	return n.Add(n, big.NewInt(1)), nil
-}
-
+// newCA makes one of the cluster's CAs with internal/pki, openstrap's one
+// certificate generator.
 func newCA(cn string, o pkiOptions) (*CertKey, error) {
-	key, err := newKey(o.alg, o.rand)
+	key, err := pki.NewKey(string(o.alg))
 	if err != nil {
 		return nil, err
 	}
-	serial, err := randomSerial(o.rand)
-	if err != nil {
-		return nil, err
-	}
-	now := o.now().UTC()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: cn},
-		DNSNames:              []string{cn},
-		NotBefore:             now.Add(-5 * time.Minute),
-		NotAfter:              now.Add(o.validity),
-		KeyUsage:              x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(o.rand, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
+	cert, err := pki.NewCA(cn, key, o.now(), o.validity)
 	if err != nil {
 		return nil, err
 	}
@@ -315,63 +281,36 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	return ok && ea.Equal(b)
 }
 
+// marshalKeyPEM encodes a key as kubeadm writes it (client-go's keyutil:
+// PKCS#1 for RSA, SEC 1 for ECDSA).
 func marshalKeyPEM(k crypto.Signer) ([]byte, error) {
-	switch key := k.(type) {
-	case *rsa.PrivateKey:
-		return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), nil
-	case *ecdsa.PrivateKey:
-		der, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			return nil, fmt.Errorf("marshal EC private key: %w", err)
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
-	case nil:
+	if k == nil {
 		return nil, errors.New("no private key")
-	default:
-		return nil, fmt.Errorf("unsupported private key type %T", k)
 	}
+	return keyutil.MarshalPrivateKeyToPEM(k)
 }
 
 // ParseCertPEM reads the first CERTIFICATE block.
 func ParseCertPEM(b []byte) (*x509.Certificate, error) {
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			return nil, errors.New("no CERTIFICATE PEM block")
-		}
-		if blk.Type == "CERTIFICATE" {
-			return x509.ParseCertificate(blk.Bytes)
-		}
+	certs, err := certutil.ParseCertsPEM(b)
+	if err != nil {
+		return nil, err
 	}
+	return certs[0], nil
 }
 
-// ParseKeyPEM reads an RSA or ECDSA private key in PKCS#1, SEC 1 or PKCS#8 PEM.
-// Errors never include key material.
+// ParseKeyPEM reads an RSA or ECDSA private key in PKCS#1, SEC 1 or PKCS#8 PEM
+// (client-go's keyutil). Errors never include key material.
 func ParseKeyPEM(b []byte) (crypto.Signer, error) {
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			return nil, errors.New("no private key PEM block")
-		}
-		switch blk.Type {
-		case "RSA PRIVATE KEY":
-			return x509.ParsePKCS1PrivateKey(blk.Bytes)
-		case "EC PRIVATE KEY":
-			return x509.ParseECPrivateKey(blk.Bytes)
-		case "PRIVATE KEY":
-			k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-			if err != nil {
-				return nil, err
-			}
-			s, ok := k.(crypto.Signer)
-			if !ok {
-				return nil, fmt.Errorf("unsupported PKCS#8 key type %T", k)
-			}
-			return s, nil
-		}
+	k, err := keyutil.ParsePrivateKeyPEM(b)
+	if err != nil {
+		return nil, err
 	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("unsupported private key type %T", k)
+	}
+	return s, nil
 }
 
 // Paths of the shared PKI files relative to kubeadm's certificates directory.

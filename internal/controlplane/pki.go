@@ -2,23 +2,21 @@ package controlplane
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
 
+	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/keyutil"
 
 	"github.com/openstrap/openstrap/internal/atomicfile"
+	certgen "github.com/openstrap/openstrap/internal/pki"
 )
 
 // pki is the key material of one control plane.
@@ -29,8 +27,11 @@ type pki struct {
 }
 
 // certValidity is how long the serving and client certificates live; they are
-// issued again at every Start.
-const certValidity = 365 * 24 * time.Hour
+// issued again at every Start. caValidity is a new CA's (kubeadm's ten years).
+const (
+	certValidity = 365 * 24 * time.Hour
+	caValidity   = 10 * 365 * 24 * time.Hour
+)
 
 // loadOrCreatePKI writes the given CA and service-account key into dir/pki, or
 // keeps the ones already there, or generates new ones.
@@ -76,7 +77,7 @@ func loadOrCreatePKI(dir string, caCertPEM, caKeyPEM, saKeyPEM []byte) (*pki, er
 		case err == nil:
 			saKeyPEM = b
 		case errors.Is(err, os.ErrNotExist):
-			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			k, err := certgen.NewKey(certgen.ECDSAP256)
 			if err != nil {
 				return nil, err
 			}
@@ -109,14 +110,11 @@ func loadOrCreatePKI(dir string, caCertPEM, caKeyPEM, saKeyPEM []byte) (*pki, er
 }
 
 func parseCA(certPEM, keyPEM []byte) (*pki, error) {
-	block, _ := pem.Decode(certPEM)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, errors.New("CA certificate is not PEM")
-	}
-	crt, err := x509.ParseCertificate(block.Bytes)
+	certs, err := certutil.ParseCertsPEM(certPEM)
 	if err != nil {
-		return nil, fmt.Errorf("parse CA certificate: %w", err)
+		return nil, fmt.Errorf("CA certificate is not PEM with a certificate: %w", err)
 	}
+	crt := certs[0]
 	key, err := keyutil.ParsePrivateKeyPEM(keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("parse CA key: %w", err)
@@ -131,66 +129,41 @@ func parseCA(certPEM, keyPEM []byte) (*pki, error) {
 	return &pki{caCert: crt, caCertPEM: certPEM, caKey: signer}, nil
 }
 
+// newCA makes a CA (ECDSA P-256, ten years) with internal/pki, openstrap's
+// one certificate generator, as PEM.
 func newCA() (certPEM, keyPEM []byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := certgen.NewKey(certgen.ECDSAP256)
 	if err != nil {
 		return nil, nil, err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "kubernetes"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	crt, err := certgen.NewCA("kubernetes", key, time.Now(), caValidity)
 	if err != nil {
 		return nil, nil, err
 	}
-	keyPEM, err = keyutil.MarshalPrivateKeyToPEM(key)
-	if err != nil {
+	if keyPEM, err = keyutil.MarshalPrivateKeyToPEM(key); err != nil {
 		return nil, nil, err
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM, nil
+	certPEM, err = certutil.EncodeCertificates(crt)
+	return certPEM, keyPEM, err
 }
 
-// issue signs a new leaf certificate and returns it and its key as PEM.
+// issue signs a new leaf certificate (ECDSA P-256) and returns it and its key
+// as PEM.
 func (p *pki) issue(subject pkix.Name, usage x509.ExtKeyUsage, dnsNames []string, ips []net.IP) (certPEM, keyPEM []byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := certgen.NewKey(certgen.ECDSAP256)
 	if err != nil {
 		return nil, nil, err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      subject,
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(certValidity),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		DNSNames:     dnsNames,
-		IPAddresses:  ips,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, key.Public(), p.caKey)
+	crt, err := certgen.Issue(p.caCert, p.caKey, key, certutil.Config{CommonName: subject.CommonName, Organization: subject.Organization,
+		Usages: []x509.ExtKeyUsage{usage}, AltNames: certutil.AltNames{DNSNames: dnsNames, IPs: ips}}, time.Now(), certValidity)
 	if err != nil {
 		return nil, nil, err
 	}
-	keyPEM, err = keyutil.MarshalPrivateKeyToPEM(key)
-	if err != nil {
+	if keyPEM, err = keyutil.MarshalPrivateKeyToPEM(key); err != nil {
 		return nil, nil, err
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM, nil
-}
-
-func serial() *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return big.NewInt(time.Now().UnixNano())
-	}
-	return n
+	certPEM, err = certutil.EncodeCertificates(crt)
+	return certPEM, keyPEM, err
 }
 
 // writeIfChanged writes b to path atomically unless the file already holds b
