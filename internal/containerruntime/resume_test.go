@@ -39,7 +39,7 @@ func TestResumeFirstProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt, err := containerruntime.New(ctx, containerruntime.Options{Image: os.Getenv("OPENSTRAP_RESUME_IMAGE"), Engine: engine,
-		Dir: filepath.Join(dir, "runtime"), Log: testr.New(t), Command: testCommand()})
+		Dir: filepath.Join(dir, "runtime"), Log: testr.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestResume(t *testing.T) {
 		sim.Close()
 	}
 
-	rt, err := containerruntime.New(ctx, containerruntime.Options{Image: img, Engine: engine, Dir: filepath.Join(dir, "runtime"), Log: testr.New(t), Command: testCommand()})
+	rt, err := containerruntime.New(ctx, containerruntime.Options{Image: img, Engine: engine, Dir: filepath.Join(dir, "runtime"), Log: testr.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,15 +75,6 @@ func testArgs() func(containerruntime.ContainerSpec) []string {
 	}
 }
 
-// testCommand is /sbin/init for the test image (an imported root file
-// system has no command), the image's own for another.
-func testCommand() []string {
-	if os.Getenv("OPENSTRAP_TEST_NODE_IMAGE") != "" {
-		return nil
-	}
-	return []string{"/sbin/init"}
-}
-
 func newEnv(t *testing.T, cidr string) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -94,7 +85,7 @@ func newEnv(t *testing.T, cidr string) *env {
 	}
 	img := testImage(t, engine)
 	rt, err := containerruntime.New(ctx, containerruntime.Options{Image: img, Engine: engine, Dir: t.TempDir(), Log: testr.New(t),
-		StopTimeout: 10 * time.Second, Args: testArgs(), Command: testCommand()})
+		StopTimeout: 10 * time.Second, Args: testArgs()})
 	if err != nil {
 		t.Fatal(err)
 	}
