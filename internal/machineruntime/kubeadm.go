@@ -31,6 +31,7 @@ import (
 	"k8s.io/cluster-bootstrap/token/jws"
 
 	"github.com/openstrap/openstrap/internal/retry"
+	"github.com/openstrap/openstrap/userdata"
 )
 
 // nodeBootstrapGroup is the group kubeadm gives its default node tokens.
@@ -111,32 +112,11 @@ func initObjects(ctx context.Context, cs kubernetes.Interface, server string, ca
 	return nil
 }
 
+// tokenSecret is the token's kube-system Secret as kubeadm writes it
+// (userdata's TokenSecret; no expiration when Expires is zero).
 func tokenSecret(t BootstrapToken) *corev1.Secret {
-	usages := t.Usages
-	if len(usages) == 0 {
-		usages = []string{"authentication", "signing"}
-	}
-	groups := t.Groups
-	if len(groups) == 0 {
-		groups = []string{nodeBootstrapGroup}
-	}
-	data := map[string][]byte{
-		bootstrapapi.BootstrapTokenIDKey:          []byte(t.ID),
-		bootstrapapi.BootstrapTokenSecretKey:      []byte(t.Secret),
-		bootstrapapi.BootstrapTokenExtraGroupsKey: []byte(strings.Join(groups, ",")),
-		bootstrapapi.BootstrapTokenDescriptionKey: []byte("openstrap machine runtime"),
-	}
-	for _, u := range usages {
-		data[bootstrapapi.BootstrapTokenUsagePrefix+u] = []byte("true")
-	}
-	if !t.Expires.IsZero() {
-		data[bootstrapapi.BootstrapTokenExpirationKey] = []byte(t.Expires.UTC().Format(time.RFC3339))
-	}
-	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: bootstrapapi.BootstrapTokenSecretPrefix + t.ID, Namespace: metav1.NamespaceSystem},
-		Type:       bootstrapapi.SecretTypeBootstrapToken,
-		Data:       data,
-	}
+	return userdata.BootstrapToken{ID: t.ID, Secret: t.Secret, Expires: t.Expires, Usages: t.Usages, Groups: t.Groups,
+		Description: "openstrap machine runtime"}.TokenSecret(time.Time{})
 }
 
 // clusterInfo builds kube-public/cluster-info as kubeadm's bootstrap-token
