@@ -111,3 +111,16 @@ func substituteAll(manifests [][]byte, lookup func(string) (string, bool)) ([][]
 	}
 	return out, nil
 }
+
+// Substitute replaces the clusterctl-style variable references of manifest
+// (${VAR}, ${VAR:=default}, ${VAR=default}) with vars, as Install does with
+// Variables. If any reference has neither a value nor a default it returns
+// a *MissingVariablesError naming all of them, and no text. Values are
+// never part of an error.
+func Substitute(manifest []byte, vars map[string]string) ([]byte, error) {
+	out, err := substituteAll([][]byte{manifest}, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}

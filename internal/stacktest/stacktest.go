@@ -1,9 +1,7 @@
 package stacktest
 
 import (
-	"bytes"
 	"context"
-	_ "embed"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -31,6 +29,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/openstrap/openstrap/bootstrap"
+	"github.com/openstrap/openstrap/bootstrap/clustertemplate"
 	"github.com/openstrap/openstrap/internal/machines"
 	infrav1 "github.com/openstrap/openstrap/provider/api/v1beta2"
 	"github.com/openstrap/openstrap/provider/openstacktest"
@@ -39,13 +38,12 @@ import (
 // KubernetesVersion is the version the clusters of these tests run.
 const KubernetesVersion = "v1.37.2"
 
-//go:embed testdata/cluster-template.yaml
-var clusterTemplate []byte
-
-// ClusterTemplate is the cluster template the tests apply: a Cluster, its
-// OpenStackCluster and identity Secret, a KubeadmControlPlane and a
-// MachineDeployment with their templates, with clusterctl's variables.
-func ClusterTemplate() []byte { return bytes.Clone(clusterTemplate) }
+// ClusterTemplate is the cluster template the tests apply,
+// clustertemplate.Template: a Cluster, its OpenStackCluster and identity
+// Secret, a KubeadmControlPlane and a MachineDeployment with their
+// templates, and the workers' MachineHealthCheck, with clusterctl's
+// variables.
+func ClusterTemplate() []byte { return clustertemplate.Template() }
 
 // Scheme knows the core, Cluster API (v1beta2) and openstrap kinds.
 func Scheme() *runtime.Scheme {
