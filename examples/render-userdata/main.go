@@ -4,6 +4,11 @@
 //	render-userdata --role init --endpoint 10.6.0.10:6443 --pki-dir ./pki > init.yaml
 //	render-userdata --role worker --endpoint 10.6.0.10:6443 --pki-dir ./pki --token-file ./token
 //	pass show cluster/token | render-userdata --role worker --endpoint 10.6.0.10:6443 --pki-dir ./pki --token-file -
+//	render-userdata --role control-plane --endpoint 10.6.0.10:6443 --pki-dir ./pki --token-file ./token --certificate-key-file ./certificate-key
+//
+// A joining control plane fetches the CA keys that init uploaded (--upload-certs)
+// with the certificate key, so no key is in its user data; --keys-in-user-data
+// puts them there instead, for a join more than two hours after the upload.
 //
 // Secrets (the bootstrap token, the certificate key) are read from files or
 // stdin: --token and --certificate-key still work but put the secret in the
@@ -48,7 +53,7 @@ type options struct {
 	role, version, endpoint, format, pkiDir, cluster, token, caHash, certKey string
 	nodeName, podCIDR, serviceCIDR, gzip, keyAlg, install                    string
 	tokenFile, certKeyFile                                                   string
-	externalCloud, uploadCerts                                               bool
+	externalCloud, uploadCerts, keysInUserData                               bool
 	sshKeys, labels                                                          stringList
 }
 
@@ -69,6 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.certKeyFile, "certificate-key-file", "", "file holding the kubeadm certificate key, or - for stdin: init uploads certificates with it, control-plane joins fetch them with it")
 	fs.StringVar(&o.certKey, "certificate-key", "", "kubeadm certificate key; visible to other users in ps: prefer --certificate-key-file")
 	fs.BoolVar(&o.uploadCerts, "upload-certs", false, "init: run kubeadm init --upload-certs (generates --certificate-key when empty)")
+	fs.BoolVar(&o.keysInUserData, "keys-in-user-data", false, "control-plane: put the cluster's CA keys from --pki-dir in the user data instead of fetching them with --certificate-key-file (for a join more than 2 hours after init's upload, or after an init without --upload-certs)")
 	fs.StringVar(&o.nodeName, "node-name", "", "node name (default: the instance hostname from the metadata)")
 	fs.StringVar(&o.podCIDR, "pod-cidr", "", "pod network CIDR (default "+userdata.DefaultPodCIDR+")")
 	fs.StringVar(&o.serviceCIDR, "service-cidr", "", "service network CIDR (default "+userdata.DefaultServiceCIDR+")")
@@ -259,8 +265,13 @@ func buildSpec(o *options, stderr io.Writer) (userdata.Spec, error) {
 		}
 		s := userdata.JoinControlPlane{Cluster: o.cluster, KubernetesVersion: o.version, Endpoint: o.endpoint,
 			Token: token, CACertHashes: hashes, CertificateKey: o.certKey, Node: node, Machine: m}
-		if o.certKey == "" {
+		switch {
+		case o.keysInUserData && o.certKey != "":
+			return nil, fmt.Errorf("%w: --keys-in-user-data and --certificate-key-file are exclusive: the join fetches the keys with the certificate key or carries them, not both", errUsage)
+		case o.keysInUserData:
 			s.PKI = pki
+		case o.certKey == "":
+			return nil, fmt.Errorf("%w: --role control-plane needs --certificate-key-file (the key init uploaded the certificates with: kubeadm init --upload-certs, within 2 hours), or --keys-in-user-data to put the CA keys from --pki-dir in the user data", errUsage)
 		}
 		return s, nil
 	case string(userdata.RoleWorker):

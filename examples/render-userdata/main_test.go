@@ -21,7 +21,9 @@ func TestRun(t *testing.T) {
 		wantErr  string
 	}{
 		{"init creates the PKI", []string{"--role", "init", "--endpoint", "10.6.0.10:6443", "--pki-dir", pkiDir}, exitOK, userdata.RoleInit, ""},
-		{"control plane reads the PKI", []string{"--role", "control-plane", "--endpoint", "10.6.0.10:6443", "--pki-dir", pkiDir, "--token", token}, exitOK, userdata.RoleControlPlane, ""},
+		{"control plane reads the PKI", []string{"--role", "control-plane", "--endpoint", "10.6.0.10:6443", "--pki-dir", pkiDir, "--token", token, "--keys-in-user-data"}, exitOK, userdata.RoleControlPlane, ""},
+		{"control plane without a certificate key", []string{"--role", "control-plane", "--endpoint", "10.6.0.10:6443", "--pki-dir", pkiDir, "--token", token}, exitUsage, "", "--certificate-key-file"},
+		{"control plane with both", []string{"--role", "control-plane", "--endpoint", "10.6.0.10:6443", "--pki-dir", pkiDir, "--token", token, "--keys-in-user-data", "--certificate-key", strings.Repeat("ab", 32)}, exitUsage, "", "exclusive"},
 		{"worker ignition", []string{"--role", "worker", "--endpoint", "10.6.0.10:6443", "--pki-dir", pkiDir, "--token", token, "--format", "ignition"}, exitOK, userdata.RoleWorker, ""},
 		{"worker v1beta3", []string{"--role", "worker", "--endpoint", "lb.example.com", "--ca-hash", "sha256:" + strings.Repeat("ab", 32), "--token", token, "--kubernetes-version", "v1.30.2"}, exitOK, userdata.RoleWorker, ""},
 		{"bad role", []string{"--role", "etcd", "--endpoint", "x:1"}, exitUsage, "", "--role"},
@@ -122,6 +124,15 @@ func TestSecretsFromFileOrStdin(t *testing.T) {
 			for what, s := range map[string]string{"token": token, "certificate key": certKey} {
 				if !strings.Contains(stdout.String(), s) {
 					t.Errorf("user data lacks the %s", what)
+				}
+			}
+			p, err := userdata.Parse(stdout.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for path := range p.Files {
+				if strings.HasSuffix(path, ".key") {
+					t.Errorf("a join with the certificate key writes %s", path)
 				}
 			}
 		})
