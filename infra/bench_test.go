@@ -41,7 +41,7 @@ func BenchmarkEnsure(b *testing.B) {
 			b.StopTimer()
 			e := setup(b)
 			inf := infra.New(e.cloud)
-			e.srv.ResetCalls()
+			e.resetCalls()
 			b.StartTimer()
 			start := time.Now()
 			if _, err := inf.Ensure(testCtx(b), spec); err != nil {
@@ -49,7 +49,7 @@ func BenchmarkEnsure(b *testing.B) {
 			}
 			wall += time.Since(start)
 			b.StopTimer()
-			calls := e.srv.Calls()
+			calls := e.calls()
 			reads += calls.Reads()
 			writes += calls.Writes()
 			depth += int(infra.CriticalPath(inf))
@@ -67,13 +67,13 @@ func BenchmarkEnsure(b *testing.B) {
 		var reads, writes, depth, maxPerKind int
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			e.srv.ResetCalls()
+			e.resetCalls()
 			start := time.Now()
 			if _, err := inf.Ensure(testCtx(b), spec, infra.WithStatus(st)); err != nil {
 				b.Fatal(err)
 			}
 			wall += time.Since(start)
-			calls := e.srv.Calls()
+			calls := e.calls()
 			reads += calls.Reads()
 			writes += calls.Writes()
 			depth += int(infra.CriticalPath(inf))

@@ -163,9 +163,7 @@ func TestDriftCorrection(t *testing.T) {
 	if _, err := inf.Ensure(ctx, spec, infra.WithStatus(st)); err != nil {
 		t.Fatal(err)
 	}
-	// The simulator counts the calls; on a real cloud the rules below show
-	// the correction.
-	if calls := e.calls(); e.srv != nil && (calls["POST /network/v2.0/security-group-rules"] != 1 || calls["DELETE /network/v2.0/security-group-rules/{id}"] != 1 || calls.Writes() != 2) {
+	if calls := e.calls(); calls["POST /network/v2.0/security-group-rules"] != 1 || calls["DELETE /network/v2.0/security-group-rules/{id}"] != 1 || calls.Writes() != 2 {
 		t.Errorf("drift correction calls: %v", calls)
 	}
 	after := getGroup(t, ctx, c, cp)

@@ -2,7 +2,6 @@ package infra_test
 
 import (
 	"context"
-	"net/http"
 	"testing"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 
 	"github.com/openstrap/openstrap/infra"
 	"github.com/openstrap/openstrap/internal/cloudtest"
-	"github.com/openstrap/openstrap/provider"
 )
 
 // crashCase is a configuration swept for crash points.
@@ -28,7 +26,7 @@ func crashInfra(t testing.TB, e *env) (*infra.Infra, *cloudtest.Crasher) {
 	cr := cloudtest.NewCrasher(e.rt)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cloud, err := e.ct.Connect(ctx, false, provider.WithHTTPClient(&http.Client{Transport: cr}))
+	cloud, err := e.ct.Connect(ctx, false, cr)
 	if err != nil {
 		t.Fatalf("connect through the crasher: %v", err)
 	}

@@ -179,7 +179,7 @@ func TestAPIServerMembers(t *testing.T) {
 		if got := memberAddrs(t, e, st); !cmp.Equal(got, s.want) {
 			t.Errorf("step %d: members %v, want %v", i, got, s.want)
 		}
-		if w := e.calls().Writes(); e.srv != nil && w != s.writes {
+		if w := e.calls().Writes(); w != s.writes {
 			t.Errorf("step %d: %d writes, want %d", i, w, s.writes)
 		}
 	}

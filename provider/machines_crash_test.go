@@ -50,7 +50,7 @@ func (e *simEnv) crashMachines(t testing.TB, opts ...provider.MachinesOption) (*
 	t.Helper()
 	cr := cloudtest.NewCrasher(nil)
 	ctx := testCtx(t, e.env.Timeout(time.Minute))
-	cloud, err := e.env.Connect(ctx, false, provider.WithHTTPClient(&http.Client{Transport: cr}))
+	cloud, err := e.env.Connect(ctx, false, cr)
 	if err != nil {
 		t.Fatalf("connect through the crasher: %v", err)
 	}

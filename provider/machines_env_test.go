@@ -96,6 +96,14 @@ func newSimEnv(t testing.TB, opts ...openstacktest.Option) *simEnv {
 	return e
 }
 
+// resetCalls zeroes the count of e.cloud's requests.
+func (e *simEnv) resetCalls() { e.env.Counter(e.cloud).Reset() }
+
+// calls counts the requests e.cloud sent since the last resetCalls, by
+// operation, on any cloud (cloudtest.Counter); requests of other
+// connections (the admin's, the snapshots') are not counted.
+func (e *simEnv) calls() openstacktest.Calls { return e.env.Counter(e.cloud).Calls() }
+
 // snapshot lists the cloud's live resources.
 func (e *simEnv) snapshot() []openstacktest.Resource {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

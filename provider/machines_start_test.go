@@ -35,12 +35,12 @@ func TestMachinesStartDoesNotWait(t *testing.T) {
 		t.Fatalf("after the pending Start: %v, want one volume, one port, no server", k)
 	}
 	// Calling again while the volume is still creating makes no write.
-	e.s.ResetCalls()
+	e.resetCalls()
 	if _, err := m.Start(ctx, spec); !errors.Is(err, provider.ErrPending) {
 		t.Fatalf("second Start = %v, want ErrPending", err)
 	}
-	if w := e.s.Calls().Writes(); w != 0 {
-		t.Errorf("a Start that finds the volume still creating made %d writes: %v", w, e.s.Calls())
+	if w := e.calls().Writes(); w != 0 {
+		t.Errorf("a Start that finds the volume still creating made %d writes: %v", w, e.calls())
 	}
 
 	var mc *provider.Machine
@@ -58,24 +58,24 @@ func TestMachinesStartDoesNotWait(t *testing.T) {
 		t.Fatalf("Start returned %+v, want a BUILD server with its address and volume", mc)
 	}
 
-	e.s.ResetCalls()
+	e.resetCalls()
 	again, err := m.Start(ctx, spec)
 	if err != nil || again.ServerID != mc.ServerID {
 		t.Fatalf("Start of a building machine = %+v, %v; want server %s", again, err, mc.ServerID)
 	}
-	if w := e.s.Calls().Writes(); w != 0 {
-		t.Errorf("Start of an existing machine made %d writes: %v", w, e.s.Calls())
+	if w := e.calls().Writes(); w != 0 {
+		t.Errorf("Start of an existing machine made %d writes: %v", w, e.calls())
 	}
 
 	// ServerStatus: pollers of one cluster share a list call.
-	e.s.ResetCalls()
+	e.resetCalls()
 	for range 5 {
 		st, _, err := m.ServerStatus(ctx, spec.Cluster, mc.ServerID, time.Minute)
 		if err != nil || st != "BUILD" {
 			t.Fatalf("ServerStatus = %q, %v; want BUILD", st, err)
 		}
 	}
-	if c := e.s.Calls(); c.Total() != 1 {
+	if c := e.calls(); c.Total() != 1 {
 		t.Errorf("5 ServerStatus calls within maxAge made %d API calls, want 1 list: %v", c.Total(), c)
 	}
 	if _, _, err := m.ServerStatus(ctx, spec.Cluster, "0b9d3f4e-0000-4000-8000-000000000000", 0); !errors.Is(err, provider.ErrNotFound) {
@@ -117,18 +117,18 @@ func TestMachinesStartDoesNotWait(t *testing.T) {
 
 	// StartDelete: pending while Nova deletes, one DELETE only, then the
 	// ports and volumes go.
-	e.s.ResetCalls()
+	e.resetCalls()
 	if err := m.StartDelete(ctx, spec.Cluster, spec.Name); !errors.Is(err, provider.ErrPending) {
 		t.Fatalf("first StartDelete = %v, want ErrPending", err)
 	}
-	if n := e.s.Calls()["DELETE /compute/v2.1/servers/{id}"]; n != 1 {
+	if n := e.calls()["DELETE /compute/v2.1/servers/{id}"]; n != 1 {
 		t.Errorf("first StartDelete sent %d server DELETEs, want 1", n)
 	}
 	deletes := 0
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		e.s.ResetCalls()
+		e.resetCalls()
 		err := m.StartDelete(ctx, spec.Cluster, spec.Name)
-		deletes += e.s.Calls()["DELETE /compute/v2.1/servers/{id}"]
+		deletes += e.calls()["DELETE /compute/v2.1/servers/{id}"]
 		if err == nil {
 			break
 		}

@@ -311,11 +311,8 @@ func TestMachinesRoundTrip(t *testing.T) {
 				t.Errorf("API server pool (-want +got):\n%s", diff)
 			}
 
-			// A second Create finds the machine and writes nothing (the
-			// simulator counts the writes).
-			if e.s != nil {
-				e.s.ResetCalls()
-			}
+			// A second Create finds the machine and writes nothing.
+			e.resetCalls()
 			again, err := m.Create(ctx, spec)
 			if err != nil {
 				t.Fatalf("second Create: %v", err)
@@ -323,10 +320,8 @@ func TestMachinesRoundTrip(t *testing.T) {
 			if again.ServerID != got.ServerID {
 				t.Errorf("second Create returned server %s, want %s", again.ServerID, got.ServerID)
 			}
-			if e.s != nil {
-				if w := e.s.Calls().Writes(); w != 0 {
-					t.Errorf("second Create made %d writes: %v", w, e.s.Calls())
-				}
+			if w := e.calls().Writes(); w != 0 {
+				t.Errorf("second Create made %d writes: %v", w, e.calls())
 			}
 
 			if err := m.Delete(ctx, spec.Cluster, spec.Name); err != nil {
@@ -448,9 +443,7 @@ func TestMachinesFailFastBeforeAnyWrite(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := e.worker("demo-x")
 			tt.mutate(&spec)
-			if e.s != nil {
-				e.s.ResetCalls()
-			}
+			e.resetCalls()
 			_, err := m.Create(ctx, spec)
 			if !errors.Is(err, tt.is) {
 				t.Fatalf("Create = %v, want %v", err, tt.is)
@@ -460,16 +453,12 @@ func TestMachinesFailFastBeforeAnyWrite(t *testing.T) {
 					t.Errorf("error %q does not say %q", err, s)
 				}
 			}
-			// On a real cloud, assertClean alone shows that nothing was
-			// written.
-			if e.s != nil {
-				calls := e.s.Calls()
-				if w := calls.Writes(); w != 0 {
-					t.Errorf("%d writes before failing: %v", w, calls)
-				}
-				if !tt.calls && calls.Total() != 0 {
-					t.Errorf("%d API calls, want none: %v", calls.Total(), calls)
-				}
+			calls := e.calls()
+			if w := calls.Writes(); w != 0 {
+				t.Errorf("%d writes before failing: %v", w, calls)
+			}
+			if !tt.calls && calls.Total() != 0 {
+				t.Errorf("%d API calls, want none: %v", calls.Total(), calls)
 			}
 			e.assertClean(t)
 		})
@@ -592,20 +581,14 @@ func TestMachinesCreateBatch(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		specs = append(specs, e.worker(fmt.Sprintf("demo-w-%d", i)))
 	}
-	if e.s != nil {
-		e.s.ResetCalls()
-	}
+	e.resetCalls()
 	got, err := m.CreateBatch(ctx, specs)
 	if err != nil {
 		t.Fatalf("CreateBatch: %v", err)
 	}
-	// Waiting machines share server lists rather than each GET its server
-	// (the simulator counts the calls).
-	if e.s != nil {
-		calls := e.s.Calls()
-		if n := calls["GET /compute/v2.1/servers/{id}"]; n != 0 {
-			t.Errorf("%d single-server GETs while waiting, want 0 (shared lists: %d)", n, calls["GET /compute/v2.1/servers/detail"])
-		}
+	// Waiting machines share server lists rather than each GET its server.
+	if calls := e.calls(); calls["GET /compute/v2.1/servers/{id}"] != 0 {
+		t.Errorf("%d single-server GETs while waiting, want 0 (shared lists: %d)", calls["GET /compute/v2.1/servers/{id}"], calls["GET /compute/v2.1/servers/detail"])
 	}
 	seen := map[string]bool{}
 	for i, mc := range got {
@@ -626,16 +609,12 @@ func TestMachinesCreateBatch(t *testing.T) {
 		t.Fatalf("List = %d machines, %v", len(list), err)
 	}
 	// Again: nothing to do, no writes.
-	if e.s != nil {
-		e.s.ResetCalls()
-	}
+	e.resetCalls()
 	if _, err := m.CreateBatch(ctx, specs); err != nil {
 		t.Fatalf("second CreateBatch: %v", err)
 	}
-	if e.s != nil {
-		if w := e.s.Calls().Writes(); w != 0 {
-			t.Errorf("second CreateBatch made %d writes", w)
-		}
+	if w := e.calls().Writes(); w != 0 {
+		t.Errorf("second CreateBatch made %d writes: %v", w, e.calls())
 	}
 	for _, s := range specs {
 		if err := m.Delete(ctx, s.Cluster, s.Name); err != nil {
@@ -733,7 +712,7 @@ func TestMachinesContextCancelStopsWaiting(t *testing.T) {
 	// The calls Create had sent when it gave up still reach the cloud: the
 	// test deletes after the cloud has answered them (st.Wait).
 	st := cloudtest.NewSettler(nil)
-	cloud, err := e.env.Connect(testCtx(t, e.env.Timeout(time.Minute)), false, provider.WithHTTPClient(&http.Client{Transport: st}))
+	cloud, err := e.env.Connect(testCtx(t, e.env.Timeout(time.Minute)), false, st)
 	if err != nil {
 		t.Fatal(err)
 	}

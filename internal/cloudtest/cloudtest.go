@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -62,6 +63,10 @@ type Env struct {
 	member   *provider.Cloud
 	admin    *provider.Cloud
 	clusters []string
+	// counters count the requests of every Cloud the Env made; guarded by
+	// countersMu, since Cloud holds mu while it connects.
+	countersMu sync.Mutex
+	counters   map[*provider.Cloud]*Counter
 	// before is the snapshot when the test started, when ExclusiveEnv is
 	// set.
 	before []openstacktest.Resource
@@ -129,7 +134,7 @@ func (e *Env) Cloud(ctx context.Context) *provider.Cloud {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.member == nil {
-		c, err := e.connect(ctx, false)
+		c, err := e.connect(ctx, false, nil)
 		if err != nil {
 			e.t.Fatalf("connect to the test cloud as member: %v", err)
 		}
@@ -145,7 +150,7 @@ func (e *Env) AdminCloud(ctx context.Context) *provider.Cloud {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.admin == nil {
-		c, err := e.connect(ctx, true)
+		c, err := e.connect(ctx, true, nil)
 		if err != nil {
 			e.t.Fatalf("connect to the test cloud as admin: %v", err)
 		}
@@ -154,14 +159,47 @@ func (e *Env) AdminCloud(ctx context.Context) *provider.Cloud {
 	return e.admin
 }
 
-// Connect makes a new connection as the member user (or the admin user),
-// with extra options such as provider.WithHTTPClient, for tests that need
-// their own transport.
-func (e *Env) Connect(ctx context.Context, admin bool, opts ...provider.Option) (*provider.Cloud, error) {
-	return e.connect(ctx, admin, opts...)
+// Connect makes a new connection as the member user (or the admin user)
+// whose requests go through rt (http.DefaultTransport when nil), for tests
+// that need their own transport; opts add options such as WithLogger but
+// must not set the HTTP client. Like Cloud's, its requests are counted (see
+// Counter).
+func (e *Env) Connect(ctx context.Context, admin bool, rt http.RoundTripper, opts ...provider.Option) (*provider.Cloud, error) {
+	return e.connect(ctx, admin, rt, opts...)
 }
 
-func (e *Env) connect(ctx context.Context, admin bool, opts ...provider.Option) (*provider.Cloud, error) {
+// Counter returns the request counter of c, a Cloud that Cloud, AdminCloud
+// or Connect made, and fails the test for any other.
+func (e *Env) Counter(c *provider.Cloud) *Counter {
+	e.t.Helper()
+	e.countersMu.Lock()
+	n := e.counters[c]
+	e.countersMu.Unlock()
+	if n == nil {
+		e.t.Fatalf("cloudtest: Counter of a Cloud this Env did not make")
+	}
+	return n
+}
+
+// connect connects through a Counter over rt.
+func (e *Env) connect(ctx context.Context, admin bool, rt http.RoundTripper, opts ...provider.Option) (*provider.Cloud, error) {
+	n := newCounter(rt)
+	opts = append([]provider.Option{provider.WithHTTPClient(&http.Client{Transport: n})}, opts...)
+	c, err := e.dial(ctx, admin, opts)
+	if err != nil {
+		return nil, err
+	}
+	n.bind(c)
+	e.countersMu.Lock()
+	if e.counters == nil {
+		e.counters = map[*provider.Cloud]*Counter{}
+	}
+	e.counters[c] = n
+	e.countersMu.Unlock()
+	return c, nil
+}
+
+func (e *Env) dial(ctx context.Context, admin bool, opts []provider.Option) (*provider.Cloud, error) {
 	switch {
 	case e.sim != nil && admin:
 		return e.sim.AdminCloud(ctx, opts...)
@@ -172,18 +210,19 @@ func (e *Env) connect(ctx context.Context, admin bool, opts ...provider.Option) 
 	if admin {
 		name = e.adminName
 	}
-	if len(opts) == 0 {
-		return provider.Connect(ctx, provider.WithCloud(name))
-	}
 	// provider.Connect refuses WithHTTPClient with a transport of its own
-	// for any clouds.yaml cloud (it takes gophercloud's TLS config as TLS
-	// settings even when the file sets none), so the credentials go in
-	// explicitly.
+	// for a clouds.yaml cloud that sets TLS options, so the credentials go
+	// in explicitly.
 	auth, region, err := authOf(name)
 	if err != nil {
 		return nil, err
 	}
-	return provider.Connect(ctx, append([]provider.Option{provider.WithAuth(auth), provider.WithRegion(region)}, opts...)...)
+	c, err := provider.Connect(ctx, append([]provider.Option{provider.WithAuth(auth), provider.WithRegion(region)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	c.Name = name
+	return c, nil
 }
 
 // authOf reads a cloud's password credentials from clouds.yaml, found as
