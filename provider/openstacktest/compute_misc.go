@@ -118,6 +118,7 @@ func (s *Server) routesComputeMisc() {
 	s.handle(svcCompute, "GET "+p+"/os-quota-sets/{project}/detail", s.nova(s.getComputeQuota))
 	s.handle(svcCompute, "GET "+p+"/os-quota-sets/{project}/defaults", s.nova(s.getComputeQuota))
 	s.handle(svcCompute, "PUT "+p+"/os-quota-sets/{project}", s.nova(s.updateComputeQuota))
+	s.handle(svcCompute, "DELETE "+p+"/os-quota-sets/{project}", s.nova(s.revertComputeQuota))
 	s.handle(svcCompute, "GET "+p+"/limits", s.nova(s.computeLimits))
 }
 
@@ -618,6 +619,17 @@ func (s *Server) updateComputeQuota(w http.ResponseWriter, r *http.Request, tok 
 	writeJSON(w, http.StatusOK, map[string]any{"quota_set": map[string]int{"instances": q.Instances, "cores": q.Cores,
 		"ram": q.RAM, "key_pairs": q.KeyPairs, "server_groups": q.ServerGroups,
 		"server_group_members": q.ServerGroupMembers, "metadata_items": q.MetadataItems}})
+}
+
+// revertComputeQuota sets a project's quotas back to the defaults (202,
+// no body, as the API reference says).
+func (s *Server) revertComputeQuota(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {
+	if !tok.isAdmin() {
+		s.writeError(w, svcCompute, errorf(http.StatusForbidden, "", "Policy doesn't allow os_compute_api:os-quota-sets:delete to be performed."))
+		return
+	}
+	delete(s.st.Compute.Quotas, r.PathValue("project"))
+	w.WriteHeader(http.StatusAccepted)
 }
 
 func (s *Server) computeLimits(w http.ResponseWriter, r *http.Request, tok *token, mv apiVersion) {

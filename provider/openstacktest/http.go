@@ -198,7 +198,12 @@ func (s *Server) writeError(w http.ResponseWriter, svc service, e *apiError) {
 				key = "computeFault"
 			}
 		}
-		writeJSON(w, e.Status, map[string]any{key: map[string]any{"code": e.Status, "message": e.Message}})
+		body := map[string]any{"code": e.Status, "message": e.Message}
+		if svc == svcVolume && e.Status == http.StatusRequestEntityTooLarge {
+			// Cinder's overLimit carries a retryAfter (recorded: "0").
+			body["retryAfter"] = "0"
+		}
+		writeJSON(w, e.Status, map[string]any{key: body})
 	case svcNetwork:
 		typ := e.Type
 		if typ == "" {

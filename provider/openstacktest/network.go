@@ -338,6 +338,8 @@ func (s *Server) routesNetwork() {
 	h("GET "+p+"/quotas", s.listNetQuotas)
 	h("GET "+p+"/quotas/{project}", s.getNetQuota)
 	h("GET "+p+"/quotas/{project}/details.json", s.getNetQuotaDetails)
+	// Neutron answers without the format suffix too (recorded).
+	h("GET "+p+"/quotas/{project}/details", s.getNetQuotaDetails)
 	h("GET "+p+"/quotas/{project}/default", s.getNetQuotaDefault)
 	h("PUT "+p+"/quotas/{project}", s.updateNetQuota)
 	h("DELETE "+p+"/quotas/{project}", s.deleteNetQuota)

@@ -186,6 +186,10 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, svc service, 
 		}
 		resp[plural+"_links"] = links
 	}
+	if _, ok := resp[plural+"_links"]; !ok && svc == svcLoadBalancer {
+		// Octavia lists always carry their links (recorded).
+		resp[plural+"_links"] = []any{}
+	}
 	if fields := q["fields"]; len(fields) > 0 {
 		for i, it := range out {
 			out[i] = netSelectFields(it, fields)

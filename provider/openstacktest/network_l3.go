@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"sort"
+	"strings"
 )
 
 // ----- routers -----
@@ -214,11 +216,17 @@ func (s *Server) deleteRouter(w http.ResponseWriter, r *http.Request, tok *token
 		return
 	}
 	ns := s.nst()
+	var inUse []string
 	for _, p := range ns.Ports {
 		if p.DeviceID == rt.ID && p.DeviceOwner == ownerRouterInterface {
-			s.writeError(w, svcNetwork, errorf(http.StatusConflict, "RouterInUse", "Router %s still has ports", rt.ID))
-			return
+			inUse = append(inUse, p.ID)
 		}
+	}
+	if len(inUse) > 0 {
+		// Neutron names the interface ports (recorded).
+		sort.Strings(inUse)
+		s.writeError(w, svcNetwork, errorf(http.StatusConflict, "RouterInUse", "Router %s has ports still attached: %s", rt.ID, strings.Join(inUse, ", ")))
+		return
 	}
 	s.clearGateway(rt)
 	delete(ns.Routers, rt.ID)
