@@ -195,8 +195,7 @@ func (r *replayer) load(name string) observedRecord {
 func (r *replayer) replay(name string) map[string]any {
 	r.t.Helper()
 	o := r.load(name)
-	tok := r.tok
-	return r.replayAs(name, o, tok, r.sub(o.Request.Path), []byte(r.sub(string(o.Request.Body))))
+	return r.replayAs(name, o, r.tok, r.sub(o.Request.Path), []byte(r.sub(string(o.Request.Body))))
 }
 
 // replayAs is replay with the request given (for records whose request
@@ -251,9 +250,27 @@ func (r *replayer) compare(name string, wantStatus int, want any, gotStatus int,
 	}
 	if wantStatus < 400 {
 		// The simulator may answer more fields (the API reference lists
-		// some a release leaves out), never fewer.
+		// some a release leaves out, as project_id and tags of
+		// add_router_interface), never fewer.
 		if a, b := topKeys(want), topKeys(got); !subset(a, b) {
 			r.diffs = append(r.diffs, fmt.Sprintf("%s: top-level keys %s, recorded %s", name, b, a))
+		}
+		if wm, ok := want.(map[string]any); ok {
+			gm, _ := got.(map[string]any)
+			for k, wv := range wm {
+				wo, ok1 := wv.(map[string]any)
+				if l, ok := wv.([]any); ok && len(l) > 0 {
+					wo, ok1 = l[0].(map[string]any)
+				}
+				var gv any = gm[k]
+				if l, ok := gv.([]any); ok && len(l) > 0 {
+					gv = l[0]
+				}
+				gobj, _ := gv.(map[string]any)
+				if ok1 && gobj != nil && !subset(topKeys(wo), topKeys(gobj)) {
+					r.diffs = append(r.diffs, fmt.Sprintf("%s: %s lacks %s", name, k, missing(topKeys(wo), topKeys(gobj))))
+				}
+			}
 		}
 		return
 	}
@@ -293,6 +310,21 @@ func topKeys(v any) string {
 	}
 	sort.Strings(ks)
 	return strings.Join(ks, ",")
+}
+
+// missing lists the keys of a not in b.
+func missing(a, b string) string {
+	have := map[string]bool{}
+	for _, k := range strings.Split(b, ",") {
+		have[k] = true
+	}
+	var out []string
+	for _, k := range strings.Split(a, ",") {
+		if !have[k] {
+			out = append(out, k)
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 // subset reports whether every comma-separated key of a is in b.
@@ -454,8 +486,9 @@ func (r *replayer) recordedIn(name, path string) string {
 // TestObservedReplay replays the recorded real answers against the
 // simulator in the order smoke.sh made them (with its unrecorded setup
 // calls), mapping recorded IDs to the simulator's, and asserts the same
-// status, the same top-level keys of a success and the same error body
-// shape and message.
+// status; for a success, every recorded top-level key and every recorded
+// field of the object (or first list item) under it; for an error, the same
+// body shape and message.
 func TestObservedReplay(t *testing.T) {
 	r := newReplayer(t)
 	// What a fresh cloud has, by name.
