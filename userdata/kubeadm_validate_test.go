@@ -60,7 +60,8 @@ func validateCases(t *testing.T) map[string]Spec {
 	rich.EtcdDataDir = "/var/lib/etcd-disk/data"
 	rich.UploadCertificates, rich.CertificateKey = true, fixtureCertKey
 	tok2, _ := NewBootstrapToken(WithTokenTTL(2*time.Hour), WithTokenUsages(UsageAuthentication))
-	rich.BootstrapTokens = append(rich.BootstrapTokens, tok2)
+	tok3, _ := NewBootstrapToken(WithTokenExpires(time.Date(2036, 12, 3, 20, 0, 0, 0, time.UTC)))
+	rich.BootstrapTokens = append(rich.BootstrapTokens, tok2, tok3)
 	cases["init-rich-ecdsa"] = rich
 	ext := initSpec(t, fixtureVersion, CloudInit)
 	ext.Etcd = &ExternalEtcd{Endpoints: []string{"https://10.6.0.20:2379"}, CAFile: "/etc/etcd/ca.crt", CertFile: "/etc/etcd/client.crt", KeyFile: "/etc/etcd/client.key"}

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/openstrap/openstrap/userdata/kubeadm"
 )
 
@@ -224,10 +222,9 @@ func (s Init) build() (*plan, error) {
 	}
 	for _, t := range s.BootstrapTokens {
 		bt := kubeadm.BootstrapToken{Token: t.Value(), Description: t.Description, Usages: t.Usages, Groups: t.Groups}
-		switch {
-		case !t.Expires.IsZero():
-			bt.Expires = &metav1.Time{Time: t.Expires.UTC().Truncate(time.Second)}
-		case t.TTL > 0:
+		// Only the TTL: kubeadm defaults a missing TTL to 24h and rejects a
+		// token with both ttl and expires, so Expires is not rendered.
+		if t.TTL > 0 {
 			bt.TTL = kubeadm.Duration(t.TTL)
 		}
 		ic.BootstrapTokens = append(ic.BootstrapTokens, bt)

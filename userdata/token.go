@@ -31,11 +31,13 @@ type BootstrapToken struct {
 	// Secret is the private part, [a-z0-9]{16}.
 	Secret string
 	// TTL is the lifetime kubeadm gives the token when it creates it (0: kubeadm's
-	// 24h). Ignored when Expires is set.
+	// 24h).
 	TTL time.Duration
-	// Expires, when set, is when the token stops working (rendered as kubeadm's
-	// expires instead of TTL), so that whoever saves the token knows when it needs
-	// a new one (ExpiresWithin).
+	// Expires, when set, is when the token stops working, for whoever saves the
+	// token to know when it needs a new one (ExpiresWithin), and for TokenSecret.
+	// kubeadm's configuration takes only the TTL (kubeadm defaults a missing TTL
+	// and rejects both), so Expires is not rendered: set it to no later than the
+	// creation time plus TTL.
 	Expires time.Time
 	// Usages are "signing" and/or "authentication" (empty: both).
 	Usages []string

@@ -75,12 +75,12 @@ func TestBootstrapTokenSecret(t *testing.T) {
 	}
 }
 
-// An Expires renders as kubeadm's expires (not ttl) and parses back.
-func TestBootstrapTokenExpiresRendered(t *testing.T) {
-	at := time.Date(2026, 12, 4, 20, 0, 0, 0, time.UTC)
+// Expires is not rendered: kubeadm defaults the TTL and rejects a token with
+// both (TestKubeadmValidatesRenderedConfig runs kubeadm on such a token).
+func TestBootstrapTokenExpiresNotRendered(t *testing.T) {
 	spec := initSpec(t, fixtureVersion, CloudInit)
 	spec.Machine = Machine{}
-	spec.BootstrapTokens[0].Expires = at
+	spec.BootstrapTokens[0].Expires = time.Date(2026, 12, 4, 20, 0, 0, 0, time.UTC)
 	data, err := Render(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -89,14 +89,8 @@ func TestBootstrapTokenExpiresRendered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	toks, err := p.BootstrapTokens()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(toks) != 1 || !toks[0].Expires.Equal(at) {
-		t.Fatalf("parsed tokens %v, want one expiring at %s", toks, at)
-	}
-	if bt := p.Kubeadm.Init.BootstrapTokens[0]; bt.TTL != nil {
-		t.Errorf("ttl %v rendered next to expires", bt.TTL)
+	bt := p.Kubeadm.Init.BootstrapTokens[0]
+	if bt.Expires != nil || bt.TTL == nil || bt.TTL.Duration != DefaultTokenTTL {
+		t.Errorf("rendered token: ttl %v expires %v, want ttl %v only", bt.TTL, bt.Expires, DefaultTokenTTL)
 	}
 }
