@@ -65,6 +65,7 @@ type Unmet struct {
 	Message string
 }
 
+// String renders u on one line, as WaitError lists it.
 func (u Unmet) String() string {
 	s := u.Object + " " + u.What
 	if u.Status != "" {
@@ -92,6 +93,7 @@ type WaitError struct {
 	Err  error
 }
 
+// Error names the cluster, the goal, why the wait ended and what is unmet.
 func (e *WaitError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cluster %s: goal %s not met: %v", e.Cluster, e.Goal, e.Err)
@@ -107,6 +109,7 @@ func (e *WaitError) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the context's error, for errors.Is.
 func (e *WaitError) Unwrap() error { return e.Err }
 
 // ClusterWatch polls a Cluster and its OpenStackCluster,
