@@ -187,9 +187,19 @@ func TestResumeRefreshesExpiredToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The init machine makes the token in its kubeadm phases, which may still
+	// run when the flow stops.
 	oldSecret := old.TokenSecret(time.Now()).Name
-	if err := cs.CoreV1().Secrets("kube-system").Delete(ctx, oldSecret, metav1.DeleteOptions{}); err != nil {
-		t.Fatalf("delete the first token's Secret %s (kubeadm init should have made it): %v", oldSecret, err)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := cs.CoreV1().Secrets("kube-system").Delete(ctx, oldSecret, metav1.DeleteOptions{})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delete the first token's Secret %s (kubeadm init should have made it): %v", oldSecret, err)
+		}
+		time.Sleep(time.Second)
 	}
 
 	cidr := cfg.NodeCIDR
