@@ -104,7 +104,7 @@ func BootFailed(console string) (reason string, failed bool) {
 	}
 	errs = errs[max(0, len(errs)-2):]
 	for i, l := range errs {
-		errs[i] = redactConsole(l)
+		errs[i] = RedactConsole(l)
 	}
 	if len(errs) == 0 {
 		return what, true
@@ -112,8 +112,10 @@ func BootFailed(console string) (reason string, failed bool) {
 	return what + ": " + strings.Join(errs, " | "), true
 }
 
-// redactConsole hides what may be a secret in one console line and shortens it.
-func redactConsole(l string) string {
+// RedactConsole hides what may be a secret in one console line (kubeadm
+// init prints the join command with its --token and --certificate-key) and
+// shortens it, so console lines can go into errors and logs.
+func RedactConsole(l string) string {
 	if strings.Contains(l, "-----BEGIN") || strings.Contains(l, "PRIVATE KEY") {
 		return "<redacted line>"
 	}

@@ -104,8 +104,8 @@ func TestRedactConsole(t *testing.T) {
 		"error: bootstrapTokens.0: Invalid value": "error: bootstrapTokens.0: Invalid value",
 		strings.Repeat("é", 300):                  strings.Repeat("é", consoleLineMax) + "…",
 	} {
-		if got := redactConsole(in); got != want {
-			t.Errorf("redactConsole(%q) = %q, want %q", in, got, want)
+		if got := RedactConsole(in); got != want {
+			t.Errorf("RedactConsole(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

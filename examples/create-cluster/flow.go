@@ -586,12 +586,21 @@ func (f *flow) controlPlane(ctx context.Context) error {
 	f.created[first.Name] = first
 	f.say("machine %s %s %s", first.Name, first.Status, first.InternalAddress)
 	t := time.Now()
+	watch := &bootWatch{server: first.ServerID, every: 10 * time.Second, console: f.console}
 	err = retry.Until(ctx, retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: f.cfg.JoinTimeout},
 		func(ctx context.Context) (bool, error) {
-			_, err := f.targetCS.Discovery().ServerVersion()
-			return err == nil, nil
+			if _, err := f.targetCS.Discovery().ServerVersion(); err == nil {
+				return true, nil
+			}
+			return false, watch.check(ctx, time.Now())
 		})
+	if errors.Is(err, errBootFailed) {
+		return fmt.Errorf("the API server at %s will not answer: %w", f.sum.Endpoint, err)
+	}
 	if err != nil {
+		if out, cerr := f.console(ctx, first.ServerID); cerr == nil && strings.TrimSpace(out) != "" {
+			err = fmt.Errorf("%w; console of %s: %s", err, first.Name, consoleReason(out))
+		}
 		return fmt.Errorf("the API server at %s did not answer within %v: %w", f.sum.Endpoint, f.cfg.JoinTimeout, err)
 	}
 	v, _ := f.targetCS.Discovery().ServerVersion()
@@ -744,12 +753,28 @@ func (f *flow) waitNodes(ctx context.Context, names []string) map[string]bool {
 	for _, n := range names {
 		pending[n] = true
 	}
+	// Machines whose boot failed are not waited for (they stay pending).
+	watches, failed := map[string]*bootWatch{}, map[string]bool{}
+	for _, n := range names {
+		if m := f.created[n]; m != nil && m.ServerID != "" {
+			watches[n] = &bootWatch{server: m.ServerID, every: 10 * time.Second, console: f.console}
+		}
+	}
 	t := time.Now()
 	_ = retry.Until(ctx, retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: f.cfg.JoinTimeout},
 		func(ctx context.Context) (bool, error) {
 			for n := range pending {
+				if failed[n] {
+					continue
+				}
 				node, err := f.targetCS.CoreV1().Nodes().Get(ctx, n, metav1.GetOptions{})
 				if err != nil || !nodeReady(node) {
+					if w := watches[n]; w != nil {
+						if err := w.check(ctx, time.Now()); err != nil {
+							failed[n] = true
+							f.say("node %s will not join: %v", n, err)
+						}
+					}
 					continue
 				}
 				kubelet := "no kubelet"
@@ -759,7 +784,7 @@ func (f *flow) waitNodes(ctx context.Context, names []string) map[string]bool {
 				f.say("node %s joined and is Ready after %v (%s)", n, time.Since(t).Round(time.Millisecond), kubelet)
 				delete(pending, n)
 			}
-			return len(pending) == 0, nil
+			return len(pending) == len(failed), nil
 		})
 	return pending
 }
@@ -789,8 +814,12 @@ func (f *flow) notJoined(ctx context.Context, pending map[string]bool) []string 
 			if m.Fault != "" {
 				reason += ": " + m.Fault
 			}
-			if out, err := servers.ShowConsoleOutput(ctx, f.cloud.Compute, m.ServerID, servers.ShowConsoleOutputOpts{Length: 200}).Extract(); err == nil && strings.TrimSpace(out) != "" {
-				reason += "; console: " + consoleReason(out)
+			if out, err := f.console(ctx, m.ServerID); err == nil && strings.TrimSpace(out) != "" {
+				if why, failed := userdata.BootFailed(out); failed {
+					reason += "; console: " + why
+				} else {
+					reason += "; console: " + consoleReason(out)
+				}
 			}
 		}
 		f.sum.NotJoined[n] = reason
@@ -800,12 +829,48 @@ func (f *flow) notJoined(ctx context.Context, pending map[string]bool) []string 
 	return out
 }
 
+// console is the end of a server's console log (its last 200 lines).
+func (f *flow) console(ctx context.Context, serverID string) (string, error) {
+	return servers.ShowConsoleOutput(ctx, f.cloud.Compute, serverID, servers.ShowConsoleOutputOpts{Length: 200}).Extract()
+}
+
+// errBootFailed marks a machine whose cloud-init reported its user data failed.
+var errBootFailed = errors.New("its boot failed")
+
+// bootWatch reads a server's console at most once per interval while a step
+// waits for the machine, so the step stops as soon as cloud-init reports the
+// user data failed (userdata.BootFailed) instead of at the join timeout.
+type bootWatch struct {
+	server  string
+	every   time.Duration
+	console func(ctx context.Context, serverID string) (string, error)
+	last    time.Time
+}
+
+// check returns a permanent error wrapping errBootFailed, with the console's
+// reason, once the server's boot failed; nil while it may still succeed or
+// the console cannot be read.
+func (w *bootWatch) check(ctx context.Context, now time.Time) error {
+	if !w.last.IsZero() && now.Sub(w.last) < w.every {
+		return nil
+	}
+	w.last = now
+	out, err := w.console(ctx, w.server)
+	if err != nil {
+		return nil
+	}
+	if reason, failed := userdata.BootFailed(out); failed {
+		return retry.Permanent(fmt.Errorf("server %s: %w: %s", w.server, errBootFailed, reason))
+	}
+	return nil
+}
+
 var ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
 
 // consoleReason is the end of a console log on one line: its last 3 lines,
 // after the last 2 earlier lines that mention an error (where a real
 // machine's kubeadm says why it failed, before cloud-init's and systemd's
-// closing lines).
+// closing lines), secrets redacted.
 func consoleReason(console string) string {
 	var lines []string
 	for _, l := range strings.Split(ansiEscape.ReplaceAllString(console, ""), "\n") {
@@ -820,7 +885,11 @@ func consoleReason(console string) string {
 			errs = append(errs, l)
 		}
 	}
-	return strings.Join(append(errs[max(0, len(errs)-2):], tail...), " | ")
+	out := append(errs[max(0, len(errs)-2):], tail...)
+	for i, l := range out {
+		out[i] = userdata.RedactConsole(l)
+	}
+	return strings.Join(out, " | ")
 }
 
 func (f *flow) dryRun(ctx context.Context) error {
