@@ -84,6 +84,8 @@ type flow struct {
 	mgmt  bootstrap.Cluster
 	pki   *userdata.ClusterPKI
 	token userdata.BootstrapToken
+	// tokenRefreshed is set when this run replaced an expiring saved token.
+	tokenRefreshed bool
 	// certKey encrypts the certificates init uploads for joining control
 	// planes (kubeadm's certificate key); a secret.
 	certKey string
@@ -530,6 +532,7 @@ func (f *flow) loadToken(file string, now time.Time) error {
 			}
 			f.say("bootstrap token %s expires %s: making a new one", f.token.ID, when)
 		}
+		f.tokenRefreshed = true
 	}
 	if f.token, err = userdata.NewBootstrapToken(); err != nil {
 		return err
@@ -538,19 +541,33 @@ func (f *flow) loadToken(file string, now time.Time) error {
 	return atomicfile.WriteFile(file, []byte(f.token.Value()+"\n"+f.token.Expires.Format(time.RFC3339)+"\n"), 0o600)
 }
 
-// ensureToken adds the bootstrap token to the target cluster unless it is
-// there: kubeadm init made the first one, a token made on a later resume
-// exists nowhere else. Joining machines need it before they boot.
+// ensureToken adds a bootstrap token made on this run's resume (the saved one
+// had expired) to the target cluster, where no init made it; joining machines
+// need it before they boot. A first run's token is made by kubeadm init.
+// kube-system may not exist yet when init itself runs on this resume.
 func (f *flow) ensureToken(ctx context.Context) error {
-	s := f.token.TokenSecret(time.Now())
-	_, err := f.targetCS.CoreV1().Secrets(s.Namespace).Create(ctx, s, metav1.CreateOptions{})
-	if err == nil {
-		f.say("bootstrap token %s added to the cluster (expires %s)", f.token.ID, f.token.Expires.Format(time.RFC3339))
-	}
-	if err == nil || apierrors.IsAlreadyExists(err) {
+	if !f.tokenRefreshed {
 		return nil
 	}
-	return fmt.Errorf("add bootstrap token %s to the cluster: %w", f.token.ID, err)
+	s := f.token.TokenSecret(time.Now())
+	err := retry.Until(ctx, retry.Policy{Initial: 200 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: f.cfg.JoinTimeout},
+		func(ctx context.Context) (bool, error) {
+			_, err := f.targetCS.CoreV1().Secrets(s.Namespace).Create(ctx, s, metav1.CreateOptions{})
+			switch {
+			case err == nil:
+				f.say("bootstrap token %s added to the cluster (expires %s)", f.token.ID, f.token.Expires.Format(time.RFC3339))
+				return true, nil
+			case apierrors.IsAlreadyExists(err):
+				return true, nil
+			case apierrors.IsNotFound(err):
+				return false, nil
+			}
+			return false, err
+		})
+	if err != nil {
+		return fmt.Errorf("add bootstrap token %s to the cluster: %w", f.token.ID, err)
+	}
+	return nil
 }
 
 // pivoted reports whether the target cluster answers and holds the Cluster.

@@ -104,8 +104,8 @@ func TestLoadTokenRefreshesExpired(t *testing.T) {
 		if err := f.loadToken(file, now); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		if got := f.token.Value() != old.Value(); got != c.refresh {
-			t.Errorf("%s: refreshed = %v, want %v", c.name, got, c.refresh)
+		if got := f.token.Value() != old.Value(); got != c.refresh || f.tokenRefreshed != c.refresh {
+			t.Errorf("%s: refreshed = %v (flag %v), want %v", c.name, got, f.tokenRefreshed, c.refresh)
 		}
 		if strings.Contains(out.String(), old.Secret) || strings.Contains(out.String(), f.token.Secret) {
 			t.Errorf("%s: output shows a token secret", c.name)
