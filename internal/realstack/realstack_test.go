@@ -142,21 +142,6 @@ func TestScriptsParse(t *testing.T) {
 	}
 }
 
-// observed is one recorded request and answer of the real services.
-type observed struct {
-	Request struct {
-		Method  string            `json:"method"`
-		Service string            `json:"service"`
-		Path    string            `json:"path"`
-		Headers map[string]string `json:"headers"`
-		Body    json.RawMessage   `json:"body"`
-	} `json:"request"`
-	Response struct {
-		Status int             `json:"status"`
-		Body   json.RawMessage `json:"body"`
-	} `json:"response"`
-}
-
 func TestObservedRecords(t *testing.T) {
 	files, err := filepath.Glob("testdata/observed/*.json")
 	if err != nil {
@@ -172,7 +157,7 @@ func TestObservedRecords(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var o observed
+		var o Observed
 		dec := json.NewDecoder(strings.NewReader(string(raw)))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&o); err != nil {

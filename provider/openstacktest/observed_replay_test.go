@@ -15,27 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openstrap/openstrap/internal/realstack"
 	"github.com/openstrap/openstrap/provider/openstacktest"
 )
 
 // observedDir holds real OpenStack answers that internal/realstack/smoke.sh
 // (and a few recorded by hand) wrote: the simulator must answer the same.
 const observedDir = "../../internal/realstack/testdata/observed"
-
-// observedRecord is one recorded request and the real answer to it.
-type observedRecord struct {
-	Request struct {
-		Method  string            `json:"method"`
-		Service string            `json:"service"`
-		Path    string            `json:"path"`
-		Headers map[string]string `json:"headers"`
-		Body    json.RawMessage   `json:"body"`
-	} `json:"request"`
-	Response struct {
-		Status int             `json:"status"`
-		Body   json.RawMessage `json:"body"`
-	} `json:"response"`
-}
 
 // replayer sends recorded requests to the simulator, with the recorded IDs
 // mapped to the simulator's, and compares the answers with the records.
@@ -177,13 +163,13 @@ func (r *replayer) bind(recorded, sim string) {
 	}
 }
 
-func (r *replayer) load(name string) observedRecord {
+func (r *replayer) load(name string) realstack.Observed {
 	r.t.Helper()
 	raw, err := os.ReadFile(filepath.Join(observedDir, name+".json"))
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	var o observedRecord
+	var o realstack.Observed
 	if err := json.Unmarshal(raw, &o); err != nil {
 		r.t.Fatalf("%s: %v", name, err)
 	}
@@ -200,7 +186,7 @@ func (r *replayer) replay(name string) map[string]any {
 
 // replayAs is replay with the request given (for records whose request
 // body is a description).
-func (r *replayer) replayAs(name string, o observedRecord, tok, path string, body []byte) map[string]any {
+func (r *replayer) replayAs(name string, o realstack.Observed, tok, path string, body []byte) map[string]any {
 	r.t.Helper()
 	if r.replayed[name] {
 		r.t.Fatalf("%s replayed twice", name)
